@@ -1,0 +1,43 @@
+# faultline: the two commands a user needs are `make demo` and `make test`; each sets up what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+FAULTLINE := node dist/harness/cli/main.js
+
+.PHONY: help setup forge build test test-unit test-e2e demo bench bench-forge clean-clusters
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: ## make Docker usable here (install, capability workaround, start) and install npm dependencies
+	@bash images/scripts/setup-host.sh
+
+forge: setup ## build every tool and image that is missing (cached by version)
+	@bash images/scripts/forge.sh
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+
+build: node_modules/.package-lock.json ## compile the TypeScript
+	@npm run --silent build
+
+test-unit: build ## unit tests (no cluster)
+	npm run test:unit
+
+test-e2e: forge build ## end-to-end tests on real kind clusters
+	npm run test:e2e
+
+test: forge build ## all tests: unit, then end-to-end on real kind clusters
+	npm run test:unit
+	npm run test:e2e
+
+demo: forge build ## run the statefulset-env-conflict scenario end to end on a new kind cluster
+	$(FAULTLINE) run statefulset-env-conflict --report-dir reports/demo
+
+bench: forge build ## run the scenarios and print stage times, TTD and TTR next to the standard alerts
+	$(FAULTLINE) bench
+
+bench-forge: setup ## measure the forge (cold and warm), cluster create/delete and node memory
+	@bash images/scripts/bench-forge.sh
+
+clean-clusters: ## delete every kind cluster faultline created
+	@$(FAULTLINE) cluster down --all

@@ -1,0 +1,8 @@
+# The load balancer kind puts in front of HA control planes, from Debian's haproxy.
+ARG DEBIAN_IMAGE
+FROM ${DEBIAN_IMAGE}
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy procps \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/*
+COPY haproxy.cfg /usr/local/etc/haproxy/haproxy.cfg
+STOPSIGNAL SIGUSR1
+ENTRYPOINT ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Measures the forge and kind clusters built from it, and prints one table:
+#   forge cold time (the first build of every step on this machine, from forge-times.tsv),
+#   forge warm time (make forge again, nothing changed), 1+1 cluster create and delete time,
+#   peak memory of the node containers (docker stats, sampled every 2 s).
+# BENCH_CONFIG=kind-configs/ha.yaml measures another cluster shape.
+source "$(dirname "$0")/lib.sh"
+REPO_DIR=$(cd "$FORGE_DIR/.." && pwd)
+config=${BENCH_CONFIG:-$REPO_DIR/kind-configs/one-worker.yaml}
+name=faultline-bench-$$
+KIND=$BIN_CACHE/current/kind
+image=${FAULTLINE_NODE_IMAGE:-faultline/kind-node:$KUBERNETES_VERSION}
+
+t=$SECONDS; bash "$FORGE_DIR/scripts/forge.sh" >/dev/null 2>&1 || die "make forge failed; run it to see why"
+warm=$((SECONDS - t))
+cold=$(awk -F'\t' '!seen[$2]++ {s += $3} END {print s + 0}' "$FAULTLINE_CACHE/forge-times.tsv" 2>/dev/null || echo 0)
+
+peak_file=$(mktemp)
+sample() { # record the highest total memory of this cluster's node containers
+  local peak=0 cur
+  while :; do
+    cur=$(docker stats --no-stream --format '{{.Name}} {{.MemUsage}}' 2>/dev/null | awk -v n="$name" '
+      index($1, n) == 1 { v = $2; u = v; gsub(/[0-9.]/, "", u); gsub(/[A-Za-z]/, "", v)
+        m = (u == "GiB") ? v * 1024 : (u == "KiB" ? v / 1024 : v); s += m } END { printf "%d", s }')
+    (( cur > peak )) && peak=$cur && echo "$peak" >"$peak_file"
+    sleep 2
+  done
+}
+sample & sampler=$!
+trap 'kill $sampler 2>/dev/null; "$KIND" delete cluster --name "$name" >/dev/null 2>&1; rm -f "$peak_file"' EXIT
+
+t=$SECONDS
+"$KIND" create cluster --name "$name" --config "$config" --image "$image" --wait 5m >/dev/null 2>&1 \
+  || die "kind create cluster failed with $config; run it by hand to see why"
+create=$((SECONDS - t))
+sleep 20  # let the system pods settle, so the peak includes a running cluster, not just its start
+t=$SECONDS; "$KIND" delete cluster --name "$name" >/dev/null 2>&1; delete=$((SECONDS - t))
+kill $sampler 2>/dev/null
+
+printf '\nforge and cluster benchmark (%s, %s cores, %s RAM, %s)\n' "$(hostname)" "$(nproc)" \
+  "$(free -g | awk '/Mem:/{print $2 "G"}')" "$(date -u +%FT%TZ)"
+printf '%-38s %10s\n' "measure" "value"
+printf '%-38s %9ss\n' "forge cold (sum of first builds)" "$cold"
+printf '%-38s %9ss\n' "forge warm (nothing changed)" "$warm"
+printf '%-38s %9ss\n' "cluster create ($(basename "$config"))" "$create"
+printf '%-38s %9ss\n' "cluster delete" "$delete"
+printf '%-38s %8sMiB\n' "peak memory of node containers" "$(cat "$peak_file" 2>/dev/null || echo 0)"

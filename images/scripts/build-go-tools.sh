@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds every Go component besides Kubernetes from the Go module proxy, each from a small
+# wrapper module (so modules that rely on replace directives, like etcd's, build too).
+source "$(dirname "$0")/lib.sh"
+
+# gobuild NAME MODULE@VERSION "EXTRA GO.MOD LINES" "LDFLAGS" "PKG=BINARY ..." : binaries land in $BIN_CACHE/NAME
+gobuild() {
+  local name=$1 modver=$2 replaces=$3 ldflags=$4 targets=$5
+  local out=$BIN_CACHE/$name
+  if [ -f "$out/.complete" ]; then log "$name: cached"; return 0; fi
+  local mod=$SRC_CACHE/$name
+  _build() {
+    rm -rf "$mod"; mkdir -p "$mod"; cd "$mod"
+    printf 'module faultline.local/build/%s\n\ngo 1.24\n\nrequire %s %s\n%s\n' \
+      "${name%%-v*}" "${modver%@*}" "${modver#*@}" "$replaces" > go.mod
+    local tmp t; tmp=$(mktemp -d "$BIN_CACHE/.$name.XXXX"); chmod 0755 "$tmp"
+    for t in $targets; do
+      go build -mod=mod -trimpath -ldflags "-s -w $ldflags" -o "$tmp/${t#*=}" "${t%=*}"
+      "$tmp/${t#*=}" --help >/dev/null 2>&1 || "$tmp/${t#*=}" version >/dev/null 2>&1 || [ "${t#*=}" = flannel ] \
+        || { echo "built ${t#*=} does not run"; return 1; }
+    done
+    touch "$tmp/.complete"
+    publish_dir "$tmp" "$out"
+  }
+  step "$name" _build
+}
+
+E=$ETCD_VERSION
+etcd_replaces=""
+for m in api/v3 client/pkg/v3 client/v3 etcdctl/v3 etcdutl/v3 pkg/v3 server/v3 tests/v3; do
+  etcd_replaces+="replace go.etcd.io/etcd/$m => go.etcd.io/etcd/$m $E"$'\n'
+done
+
+gobuild "etcd-$E" "go.etcd.io/etcd/server/v3@$E" "$etcd_replaces" "" \
+  "go.etcd.io/etcd/server/v3=etcd go.etcd.io/etcd/etcdctl/v3=etcdctl"
+gobuild "coredns-$COREDNS_VERSION" "github.com/coredns/coredns@$COREDNS_VERSION" "" "" github.com/coredns/coredns=coredns
+gobuild "kind-$KIND_VERSION" "sigs.k8s.io/kind@$KIND_VERSION" "" "" sigs.k8s.io/kind=kind
+# flannel v0.28.4 pins tencentcloud-sdk-go/common v1.3.79, which the module proxy does not serve;
+# its amd64 UDP backend is cgo (it links against the bookworm glibc its image also has)
+CGO_ENABLED=1 gobuild "flannel-$FLANNEL_VERSION" "github.com/flannel-io/flannel@$FLANNEL_VERSION" \
+  "require github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common v1.3.80" \
+  "-X github.com/flannel-io/flannel/pkg/version.Version=$FLANNEL_VERSION" github.com/flannel-io/flannel=flanneld
+# the flannel CNI plugin lived in containernetworking/plugins up to v1.1.x
+gobuild "cni-flannel-$CNI_FLANNEL_PLUGINS_VERSION" "github.com/containernetworking/plugins@$CNI_FLANNEL_PLUGINS_VERSION" "" "" \
+  github.com/containernetworking/plugins/plugins/meta/flannel=flannel
+gobuild "local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION" "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION" "" \
+  "-X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION" github.com/rancher/local-path-provisioner=local-path-provisioner
+gobuild "k6-$K6_VERSION" "go.k6.io/k6@$K6_VERSION" "" "" go.k6.io/k6=k6

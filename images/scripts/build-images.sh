@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Builds every container image from Debian packages and the forged binaries, and the kind node
+# image that preloads what kubeadm needs. Each image carries a label with the hash of what it was
+# built from; an image whose label matches is not rebuilt. Tags land only on finished images.
+source "$(dirname "$0")/lib.sh"
+LABEL=faultline.forge.key
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+DEBIAN_IMAGE=faultline/debian:$DEBIAN_SUITE
+NET_IMAGE=faultline/debian-net:$DEBIAN_SUITE
+BASE_IMAGE=faultline/kind-base:$DEBIAN_SUITE
+NODE_IMAGE=${FAULTLINE_NODE_IMAGE_TAG:-faultline/kind-node:$KUBERNETES_VERSION}
+V=$KUBERNETES_VERSION
+K8S_BIN=$BIN_CACHE/kubernetes-$V
+DF=$FORGE_DIR/dockerfiles
+
+# key PARTS... : a short hash of versions.env and each part (a file, a folder's files, or a string)
+key() {
+  {
+    cat "$FORGE_DIR/versions.env"
+    local p
+    for p in "$@"; do
+      if [ -d "$p" ]; then (cd "$p" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+      elif [ -f "$p" ]; then sha256sum <"$p"
+      else printf '%s\n' "$p"; fi
+    done
+  } | sha256sum | cut -c1-16
+}
+image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
+fresh() { # tag key
+  [ "$(docker image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$1" 2>/dev/null || true)" = "$2" ] \
+    && log "$1: cached"
+}
+
+build_debian() {
+  local k; k=$(key "debootstrap --variant=minbase $DEBIAN_SUITE $DEBIAN_MIRROR")
+  fresh "$DEBIAN_IMAGE" "$k" && return 0
+  command -v debootstrap >/dev/null || die "debootstrap is missing; run make setup"
+  local dir; dir=$(mktemp -d)
+  _debootstrap() {
+    debootstrap --variant=minbase "$DEBIAN_SUITE" "$dir/rootfs" "$DEBIAN_MIRROR"
+    rm -rf "$dir"/rootfs/var/cache/apt/archives/*.deb "$dir"/rootfs/var/lib/apt/lists/*
+    tar -C "$dir/rootfs" -c . | docker import --change "LABEL $LABEL=$k" --change 'CMD ["bash"]' - "$DEBIAN_IMAGE"
+  }
+  step "debian-$DEBIAN_SUITE" _debootstrap
+  rm -rf "$dir"
+}
+
+# dockerfile_image TAGS DOCKERFILE CONTEXT : build FROM the Debian image
+dockerfile_image() {
+  local tags=$1 file=$2 ctx=$3 t args=()
+  local k; k=$(key "$(image_id "$DEBIAN_IMAGE")" "$file" "$ctx")
+  fresh "${tags%% *}" "$k" && return 0
+  for t in $tags; do args+=(-t "$t"); done
+  step "image-$(basename "$file" .Dockerfile)" docker build --label "$LABEL=$k" --build-arg "DEBIAN_IMAGE=$DEBIAN_IMAGE" \
+    -f "$file" "${args[@]}" "$ctx"
+}
+
+# binary_image TAG PARENT DEST ENTRYPOINT-JSON FILE... : an image holding forged binaries
+binary_image() {
+  local tag=$1 parent=$2 dest=$3 entry=$4; shift 4
+  local ctx f; ctx=$(mktemp -d)
+  for f in "$@"; do cp "$f" "$ctx/"; done
+  {
+    if [ "$parent" = scratch ]; then echo "FROM scratch"; else echo "FROM $parent"; fi
+    echo "COPY . $dest"
+    [ -n "$entry" ] && echo "ENTRYPOINT $entry"
+    true
+  } >"$ctx/Dockerfile"
+  local k; k=$(key "$(image_id "$parent")" "$ctx")
+  if ! fresh "$tag" "$k"; then
+    step "image-$(basename "${tag%%:*}")" docker build --label "$LABEL=$k" -t "$tag" "$ctx"
+  fi
+  rm -rf "$ctx"
+}
+
+build_node() {
+  local preload=("$@") cid="" k
+  k=$(key "$(image_id "$BASE_IMAGE")" "$(for i in "${preload[@]}"; do image_id "$i"; done)" \
+      "$K8S_BIN/kubeadm" "$K8S_BIN/kubelet" "$K8S_BIN/kubectl" "$FORGE_DIR/node/manifests" \
+      "$BIN_CACHE/cni-flannel-$CNI_FLANNEL_PLUGINS_VERSION/flannel")
+  fresh "$NODE_IMAGE" "$k" && return 0
+  _node() {
+    cid=$(docker run -d --entrypoint=sleep --security-opt seccomp=unconfined "$BASE_IMAGE" infinity)
+    trap 'docker rm -f "$cid" >/dev/null 2>&1' RETURN
+    local b
+    for b in kubeadm kubelet kubectl; do docker cp "$K8S_BIN/$b" "$cid:/usr/bin/$b"; done
+    docker cp "$BIN_CACHE/cni-flannel-$CNI_FLANNEL_PLUGINS_VERSION/flannel" "$cid:/opt/cni/bin/flannel"
+    local m; m=$(mktemp -d)
+    for b in default-cni.yaml default-storage.yaml; do
+      sed -e "s/FLANNEL_VERSION/$FLANNEL_VERSION/g" -e "s/LOCAL_PATH_PROVISIONER_VERSION/$LOCAL_PATH_PROVISIONER_VERSION/g" \
+        "$FORGE_DIR/node/manifests/$b" >"$m/$b"
+    done
+    docker exec "$cid" mkdir -p /kind/manifests
+    docker cp "$m/." "$cid:/kind/manifests/"; rm -rf "$m"
+    docker exec "$cid" sh -c "echo $V >/kind/version"
+    docker exec -d "$cid" containerd
+    docker exec "$cid" sh -c 'for i in $(seq 1 30); do [ -S /run/containerd/containerd.sock ] && ctr version >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1'
+    docker save "${preload[@]}" | docker exec -i "$cid" ctr -n k8s.io images import \
+      --label=io.cri-containerd.pinned=pinned --all-platforms --no-unpack --digests -
+    local have missing=""
+    have=$(docker exec "$cid" ctr -n k8s.io images ls -q)
+    for i in $(docker exec "$cid" kubeadm config images list --kubernetes-version "$V") "${preload[@]}"; do
+      grep -qx "$(normalize "$i")" <<<"$have" || missing+=" $i"
+    done
+    [ -z "$missing" ] || { echo "images missing from the node's containerd:$missing"; return 1; }
+    docker exec "$cid" sh -c 'pkill containerd; for i in $(seq 1 20); do pgrep -x containerd >/dev/null || break; sleep 0.5; done; rm -rf /run/containerd /tmp/*'
+    docker commit --change 'ENTRYPOINT ["/usr/local/bin/faultline-node-entrypoint", "/sbin/init"]' \
+      --change 'STOPSIGNAL SIGRTMIN+3' --change "LABEL $LABEL=$k" "$cid" "$NODE_IMAGE" >/dev/null
+  }
+  step "node-image" _node
+}
+
+# docker.io short names as containerd records them
+normalize() {
+  case $1 in
+    */*/*) echo "$1" ;;
+    *.*/*) echo "$1" ;;
+    */*) echo "docker.io/$1" ;;
+    *) echo "docker.io/library/$1" ;;
+  esac
+}
+
+# images made from Debian packages only
+build_os_images() {
+  build_debian
+  dockerfile_image "$NET_IMAGE" "$DF/debian-net.Dockerfile" "$DF"
+  dockerfile_image "$BASE_IMAGE" "$DF/kind-base.Dockerfile" "$FORGE_DIR/node"
+  dockerfile_image "docker.io/library/busybox:latest docker.io/library/busybox:1.35" "$DF/busybox.Dockerfile" "$DF"
+  dockerfile_image "docker.io/library/registry:2" "$DF/registry.Dockerfile" "$DF"
+  dockerfile_image "docker.io/library/postgres:15" "$DF/postgres.Dockerfile" "$DF"
+  dockerfile_image "$HAPROXY_IMAGE" "$DF/haproxy.Dockerfile" "$DF"
+}
+
+# images holding the forged binaries, under the names kubeadm and the default manifests ask for
+build_component_images() {
+  [ -x "$K8S_BIN/kubeadm" ] || die "Kubernetes binaries are missing; run make forge (it builds them first)"
+  local B=$BIN_CACHE c
+  binary_image "registry.k8s.io/pause:$PAUSE_VERSION" scratch / '["/pause"]' "$K8S_BIN/pause"
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    binary_image "registry.k8s.io/$c:$V" "$DEBIAN_IMAGE" /usr/local/bin/ "" "$K8S_BIN/$c"
+  done
+  binary_image "registry.k8s.io/kube-proxy:$V" "$NET_IMAGE" /usr/local/bin/ "" "$K8S_BIN/kube-proxy"
+  binary_image "registry.k8s.io/etcd:$ETCD_IMAGE_TAG" "$DEBIAN_IMAGE" /usr/local/bin/ "" "$B/etcd-$ETCD_VERSION/etcd" "$B/etcd-$ETCD_VERSION/etcdctl"
+  binary_image "registry.k8s.io/coredns/coredns:$COREDNS_VERSION" "$DEBIAN_IMAGE" / '["/coredns"]' "$B/coredns-$COREDNS_VERSION/coredns"
+  binary_image "docker.io/flannel/flannel:$FLANNEL_VERSION" "$NET_IMAGE" /usr/local/bin/ "" "$B/flannel-$FLANNEL_VERSION/flanneld"
+  binary_image "docker.io/rancher/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION" "$DEBIAN_IMAGE" /usr/local/bin/ "" \
+    "$B/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION/local-path-provisioner"
+}
+
+main() {
+  docker info >/dev/null 2>&1 || die "Docker does not answer; run make setup"
+  build_os_images
+  [ "${1:-all}" = os ] && return 0
+  build_component_images
+  build_node $("$K8S_BIN/kubeadm" config images list --kubernetes-version "$V") \
+    "docker.io/flannel/flannel:$FLANNEL_VERSION" "docker.io/rancher/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION" \
+    docker.io/library/busybox:latest
+  log "node image: $NODE_IMAGE"
+}
+main "$@"
