@@ -40,7 +40,7 @@ gobuild "kind-$KIND_VERSION" "sigs.k8s.io/kind@$KIND_VERSION" "" "" sigs.k8s.io/
 CGO_ENABLED=1 gobuild "flannel-$FLANNEL_VERSION" "github.com/flannel-io/flannel@$FLANNEL_VERSION" \
   "require github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common v1.3.80" \
   "-X github.com/flannel-io/flannel/pkg/version.Version=$FLANNEL_VERSION" github.com/flannel-io/flannel=flanneld
-# the flannel CNI plugin lived in containernetworking/plugins up to v1.1.x
+# the flannel CNI plugin lived in containernetworking/plugins up to v0.9.x
 gobuild "cni-flannel-$CNI_FLANNEL_PLUGINS_VERSION" "github.com/containernetworking/plugins@$CNI_FLANNEL_PLUGINS_VERSION" "" "" \
   github.com/containernetworking/plugins/plugins/meta/flannel=flannel
 gobuild "local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION" "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION" "" \

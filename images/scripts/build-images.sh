@@ -81,7 +81,7 @@ build_node() {
   fresh "$NODE_IMAGE" "$k" && return 0
   _node() {
     cid=$(docker run -d --entrypoint=sleep --security-opt seccomp=unconfined "$BASE_IMAGE" infinity)
-    trap 'docker rm -f "$cid" >/dev/null 2>&1' RETURN
+    trap 'docker rm -f "$cid" >/dev/null 2>&1' EXIT
     local b
     for b in kubeadm kubelet kubectl; do docker cp "$K8S_BIN/$b" "$cid:/usr/bin/$b"; done
     docker cp "$BIN_CACHE/cni-flannel-$CNI_FLANNEL_PLUGINS_VERSION/flannel" "$cid:/opt/cni/bin/flannel"
@@ -104,8 +104,9 @@ build_node() {
     done
     [ -z "$missing" ] || { echo "images missing from the node's containerd:$missing"; return 1; }
     docker exec "$cid" sh -c 'pkill containerd; for i in $(seq 1 20); do pgrep -x containerd >/dev/null || break; sleep 0.5; done; rm -rf /run/containerd /tmp/*'
+    # (STOPSIGNAL is inherited from the base image; Docker 20.10 cannot set it on commit)
     docker commit --change 'ENTRYPOINT ["/usr/local/bin/faultline-node-entrypoint", "/sbin/init"]' \
-      --change 'STOPSIGNAL SIGRTMIN+3' --change "LABEL $LABEL=$k" "$cid" "$NODE_IMAGE" >/dev/null
+      --change "LABEL $LABEL=$k" "$cid" "$NODE_IMAGE" >/dev/null
   }
   step "node-image" _node
 }

@@ -22,7 +22,13 @@ step() {
   mkdir -p "$(dirname "$logf")"
   local t0=$SECONDS
   log "$name: building (log: $logf)"
-  if ! "$@" >"$logf" 2>&1; then
+  # a subshell that is not an `if` condition, so errexit holds inside the step
+  local rc=0
+  set +e
+  (set -e; "$@") >"$logf" 2>&1
+  rc=$?
+  set -e
+  if [ $rc != 0 ]; then
     tail -n 15 "$logf" >&2
     if grep -qiE 'no space left on device' "$logf"; then die "$name failed: the disk is full (df -h $FAULTLINE_CACHE); free space and run make forge again"; fi
     if grep -qiE 'proxy.golang.org|dial tcp|i/o timeout|TLS handshake|connection refused' "$logf"; then die "$name failed: the Go module proxy could not be reached ($(go env GOPROXY)); check the network and run make forge again"; fi
