@@ -4,5 +4,6 @@ FROM ${DEBIAN_IMAGE}
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy procps \
  && apt-get clean && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/*
 COPY haproxy.cfg /usr/local/etc/haproxy/haproxy.cfg
+COPY haproxy-entrypoint.sh /usr/local/bin/haproxy-entrypoint
 STOPSIGNAL SIGUSR1
-ENTRYPOINT ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]
+ENTRYPOINT ["/usr/local/bin/haproxy-entrypoint"]

@@ -1,0 +1,79 @@
+// Read-only commands: list, runbook, report.
+import { readFileSync, existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { UserError } from '../../engine/errors.js';
+import { builtinRegistries } from '../../engine/registries.js';
+import { listScenarioIds, loadScenario, displayPath } from '../../engine/scenario-loader.js';
+import { scenariosDir } from '../../engine/paths.js';
+import { FORMATS, render, type Format } from '../../report/render.js';
+import { parseReport } from '../../report/schema.js';
+import { parseChoice } from '../common.js';
+import { join } from 'node:path';
+import { firstIssue } from '../../engine/scenario-loader.js';
+import { ZodError } from 'zod';
+
+export function registerList(program: Command): void {
+  program
+    .command('list')
+    .description('list the scenarios (folders under scenarios/, or $FAULTLINE_SCENARIOS_DIR)')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .addHelpText('after', '\nExamples:\n  faultline list\n  faultline list -o json')
+    .action((flags: { output: string }) => {
+      const format = parseChoice(flags.output, ['text', 'json'] as const, '--output');
+      const registries = builtinRegistries();
+      const root = scenariosDir();
+      const all = listScenarioIds(root).map((id) => loadScenario(join(root, id), registries));
+      if (format === 'json') {
+        const rows = all.map((s) => ({ id: s.id, title: s.title, incident: s.incident.source, fault: s.fault.type, detectors: s.detect.expect, runbook: s.runbook.id, needs: s.cluster.needs }));
+        process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        return;
+      }
+      if (all.length === 0) process.stdout.write(`no scenarios in ${displayPath(root)}\n`);
+      for (const s of all) {
+        process.stdout.write(`${s.id}\n  ${s.title}\n  fault ${s.fault.type}; detectors ${s.detect.expect.join(', ')}; runbook ${s.runbook.id}; incident ${s.incident.source}\n`);
+      }
+    });
+}
+
+export function registerRunbook(program: Command): void {
+  program
+    .command('runbook')
+    .description('print a runbook as Markdown (no id: list runbooks)')
+    .argument('[id]', 'runbook id, as named in findings')
+    .addHelpText('after', '\nExamples:\n  faultline runbook\n  faultline runbook statefulset-env-conflict > runbook.md')
+    .action((id: string | undefined) => {
+      const runbooks = builtinRegistries().runbooks;
+      if (!id) {
+        for (const r of runbooks.values()) process.stdout.write(`${r.id}\t${r.title}\n`);
+        return;
+      }
+      const rb = runbooks.get(id);
+      if (!rb) throw new UserError(`unknown runbook "${id}"`, `known: ${[...runbooks.keys()].join(', ')}`);
+      process.stdout.write(rb.markdown());
+    });
+}
+
+export function registerReport(program: Command): void {
+  program
+    .command('report')
+    .description('render a saved report.json in another format')
+    .argument('<report.json>', 'a report written by `faultline run -o json` or --report-dir')
+    .option('-o, --output <format>', `${FORMATS.join(', ')}`, 'text')
+    .addHelpText('after', '\nExamples:\n  faultline report out/report.json -o junit > junit.xml\n  faultline report out/report.json -o html > timeline.html')
+    .action((file: string, flags: { output: string }) => {
+      const format = parseChoice(flags.output, FORMATS, '--output') as Format;
+      if (!existsSync(file)) throw new UserError(`${file} does not exist`, 'pass the path of a report.json');
+      let json: unknown;
+      try {
+        json = JSON.parse(readFileSync(file, 'utf8'));
+      } catch {
+        throw new UserError(`${file} is not valid JSON`, 'pass a report.json written by faultline');
+      }
+      try {
+        process.stdout.write(render(parseReport(json), format));
+      } catch (err) {
+        if (err instanceof ZodError) throw new UserError(`${file}: not a faultline report (schema 1): ${firstIssue(err)}`, 'pass a report.json written by faultline');
+        throw err;
+      }
+    });
+}

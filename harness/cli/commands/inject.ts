@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { makeProvider } from '../../cluster/registry.js';
+import { KubeDeployer } from '../../engine/deploy.js';
+import { UserError, errorMessage } from '../../engine/errors.js';
+import { openRunJournal } from '../../engine/journal.js';
+import { builtinRegistries } from '../../engine/registries.js';
+import { assertInjectionAllowed } from '../../engine/safety.js';
+import { resolveScenarios } from '../../engine/scenario-loader.js';
+import { runStage } from '../../engine/stage.js';
+import { EXIT, collect, connectChecked, newRunId, resolveExistingTarget } from '../common.js';
+
+interface InjectFlags {
+  cluster?: string;
+  context?: string;
+  allowContext: string[];
+  deploy?: boolean;
+}
+
+export function registerInject(program: Command): void {
+  program
+    .command('inject')
+    .description("apply one scenario's fault and leave it in place (plan, journal, apply); undo with `faultline recover`")
+    .argument('<scenario>', 'scenario id')
+    .option('--cluster <name>', 'a cluster made by `faultline cluster up`')
+    .option('--context <name>', 'a kubeconfig context (needs --allow-context for clusters faultline did not create)')
+    .option('--allow-context <name>', 'allow injection into this context (repeatable)', collect, [])
+    .option('--deploy', "deploy the scenario's victim first and wait until it is ready")
+    .addHelpText(
+      'after',
+      `
+Examples:
+  faultline inject statefulset-env-conflict --cluster faultline-dev --deploy
+  faultline doctor --cluster faultline-dev          see what the detectors say
+  faultline recover --run <printed run id>          undo it`,
+    )
+    .action(async (id: string, flags: InjectFlags) => {
+      const registries = builtinRegistries();
+      const [sc] = resolveScenarios([id], false, registries);
+      const ref = resolveExistingTarget(flags);
+      if (!ref) throw new UserError('inject needs a target cluster', 'pass --cluster NAME or --context NAME');
+      assertInjectionAllowed(ref, flags.allowContext);
+      const kube = await connectChecked(ref);
+      const runId = newRunId();
+      const log = (m: string) => process.stderr.write(`faultline: ${m}\n`);
+      const ctx = { runId, cluster: ref, provider: makeProvider(ref.provider), kube, log };
+      try {
+        if (flags.deploy) {
+          const st = await runStage('deploy', sc!.stageDeadlines.deploy, (s) => new KubeDeployer().deploy({ ...ctx, signal: s.signal }, sc!, s).then((o) => o.message), {
+            onProgress: (_n, m) => log(`deploy: ${m}`),
+          });
+          if (st.status !== 'passed') throw new Error(`deploy ${st.status}: ${st.message}`);
+        }
+        const fault = registries.faults.get(sc!.fault.type)!;
+        const params = fault.paramsSchema.parse(sc!.fault.params);
+        const record = await fault.plan(ctx, params);
+        const journal = openRunJournal(runId, ref);
+        const entry = journal.add({ id: `${sc!.id}-1`, scenario: sc!.id, faultType: fault.type, params, record });
+        await fault.apply(ctx, params, record);
+        journal.setState(entry.id, 'applied');
+        process.stdout.write(`${runId}\n`);
+        log(`${fault.type} applied to ${ref.context}; undo with \`faultline recover --run ${runId}\``);
+        process.exitCode = EXIT.ok;
+      } catch (err) {
+        process.stderr.write(`faultline: inject failed: ${errorMessage(err)}; if a journal entry was written, \`faultline recover --run ${runId}\` undoes it\n`);
+        process.exitCode = EXIT.failed;
+      }
+    });
+}

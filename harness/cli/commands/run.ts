@@ -1,0 +1,126 @@
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { connect } from '../../cluster/kube.js';
+import { clusterName } from '../../cluster/naming.js';
+import { makeProvider } from '../../cluster/registry.js';
+import { KubeDeployer } from '../../engine/deploy.js';
+import { UserError } from '../../engine/errors.js';
+import { builtinRegistries } from '../../engine/registries.js';
+import { assertInjectionAllowed } from '../../engine/safety.js';
+import { displayPath, resolveScenarios } from '../../engine/scenario-loader.js';
+import { runSuite, type ClusterTarget } from '../../engine/suite.js';
+import { FORMATS, REPORT_FILES, render, type Format } from '../../report/render.js';
+import {
+  EXIT,
+  collect,
+  connectChecked,
+  newRunId,
+  parseChoice,
+  parseProvider,
+  progressPrinter,
+  providerReady,
+  resolveExistingTarget,
+  signalExit,
+  trapSignals,
+} from '../common.js';
+
+interface RunFlags {
+  all?: boolean;
+  provider?: string;
+  context?: string;
+  allowContext: string[];
+  keep?: boolean;
+  cluster?: string;
+  image?: string;
+  reportDir?: string;
+  output: string;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('reproduce incidents end to end: provision, deploy victim, inject, detect, remediate, verify, revert')
+    .argument('[scenario...]', 'scenario ids (see `faultline list`)')
+    .option('--all', 'run every scenario')
+    .option('--provider <kind>', 'cluster provider: kind, k3d or existing', 'kind')
+    .option('--context <name>', 'use this kubeconfig context instead of creating a cluster')
+    .option('--allow-context <name>', 'allow injection into this context (repeatable)', collect, [])
+    .option('--cluster <name>', 'reuse a cluster made by `faultline cluster up`')
+    .option('--keep', 'keep the cluster (and victim namespace) after the run')
+    .option('--image <ref>', 'kind node image for a new cluster')
+    .option('--report-dir <dir>', 'write report.json, junit.xml, report.md and report.html there')
+    .option('-o, --output <format>', `stdout format: ${FORMATS.join(', ')}`, 'text')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  faultline run statefulset-env-conflict            new kind cluster, deleted afterwards
+  faultline run --all --report-dir out -o junit     every scenario, all report files
+  faultline run statefulset-env-conflict --cluster faultline-dev --keep
+  faultline run statefulset-env-conflict --provider existing --context staging --allow-context staging
+
+Exit codes: 0 all passed, 1 a scenario failed, 2 bad input (nothing changed), 130/143 interrupted.`,
+    )
+    .action(async (ids: string[], flags: RunFlags) => {
+      process.exitCode = await run(ids, flags);
+    });
+}
+
+async function run(ids: string[], flags: RunFlags): Promise<number> {
+  // everything is validated before the first change
+  const format = parseChoice(flags.output, FORMATS, '--output') as Format;
+  const kind = parseProvider(flags.provider);
+  if (flags.all && ids.length) throw new UserError('both --all and scenario ids given', 'pass one or the other');
+  const registries = builtinRegistries();
+  const scenarios = resolveScenarios(ids, !!flags.all, registries);
+  if (flags.reportDir && existsSync(flags.reportDir) && !statSync(flags.reportDir).isDirectory()) {
+    throw new UserError(`--report-dir ${flags.reportDir} is not a directory`, 'pass a directory path');
+  }
+  let target: ClusterTarget;
+  const existing = resolveExistingTarget(flags);
+  const runId = newRunId();
+  if (existing) {
+    assertInjectionAllowed(existing, flags.allowContext);
+    await connectChecked(existing);
+    target = { mode: 'reuse', ref: existing };
+  } else {
+    if (kind === 'existing') throw new UserError('--provider existing needs --context', 'pass --context NAME --allow-context NAME');
+    await providerReady(kind);
+    if (kind === 'kind') {
+      for (const sc of scenarios) {
+        if (sc.clusterConfigPath && !existsSync(sc.clusterConfigPath)) {
+          throw new UserError(`scenario ${sc.id} needs kind config ${displayPath(sc.clusterConfigPath)}, which does not exist`, 'restore it or fix cluster.config');
+        }
+      }
+    }
+    // run id "20250101-120000-ab12" gives cluster "faultline-120000-ab12"
+    target = { mode: 'create', name: clusterName(runId.split('-').slice(1).join('-')), ...(flags.image ? { image: flags.image } : {}) };
+  }
+  const provider = makeProvider(existing ? existing.provider : kind, (m) => process.stderr.write(`faultline: ${m}\n`));
+  const controller = new AbortController();
+  const untrap = trapSignals(controller, runId);
+  const progress = progressPrinter(Date.now(), scenarios.length > 1);
+  process.stderr.write(`faultline: run ${runId}: ${scenarios.map((s) => s.id).join(', ')} on ${target.mode === 'reuse' ? `${target.ref.provider} cluster ${target.ref.name}` : `a new ${kind} cluster ${target.name}`}\n`);
+  const report = await runSuite(
+    scenarios,
+    {
+      provider,
+      registries,
+      connect,
+      deployer: new KubeDeployer(),
+      onProgress: progress,
+      log: (m) => process.stderr.write(`faultline: ${m}\n`),
+    },
+    { runId, target, keep: !!flags.keep, signal: controller.signal },
+  );
+  untrap();
+  if (flags.reportDir) {
+    mkdirSync(flags.reportDir, { recursive: true });
+    for (const [file, fmt] of REPORT_FILES) writeFileSync(join(flags.reportDir, file), render(report, fmt));
+    process.stderr.write(`faultline: reports written to ${flags.reportDir}\n`);
+  }
+  process.stdout.write(render(report, format));
+  if (controller.signal.aborted) return signalExit(controller.signal.reason);
+  return report.scenarios.some((s) => s.status === 'failed') ? EXIT.failed : EXIT.ok;
+}

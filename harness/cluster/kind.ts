@@ -1,0 +1,147 @@
+// kind provider: clusters are Docker containers made by the `kind` binary; nodes are reached with docker exec.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { describeMissing, findBinary } from './binaries.js';
+import { dockerExec, hostPidInContainer, imageExists } from './docker-node.js';
+import { kubeconfigPathFor } from './naming.js';
+import { forgedKubernetesVersion, resolveNodeImage } from './node-image.js';
+import { run as defaultRun, type Runner } from './process.js';
+import { forgetCluster, recordCluster } from './records.js';
+import type { Capabilities, ClusterRef, CreateSpec, ExecResult, NodeRef, Preflight, Provider } from './types.js';
+
+export interface KindOptions {
+  run?: Runner;
+  kindPath?: string;
+  dockerPath?: string;
+  kubernetesVersion?: string;
+  log?(msg: string): void;
+}
+
+const CREATE_TIMEOUT_MS = 20 * 60_000;
+
+export class KindProvider implements Provider {
+  readonly kind = 'kind' as const;
+  private readonly run: Runner;
+  private readonly log: (msg: string) => void;
+
+  constructor(private readonly opts: KindOptions = {}) {
+    this.run = opts.run ?? defaultRun;
+    this.log = opts.log ?? (() => {});
+  }
+
+  capabilities(): Capabilities {
+    return { nodeExec: true, hostPid: true, kubeadm: true, create: true };
+  }
+
+  private kindBin(): string {
+    const p = this.opts.kindPath ?? findBinary('kind', 'FAULTLINE_KIND')?.path;
+    if (!p) throw new Error(`${describeMissing('kind', 'FAULTLINE_KIND')}`);
+    return p;
+  }
+
+  private dockerBin(): string {
+    const p = this.opts.dockerPath ?? findBinary('docker', 'FAULTLINE_DOCKER')?.path;
+    if (!p) throw new Error(describeMissing('docker', 'FAULTLINE_DOCKER'));
+    return p;
+  }
+
+  async preflight(): Promise<Preflight> {
+    const kind = this.opts.kindPath ?? findBinary('kind', 'FAULTLINE_KIND')?.path;
+    if (!kind) return { ok: false, reason: `${describeMissing('kind', 'FAULTLINE_KIND')}; install kind or set FAULTLINE_KIND` };
+    const docker = this.opts.dockerPath ?? findBinary('docker', 'FAULTLINE_DOCKER')?.path;
+    if (!docker) return { ok: false, reason: `${describeMissing('docker', 'FAULTLINE_DOCKER')}; install Docker` };
+    const info = await this.run([docker, 'info', '--format', '{{.ServerVersion}}'], { reject: false, timeoutMs: 15_000 }).catch(
+      (e: Error) => ({ exitCode: 1, stderr: e.message, stdout: '' }),
+    );
+    if (info.exitCode !== 0) return { ok: false, reason: 'the Docker daemon is not reachable; start dockerd' };
+    return { ok: true };
+  }
+
+  async create(spec: CreateSpec): Promise<ClusterRef> {
+    const kind = this.kindBin();
+    const docker = this.dockerBin();
+    const choice = await resolveNodeImage({
+      explicit: spec.image,
+      kubernetesVersion: this.opts.kubernetesVersion ?? forgedKubernetesVersion(),
+      imageExists: (ref) => imageExists(this.run, docker, ref),
+    });
+    const say = (m: string) => {
+      this.log(m);
+      spec.onProgress?.(m);
+    };
+    say(`node image: ${choice.image ?? "kind's default"} (${choice.reason})`);
+    const kubeconfigPath = kubeconfigPathFor('kind', spec.name);
+    mkdirSync(dirname(kubeconfigPath), { recursive: true });
+    const argv = [kind, 'create', 'cluster', '--name', spec.name, '--kubeconfig', kubeconfigPath, '--wait', '0s'];
+    if (spec.configPath) argv.push('--config', spec.configPath);
+    if (choice.image) argv.push('--image', choice.image);
+    const ref: ClusterRef = {
+      provider: 'kind',
+      name: spec.name,
+      context: `kind-${spec.name}`,
+      kubeconfigPath,
+      createdByFaultline: true,
+      ...(choice.image ? { nodeImage: choice.image } : {}),
+    };
+    // recorded before creating, so a create killed half-way is still known to `cluster down` and safety checks
+    recordCluster(ref);
+    try {
+      await this.run(argv, { timeoutMs: CREATE_TIMEOUT_MS, signal: spec.signal, onStderrLine: (l) => spec.onProgress?.(l) });
+    } catch (err) {
+      // kind removes a cluster whose creation failed; drop our record of it too
+      const left = await this.list().catch(() => [spec.name]);
+      if (!left.includes(spec.name)) forgetCluster('kind', spec.name);
+      throw err;
+    }
+    return ref;
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.run([this.kindBin(), 'delete', 'cluster', '--name', name], { timeoutMs: 5 * 60_000 });
+    forgetCluster('kind', name);
+  }
+
+  async list(): Promise<string[]> {
+    const res = await this.run([this.kindBin(), 'get', 'clusters'], { timeoutMs: 30_000 });
+    return parseLines(res.stdout).filter((l) => !/^No kind clusters found/.test(l));
+  }
+
+  async kubeconfig(ref: ClusterRef): Promise<string> {
+    if (existsSync(ref.kubeconfigPath)) return ref.kubeconfigPath;
+    const res = await this.run([this.kindBin(), 'get', 'kubeconfig', '--name', ref.name], { timeoutMs: 30_000 });
+    mkdirSync(dirname(ref.kubeconfigPath), { recursive: true });
+    writeFileSync(ref.kubeconfigPath, res.stdout + '\n', { mode: 0o600 });
+    return ref.kubeconfigPath;
+  }
+
+  async nodes(ref: ClusterRef): Promise<NodeRef[]> {
+    const res = await this.run([this.kindBin(), 'get', 'nodes', '--name', ref.name], { timeoutMs: 30_000 });
+    const names = parseLines(res.stdout).filter((l) => !/^No kind nodes found/.test(l));
+    const docker = this.dockerBin();
+    const out: NodeRef[] = [];
+    for (const name of names) {
+      const role = await this.run([docker, 'inspect', '-f', '{{index .Config.Labels "io.x-k8s.kind.role"}}', name], {
+        reject: false,
+        timeoutMs: 30_000,
+      });
+      out.push({ name, roles: role.stdout.trim() ? [role.stdout.trim()] : [], containerId: name });
+    }
+    return out;
+  }
+
+  exec(_ref: ClusterRef, node: string, argv: string[], opts?: { input?: string; timeoutMs?: number }): Promise<ExecResult> {
+    // kind names each node container after the node
+    return dockerExec(this.run, this.dockerBin(), node, argv, opts);
+  }
+
+  hostPid(_ref: ClusterRef, node: string, processName: string): Promise<number | undefined> {
+    return hostPidInContainer(this.run, this.dockerBin(), node, processName);
+  }
+}
+
+export function parseLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,72 @@
+// The cluster provider contract: everything the engine needs from "a cluster", whoever made it.
+
+export type ProviderKind = 'kind' | 'k3d' | 'existing';
+
+export interface ClusterRef {
+  provider: ProviderKind;
+  name: string;
+  /** kubeconfig context to use inside kubeconfigPath */
+  context: string;
+  kubeconfigPath: string;
+  /** true only for clusters this tool created (and recorded in clusters.json) */
+  createdByFaultline: boolean;
+  /** node image the cluster was created with, when known */
+  nodeImage?: string;
+}
+
+export interface NodeRef {
+  name: string;
+  roles: string[];
+  /** container backing the node (kind/k3d); absent for real machines */
+  containerId?: string;
+}
+
+export interface Capabilities {
+  nodeExec: boolean;
+  hostPid: boolean;
+  kubeadm: boolean;
+  create: boolean;
+}
+
+export interface CreateSpec {
+  name: string;
+  configPath?: string;
+  image?: string;
+  onProgress?(msg: string): void;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Result of a provider's preflight: can it work on this machine, and if not, why. */
+export interface Preflight {
+  ok: boolean;
+  reason?: string;
+}
+
+export interface Provider {
+  readonly kind: ProviderKind;
+  capabilities(): Capabilities;
+  /** Cheap check that the tools the provider shells out to are present; never changes anything. */
+  preflight(): Promise<Preflight>;
+  create(spec: CreateSpec): Promise<ClusterRef>;
+  delete(name: string): Promise<void>;
+  list(): Promise<string[]>;
+  /** path to a kubeconfig file for the cluster */
+  kubeconfig(ref: ClusterRef): Promise<string>;
+  nodes(ref: ClusterRef): Promise<NodeRef[]>;
+  exec(ref: ClusterRef, node: string, argv: string[], opts?: { input?: string; timeoutMs?: number }): Promise<ExecResult>;
+  /** host PID of a process running inside a node, or undefined when none matches */
+  hostPid(ref: ClusterRef, node: string, processName: string): Promise<number | undefined>;
+}
+
+export class UnsupportedError extends Error {
+  constructor(provider: ProviderKind, what: string) {
+    super(`provider "${provider}" does not support ${what}`);
+    this.name = 'UnsupportedError';
+  }
+}

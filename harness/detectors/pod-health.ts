@@ -1,0 +1,46 @@
+// Shared pod-health rules, so the crashloop detector and the dependants of specific findings agree.
+import type { ContainerStatusInfo, PodInfo, WorkloadSnapshot } from './snapshot.js';
+
+/** restarts at or above this, with the container not ready and a recent exit, count as crash-looping */
+export const RESTART_THRESHOLD = 3;
+const RECENT_MS = 10 * 60_000;
+
+export function crashingContainers(pod: PodInfo, takenAt: string): ContainerStatusInfo[] {
+  const now = new Date(takenAt).getTime();
+  return pod.statuses.filter((s) => {
+    if (s.waitingReason === 'CrashLoopBackOff') return true;
+    if (s.ready || s.restartCount < RESTART_THRESHOLD) return false;
+    const finished = s.lastTerminated?.finishedAt ? new Date(s.lastTerminated.finishedAt).getTime() : NaN;
+    return Number.isFinite(finished) && now - finished <= RECENT_MS;
+  });
+}
+
+/** For dependants a looser rule: crash-looping, or restarting and not ready. */
+export function isUnhealthyDependant(pod: PodInfo, takenAt: string): boolean {
+  if (crashingContainers(pod, takenAt).length > 0) return true;
+  return !pod.ready && pod.statuses.some((s) => s.restartCount > 0 && !s.ready);
+}
+
+/** Whole-word match of a host/resource name, so "postgresql" matches "postgresql:5432" and
+ *  "postgresql.harbor.svc" but not "postgresql-exporter". */
+export function mentions(text: string, name: string): boolean {
+  const esc = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^A-Za-z0-9-])${esc}($|[^A-Za-z0-9-])`).test(text);
+}
+
+export function podMentionsAny(pod: PodInfo, names: string[]): string | undefined {
+  for (const c of pod.containers) for (const ref of c.refs) for (const n of names) if (mentions(ref, n)) return n;
+  return undefined;
+}
+
+export function eventsFor(snapshot: WorkloadSnapshot, namespace: string, kind: string, name: string) {
+  return snapshot.events.filter((e) => e.namespace === namespace && e.involvedKind === kind && e.involvedName === name);
+}
+
+export function describeCrash(s: ContainerStatusInfo): string {
+  const parts = [s.waitingReason ?? (s.ready ? 'running' : 'not ready'), `restarts ${s.restartCount}`];
+  if (s.lastTerminated) {
+    parts.push(`last exit code ${s.lastTerminated.exitCode ?? '?'}${s.lastTerminated.reason ? ` (${s.lastTerminated.reason})` : ''}`);
+  }
+  return parts.join(', ');
+}

@@ -1,0 +1,179 @@
+// Deploys a scenario's victim with server-side apply through the client library and waits for readiness.
+import { readFileSync } from 'node:fs';
+import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { isNotFound } from '../cluster/kube.js';
+import { registerSecretValue } from '../report/redact.js';
+import type { RunContext } from './context.js';
+import { pollUntil } from './poll.js';
+import type { LoadedScenario } from './scenario.js';
+import type { StageCtx } from './stage.js';
+
+export const MANAGED_BY = { key: 'app.kubernetes.io/managed-by', value: 'faultline' };
+const FIELD_MANAGER = 'faultline';
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'StorageClass',
+  'PersistentVolume',
+  'CustomResourceDefinition',
+  'PriorityClass',
+  'ValidatingWebhookConfiguration',
+  'MutatingWebhookConfiguration',
+  'IngressClass',
+  'RuntimeClass',
+]);
+const SECRETISH = /pass|secret|token|key|credential/i;
+
+export interface DeployOutcome {
+  createdNamespace: boolean;
+  message: string;
+}
+
+export interface Deployer {
+  deploy(ctx: RunContext, scenario: LoadedScenario, s: StageCtx): Promise<DeployOutcome>;
+  removeNamespace(ctx: RunContext, namespace: string, s: StageCtx): Promise<string>;
+}
+
+/** Parses manifest files into objects, defaulting the namespace of namespaced kinds. */
+export function readManifests(paths: string[], namespace: string): KubernetesObject[] {
+  const objs: KubernetesObject[] = [];
+  for (const p of paths) {
+    for (const doc of parseAllDocuments(readFileSync(p, 'utf8'))) {
+      if (doc.errors.length) throw new Error(`${p}: ${doc.errors[0]!.message.split('\n')[0]}`);
+      const obj = doc.toJS() as KubernetesObject | null;
+      if (!obj) continue;
+      if (!obj.kind || !obj.apiVersion || !obj.metadata?.name) throw new Error(`${p}: every object needs apiVersion, kind and metadata.name`);
+      if (!CLUSTER_SCOPED.has(obj.kind)) obj.metadata.namespace ??= namespace;
+      objs.push(obj);
+    }
+  }
+  return objs;
+}
+
+/** Secret data and secret-looking literal env values of the victim are masked in every report. */
+export function registerManifestSecrets(objs: KubernetesObject[]): void {
+  for (const o of objs as Array<KubernetesObject & Record<string, any>>) {
+    if (o.kind === 'Secret') {
+      for (const v of Object.values<string>(o.data ?? {})) registerSecretValue(Buffer.from(v, 'base64').toString('utf8'));
+      for (const v of Object.values<string>(o.stringData ?? {})) registerSecretValue(v);
+    }
+    const spec = o.spec?.template?.spec ?? o.spec;
+    for (const c of [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])]) {
+      for (const e of c.env ?? []) if (typeof e.value === 'string' && SECRETISH.test(e.name)) registerSecretValue(e.value);
+    }
+  }
+}
+
+export interface ReadyState {
+  ready: boolean;
+  detail: string;
+}
+
+/** Readiness of one workload from its status, following kubectl rollout status' rules. */
+export function readiness(obj: Record<string, any>): ReadyState {
+  const kind = obj.kind as string;
+  const st = obj.status ?? {};
+  const want = obj.spec?.replicas ?? 1;
+  const fresh = (st.observedGeneration ?? 0) >= (obj.metadata?.generation ?? 0);
+  switch (kind) {
+    case 'Deployment': {
+      const ok = fresh && (st.updatedReplicas ?? 0) >= want && (st.availableReplicas ?? 0) >= want && (st.readyReplicas ?? 0) >= want;
+      return { ready: ok, detail: `ready ${st.readyReplicas ?? 0}/${want}` };
+    }
+    case 'StatefulSet': {
+      const ok = fresh && (st.readyReplicas ?? 0) >= want && (st.updatedReplicas ?? want) >= want;
+      return { ready: ok, detail: `ready ${st.readyReplicas ?? 0}/${want}` };
+    }
+    case 'DaemonSet': {
+      const desired = st.desiredNumberScheduled ?? 0;
+      return { ready: fresh && desired > 0 && (st.numberReady ?? 0) >= desired, detail: `ready ${st.numberReady ?? 0}/${desired}` };
+    }
+    case 'Pod': {
+      const ok = (st.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+      return { ready: ok, detail: st.phase ?? 'Pending' };
+    }
+    case 'Job':
+      return { ready: (st.succeeded ?? 0) >= 1, detail: `succeeded ${st.succeeded ?? 0}` };
+    default:
+      return { ready: false, detail: `unsupported kind ${kind}` };
+  }
+}
+
+const API_VERSION: Record<string, string> = { Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1', Pod: 'v1', Job: 'batch/v1' };
+
+export class KubeDeployer implements Deployer {
+  constructor(private readonly pollMs = 2_000) {}
+
+  async deploy(ctx: RunContext, scenario: LoadedScenario, s: StageCtx): Promise<DeployOutcome> {
+    const ns = scenario.victim.namespace;
+    const objs = readManifests(scenario.manifestPaths, ns);
+    registerManifestSecrets(objs);
+    const createdNamespace = await this.ensureNamespace(ctx, ns);
+    for (const obj of objs) {
+      s.progress(`applying ${obj.kind} ${obj.metadata?.namespace ? obj.metadata.namespace + '/' : ''}${obj.metadata?.name}`);
+      await ctx.kube.objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+    }
+    const wanted = scenario.victim.ready.map((r) => ({ ...r, namespace: r.namespace ?? ns }));
+    await pollUntil(
+      async () => {
+        const pending: string[] = [];
+        for (const r of wanted) {
+          const obj = await ctx.kube.objects.read({ apiVersion: API_VERSION[r.kind]!, kind: r.kind, metadata: { name: r.name, namespace: r.namespace } });
+          const state = readiness(obj as Record<string, any>);
+          if (!state.ready) pending.push(`${r.kind} ${r.namespace}/${r.name} (${state.detail})`);
+        }
+        if (pending.length === 0) return true;
+        s.progress(`waiting for ${pending.join(', ')}`);
+        return undefined;
+      },
+      { intervalMs: this.pollMs, signal: s.signal },
+    );
+    return { createdNamespace, message: `applied ${objs.length} object(s); ${wanted.length} workload(s) ready` };
+  }
+
+  /** Creates the namespace labelled as ours; refuses a namespace someone else owns, so a real
+   *  workload of the same name (a staging "harbor") is never overwritten. */
+  private async ensureNamespace(ctx: RunContext, ns: string): Promise<boolean> {
+    try {
+      const existing = await ctx.kube.core.readNamespace({ name: ns });
+      if (existing.metadata?.labels?.[MANAGED_BY.key] !== MANAGED_BY.value) {
+        throw new Error(`namespace ${ns} exists and is not managed by faultline; refusing to deploy the victim over it`);
+      }
+      if (existing.status?.phase === 'Terminating') throw new Error(`namespace ${ns} is still terminating from an earlier run; retry shortly`);
+      return false;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    await ctx.kube.core.createNamespace({
+      body: { metadata: { name: ns, labels: { [MANAGED_BY.key]: MANAGED_BY.value }, annotations: { 'faultline/run-id': ctx.runId } } },
+    });
+    return true;
+  }
+
+  async removeNamespace(ctx: RunContext, namespace: string, s: StageCtx): Promise<string> {
+    try {
+      const ns = await ctx.kube.core.readNamespace({ name: namespace });
+      if (ns.metadata?.labels?.[MANAGED_BY.key] !== MANAGED_BY.value) return `namespace ${namespace} is not ours; left in place`;
+      await ctx.kube.core.deleteNamespace({ name: namespace });
+    } catch (err) {
+      if (isNotFound(err)) return `namespace ${namespace} already gone`;
+      throw err;
+    }
+    await pollUntil(
+      async () => {
+        try {
+          await ctx.kube.core.readNamespace({ name: namespace });
+          s.progress(`waiting for namespace ${namespace} to terminate`);
+          return undefined;
+        } catch (err) {
+          if (isNotFound(err)) return true;
+          throw err;
+        }
+      },
+      { intervalMs: this.pollMs, signal: s.signal },
+    );
+    return `deleted namespace ${namespace}`;
+  }
+}

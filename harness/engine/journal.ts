@@ -1,0 +1,121 @@
+// The undo journal: one JSON file per run, rewritten atomically. A fault's record is on disk before the
+// fault changes anything, so a run killed at any point can be undone by `faultline recover`.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClusterRef } from '../cluster/types.js';
+import { writeFileAtomic } from './atomic.js';
+import { stateDir } from './paths.js';
+
+export type EntryState = 'planned' | 'applied' | 'reverted' | 'revert-failed';
+
+export interface JournalEntry {
+  id: string;
+  scenario?: string;
+  faultType: string;
+  params: unknown;
+  record: unknown;
+  state: EntryState;
+  at: string;
+  error?: string;
+}
+
+export interface JournalFile {
+  runId: string;
+  pid: number;
+  startedAt: string;
+  cluster: ClusterRef;
+  entries: JournalEntry[];
+}
+
+export function journalDir(): string {
+  return join(stateDir(), 'journal');
+}
+
+export function isOpen(entry: JournalEntry): boolean {
+  return entry.state !== 'reverted';
+}
+
+export class RunJournal {
+  private data: JournalFile;
+
+  constructor(
+    readonly path: string,
+    runId: string,
+    cluster: ClusterRef,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.data = { runId, pid: process.pid, startedAt: now().toISOString(), cluster, entries: [] };
+  }
+
+  static load(path: string): RunJournal {
+    const data = JSON.parse(readFileSync(path, 'utf8')) as JournalFile;
+    const j = new RunJournal(path, data.runId, data.cluster);
+    j.data = data;
+    return j;
+  }
+
+  get file(): JournalFile {
+    return this.data;
+  }
+
+  /** Adds an entry and makes it durable before returning. */
+  add(entry: Omit<JournalEntry, 'at' | 'state'> & { state?: EntryState }): JournalEntry {
+    const full: JournalEntry = { ...entry, state: entry.state ?? 'planned', at: this.now().toISOString() };
+    this.data.entries.push(full);
+    this.flush();
+    return full;
+  }
+
+  setState(id: string, state: EntryState, error?: string): void {
+    const e = this.data.entries.find((x) => x.id === id);
+    if (!e) throw new Error(`journal ${this.data.runId} has no entry ${id}`);
+    e.state = state;
+    e.at = this.now().toISOString();
+    if (error) e.error = error;
+    else delete e.error;
+    this.flush();
+  }
+
+  /** Hands the journal to this process (recover takes over a dead run's file). */
+  adopt(): void {
+    this.data.pid = process.pid;
+    this.flush();
+  }
+
+  openEntries(): JournalEntry[] {
+    return this.data.entries.filter(isOpen);
+  }
+
+  private flush(): void {
+    writeFileAtomic(this.path, JSON.stringify(this.data, null, 2) + '\n');
+  }
+}
+
+export function openRunJournal(runId: string, cluster: ClusterRef, dir = journalDir()): RunJournal {
+  return new RunJournal(join(dir, `${runId}.json`), runId, cluster);
+}
+
+export function listJournals(dir = journalDir()): RunJournal[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
+    .sort()
+    .flatMap((f) => {
+      try {
+        return [RunJournal.load(join(dir, f))];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/** A live pid (other than ours) means the run is still going and owns its journal. */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

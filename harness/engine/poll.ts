@@ -1,0 +1,41 @@
+// Polling with abort: used by stages that wait for the cluster (readiness, detection, recovery).
+import { AbortedError, errorMessage } from './errors.js';
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortedError(String(signal.reason)));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new AbortedError(String(signal?.reason)));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export interface PollOptions {
+  intervalMs: number;
+  signal: AbortSignal;
+  /** called after each unsuccessful attempt, with the attempt number and the last error if it threw */
+  onMiss?(attempt: number, lastError?: string): void;
+}
+
+/** Calls fn until it returns a value other than undefined. Errors count as misses (the API may blip while
+ *  pods restart); the stage deadline, through the signal, ends the wait. */
+export async function pollUntil<T>(fn: (attempt: number) => Promise<T | undefined>, opts: PollOptions): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    let lastError: string | undefined;
+    try {
+      const v = await fn(attempt);
+      if (v !== undefined) return v;
+    } catch (err) {
+      if (err instanceof AbortedError) throw err;
+      lastError = errorMessage(err);
+    }
+    opts.onMiss?.(attempt, lastError);
+    await sleep(opts.intervalMs, opts.signal);
+  }
+}

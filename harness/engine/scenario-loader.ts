@@ -1,0 +1,97 @@
+// Reads and validates scenario folders. Any problem becomes one line naming the file and the field.
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import type { ZodError } from 'zod';
+import { UserError } from './errors.js';
+import { repoRoot, scenariosDir } from './paths.js';
+import type { Registries } from './registries.js';
+import { DEFAULT_DEADLINES, ScenarioSchema, type LoadedScenario } from './scenario.js';
+
+const FIX = 'fix the file (format: docs/scenarios.md)';
+
+export function displayPath(p: string): string {
+  const rel = relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p;
+}
+
+export function firstIssue(err: ZodError): string {
+  const issue = err.issues[0];
+  if (!issue) return 'invalid';
+  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+  const msg = issue.message.replace(/\s+/g, ' ');
+  return path ? `field ${path}: ${msg}` : msg;
+}
+
+export function listScenarioIds(root = scenariosDir()): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((d) => existsSync(join(root, d, 'scenario.yaml')) && statSync(join(root, d)).isDirectory())
+    .sort();
+}
+
+export function loadScenario(dir: string, registries: Registries): LoadedScenario {
+  const file = join(dir, 'scenario.yaml');
+  const where = displayPath(file);
+  const fail = (what: string): never => {
+    throw new UserError(`${where}: ${what}`, FIX);
+  };
+  if (!existsSync(file)) fail('not found');
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(readFileSync(file, 'utf8'), { prettyErrors: false, lineCounter });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = lineCounter.linePos(e.pos[0]);
+    fail(`invalid YAML${pos ? ` at line ${pos.line} column ${pos.col}` : ''}: ${e.message.split('\n')[0]}`);
+  }
+  const parsed = ScenarioSchema.safeParse(doc.toJS());
+  if (!parsed.success) fail(firstIssue(parsed.error));
+  const s = parsed.data!;
+  if (s.id !== basename(dir)) fail(`field id: "${s.id}" must equal the folder name "${basename(dir)}"`);
+
+  const fault = registries.faults.get(s.fault.type);
+  if (!fault) fail(`field fault.type: unknown fault "${s.fault.type}" (known: ${[...registries.faults.keys()].join(', ')})`);
+  const fp = fault!.paramsSchema.safeParse(s.fault.params);
+  if (!fp.success) fail(firstIssue(fp.error).replace(/^field /, 'field fault.params.'));
+  s.detect.expect.forEach((id, i) => {
+    if (!registries.detectors.has(id)) fail(`field detect.expect[${i}]: unknown detector "${id}" (known: ${[...registries.detectors.keys()].join(', ')})`);
+  });
+  if (!registries.runbooks.has(s.runbook.id)) {
+    fail(`field runbook.id: unknown runbook "${s.runbook.id}" (known: ${[...registries.runbooks.keys()].join(', ')})`);
+  }
+  s.integrity.forEach((c, i) => {
+    const check = registries.integrity.get(c.check);
+    if (!check) fail(`field integrity[${i}].check: unknown check "${c.check}" (known: ${[...registries.integrity.keys()].join(', ')})`);
+    const r = check!.paramsSchema.safeParse(c.params);
+    if (!r.success) fail(firstIssue(r.error).replace(/^field /, `field integrity[${i}].params.`).replace(/^(?!field)/, `field integrity[${i}].params: `));
+  });
+  const manifestPaths = s.victim.manifests.map((m, i) => {
+    const p = resolve(dir, m);
+    if (!existsSync(p)) fail(`field victim.manifests[${i}]: ${m} does not exist`);
+    return p;
+  });
+  const clusterConfigPath = s.cluster.config ? resolve(repoRoot(), s.cluster.config) : undefined;
+  return {
+    ...s,
+    dir,
+    file,
+    manifestPaths,
+    ...(clusterConfigPath ? { clusterConfigPath } : {}),
+    stageDeadlines: { ...DEFAULT_DEADLINES, detect: s.detect.deadlineSeconds, ...s.deadlines },
+  };
+}
+
+/** Resolves ids (or all) to loaded scenarios; an unknown id is bad input. */
+export function resolveScenarios(ids: string[], all: boolean, registries: Registries, root = scenariosDir()): LoadedScenario[] {
+  const known = listScenarioIds(root);
+  const wanted = all ? known : ids;
+  if (wanted.length === 0) {
+    throw new UserError(all ? `no scenarios found in ${displayPath(root)}` : 'no scenario given', 'name one (see `faultline list`) or pass --all');
+  }
+  for (const id of wanted) {
+    if (!known.includes(id)) {
+      throw new UserError(`unknown scenario "${id}"`, `run \`faultline list\` to see the ${known.length} known scenario(s)`);
+    }
+  }
+  return wanted.map((id) => loadScenario(join(root, id), registries));
+}

@@ -1,0 +1,246 @@
+// One scenario on a provisioned cluster: deploy → steady state → inject → detect → diagnose → remediate →
+// verify → revert → teardown. Revert runs whatever happened before it, including an abort.
+import type { ClusterRef, Provider } from '../cluster/types.js';
+import type { KubeClients } from '../cluster/kube.js';
+import { scanAll } from '../detectors/registry.js';
+import type { Finding } from '../detectors/types.js';
+import type { RunbookRegistry } from '../runbooks/registry.js';
+import type { Diagnosis } from '../runbooks/types.js';
+import type { ScenarioReport, StageName, StageReport } from '../report/types.js';
+import type { RunContext } from './context.js';
+import type { Deployer } from './deploy.js';
+import type { JournalEntry, RunJournal } from './journal.js';
+import { pollUntil } from './poll.js';
+import type { Registries } from './registries.js';
+import type { LoadedScenario, StageDeadlines } from './scenario.js';
+import { realClock, runStage, skippedStage, type Clock, type StageFn } from './stage.js';
+
+export interface ScenarioDeps {
+  provider: Provider;
+  registries: Registries;
+  connect(ref: ClusterRef): KubeClients;
+  deployer: Deployer;
+  clock?: Clock;
+  pollIntervalMs?: number;
+  /** how long a stage's work gets to stop after an abort or deadline */
+  settleMs?: number;
+  onProgress?(scenario: string, stage: StageName, msg: string): void;
+  log?(msg: string): void;
+}
+
+export interface ScenarioRunInput {
+  scenario: LoadedScenario;
+  runId: string;
+  cluster: ClusterRef;
+  journal: RunJournal;
+  runSignal: AbortSignal;
+  /** provision stage already run by the suite */
+  provision: StageReport;
+  /** the suite's cleanup for this scenario; gets whether this run created the victim namespace */
+  teardown(ctx: RunContext | undefined, createdNamespace: boolean): StageFn;
+}
+
+const DEADLINE_KEY: Record<StageName, keyof StageDeadlines> = {
+  provision: 'provision',
+  deploy: 'deploy',
+  'steady-state': 'steadyState',
+  inject: 'inject',
+  detect: 'detect',
+  diagnose: 'diagnose',
+  remediate: 'remediate',
+  verify: 'verify',
+  revert: 'revert',
+  teardown: 'teardown',
+};
+
+function pickFinding(findings: Finding[], runbooks: RunbookRegistry, runbookId: string): Finding | undefined {
+  return findings.find((f) => f.runbook === runbookId && runbooks.has(f.runbook)) ?? findings[0];
+}
+
+export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): Promise<ScenarioReport> {
+  const { scenario: sc, runId, cluster, journal, runSignal } = input;
+  const clock = deps.clock ?? realClock;
+  const pollMs = deps.pollIntervalMs ?? 2_000;
+  const log = deps.log ?? (() => {});
+  const report: ScenarioReport = {
+    id: sc.id,
+    title: sc.title,
+    status: 'passed',
+    incident: sc.incident,
+    ttdSeconds: null,
+    ttrSeconds: null,
+    standardAlert: sc.standardAlert,
+    stages: [input.provision],
+    findings: [],
+    integrity: [],
+  };
+  let stopped: string | undefined = input.provision.status === 'passed' ? undefined : `provision ${input.provision.status}`;
+  let base: RunContext | undefined;
+  const injected: JournalEntry[] = [];
+  let createdNamespace = false;
+  let injectEnd: number | undefined;
+  let detectedAt: number | undefined;
+  let detected: Finding[] = [];
+
+  const ctxFor = (signal: AbortSignal): RunContext => ({ ...base!, signal });
+  const stage = async (name: StageName, fn: StageFn, always = false): Promise<StageReport> => {
+    const deadline = sc.stageDeadlines[DEADLINE_KEY[name]];
+    const st =
+      stopped && !always
+        ? skippedStage(name, deadline, `skipped: ${stopped}`, clock)
+        : await runStage(name, deadline, fn, {
+            clock,
+            runSignal: always ? undefined : runSignal,
+            settleMs: deps.settleMs,
+            onProgress: (n, m) => deps.onProgress?.(sc.id, n, m),
+          });
+    report.stages.push(st);
+    if (st.status === 'failed' || st.status === 'interrupted') stopped ??= `${name} ${st.status}`;
+    return st;
+  };
+
+  await stage('deploy', async (s) => {
+    base = { runId, cluster, provider: deps.provider, kube: deps.connect(cluster), log };
+    const out = await deps.deployer.deploy(ctxFor(s.signal), sc, s);
+    createdNamespace = out.createdNamespace;
+    return out.message;
+  });
+
+  await stage('steady-state', async (s) => {
+    const ctx = ctxFor(s.signal);
+    await pollUntil(
+      async (n) => {
+        const findings = await scanAll(ctx, deps.registries.detectors);
+        if (findings.length === 0) return true;
+        s.progress(`waiting for detectors to be quiet (poll ${n}): ${findings.map((f) => f.summary).join(' | ')}`);
+        return undefined;
+      },
+      { intervalMs: pollMs, signal: s.signal },
+    );
+    for (const c of sc.integrity) {
+      const check = deps.registries.integrity.get(c.check)!;
+      const params = check.paramsSchema.parse(c.params);
+      const res = await pollUntil(() => check.write(ctx, params), { intervalMs: pollMs, signal: s.signal, onMiss: (n, e) => s.progress(`integrity ${c.check} write (try ${n}): ${e ?? 'not yet'}`) });
+      report.integrity.push(res);
+      if (!res.ok) throw new Error(`integrity ${c.check}: ${res.details}`);
+    }
+    return `all ${deps.registries.detectors.size} detector(s) quiet; ${sc.integrity.length} integrity marker(s) written`;
+  });
+
+  await stage('inject', async (s) => {
+    const ctx = ctxFor(s.signal);
+    const fault = deps.registries.faults.get(sc.fault.type)!;
+    const params = fault.paramsSchema.parse(sc.fault.params);
+    const record = await fault.plan(ctx, params);
+    // durable before the change: a run killed from here on is undone by `faultline recover`
+    const entry = journal.add({ id: `${sc.id}-${injected.length + 1}`, scenario: sc.id, faultType: fault.type, params, record });
+    injected.push(entry);
+    await fault.apply(ctx, params, record);
+    journal.setState(entry.id, 'applied');
+    injectEnd = clock.now();
+    return `${fault.type} applied (journal ${journal.file.runId}, entry ${entry.id})`;
+  });
+
+  await stage('detect', async (s) => {
+    const ctx = ctxFor(s.signal);
+    const want = new Set(sc.detect.expect);
+    const ns = sc.victim.namespace;
+    detected = await pollUntil(
+      async (n) => {
+        const findings = await scanAll(ctx, deps.registries.detectors);
+        const hits = findings.filter((f) => want.has(f.detector) && f.resources.some((r) => r.startsWith(`${ns}/`)));
+        const missing = [...want].filter((id) => !hits.some((f) => f.detector === id));
+        const text = hits.map((f) => [f.summary, ...f.evidence].join('\n')).join('\n');
+        const lacking = sc.detect.evidence.filter((e) => !text.includes(e));
+        if (missing.length === 0 && lacking.length === 0) return hits;
+        s.progress(
+          missing.length
+            ? `waiting for ${missing.join(', ')} (poll ${n})`
+            : `${[...want].join(', ')} fired; waiting for evidence ${lacking.map((e) => JSON.stringify(e)).join(', ')} (poll ${n})`,
+        );
+        return undefined;
+      },
+      { intervalMs: pollMs, signal: s.signal },
+    );
+    detectedAt = clock.now();
+    report.ttdSeconds = round((detectedAt - injectEnd!) / 1000);
+    report.findings = detected.map(({ detector, summary, rootCause, evidence, runbook }) => ({ detector, summary, rootCause, evidence, runbook }));
+    return detected.map((f) => f.summary).join(' | ');
+  });
+
+  let diagnosis: Diagnosis | undefined;
+  const runbook = deps.registries.runbooks.get(sc.runbook.id)!;
+  await stage('diagnose', async (s) => {
+    const finding = pickFinding(detected, deps.registries.runbooks, sc.runbook.id);
+    if (!finding) throw new Error('no finding to diagnose');
+    diagnosis = await runbook.diagnose(ctxFor(s.signal), finding);
+    report.diagnosis = { summary: diagnosis.summary, details: diagnosis.details };
+    return diagnosis.summary;
+  });
+
+  await stage('remediate', async (s) => {
+    const res = await runbook.remediate(ctxFor(s.signal), diagnosis!);
+    report.remediation = { mode: res.mode, actions: res.actions };
+    if (res.mode === 'manual') throw new Error(`runbook ${runbook.id} has no automatic remediation: ${res.actions.join('; ')}`);
+    return res.actions.join('; ');
+  });
+
+  await stage('verify', async (s) => {
+    const ctx = ctxFor(s.signal);
+    const params = { namespace: sc.victim.namespace, ...sc.runbook.params };
+    const result = await pollUntil(
+      async (n) => {
+        const v = await runbook.verify(ctx, params);
+        if (v.ok) return v;
+        s.progress(`waiting for recovery (poll ${n}): ${v.details.join('; ')}`);
+        return undefined;
+      },
+      { intervalMs: pollMs, signal: s.signal },
+    );
+    report.ttrSeconds = round((clock.now() - detectedAt!) / 1000);
+    for (const c of sc.integrity) {
+      const check = deps.registries.integrity.get(c.check)!;
+      const params = check.paramsSchema.parse(c.params);
+      // exec errors (pod restarting) are retried; a definite "marker missing" is data loss and fails at once
+      const res = await pollUntil(() => check.check(ctx, params), { intervalMs: pollMs, signal: s.signal, onMiss: (n, e) => s.progress(`integrity ${c.check} (try ${n}): ${e ?? 'not yet'}`) });
+      report.integrity.push(res);
+      if (!res.ok) throw new Error(`integrity ${c.check}: ${res.details}`);
+    }
+    return result.details.join('; ');
+  });
+
+  await stage(
+    'revert',
+    async (s) => {
+      if (injected.length === 0) return 'nothing was injected';
+      const ctx = ctxFor(s.signal);
+      const done: string[] = [];
+      for (const e of [...injected].reverse()) {
+        const fault = deps.registries.faults.get(e.faultType)!;
+        try {
+          await fault.revert(ctx, e.record);
+          journal.setState(e.id, 'reverted');
+          done.push(`${e.id} reverted`);
+        } catch (err) {
+          journal.setState(e.id, 'revert-failed', (err as Error).message);
+          throw err;
+        }
+      }
+      return done.join('; ');
+    },
+    true,
+  );
+
+  await stage('teardown', input.teardown(base, createdNamespace), true);
+
+  const bad = report.stages.find((st) => st.status === 'failed' || st.status === 'interrupted');
+  if (bad) {
+    report.status = 'failed';
+    report.reason = `${bad.name} ${bad.status}${bad.message ? `: ${bad.message}` : ''}`;
+  }
+  return report;
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}

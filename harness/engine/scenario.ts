@@ -1,0 +1,94 @@
+// The scenario file format (scenarios/<id>/scenario.yaml). Adding a scenario is adding data, not code.
+import { z } from 'zod';
+
+const Params = z.record(z.string(), z.unknown());
+const Seconds = z.number().positive();
+
+export const ReadyRef = z
+  .object({
+    kind: z.enum(['Deployment', 'StatefulSet', 'DaemonSet', 'Pod', 'Job']),
+    name: z.string().min(1),
+    namespace: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const Deadlines = z
+  .object({
+    provision: Seconds,
+    deploy: Seconds,
+    steadyState: Seconds,
+    inject: Seconds,
+    detect: Seconds,
+    diagnose: Seconds,
+    remediate: Seconds,
+    verify: Seconds,
+    revert: Seconds,
+    teardown: Seconds,
+  })
+  .strict()
+  .partial();
+
+export const DEFAULT_DEADLINES: Required<z.infer<typeof Deadlines>> = {
+  provision: 900,
+  deploy: 300,
+  steadyState: 180,
+  inject: 60,
+  detect: 120,
+  diagnose: 60,
+  remediate: 120,
+  verify: 300,
+  revert: 180,
+  teardown: 300,
+};
+
+export const ScenarioSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
+    title: z.string().min(1),
+    incident: z.object({ source: z.string().min(1), summary: z.string().min(1) }).strict(),
+    cluster: z
+      .object({
+        /** kind config, relative to the repository root */
+        config: z.string().min(1).optional(),
+        needs: z.array(z.enum(['kubeadm', 'nodeExec', 'hostPid'])).default([]),
+      })
+      .strict()
+      .default({ needs: [] }),
+    victim: z
+      .object({
+        namespace: z.string().min(1),
+        /** relative to the scenario folder */
+        manifests: z.array(z.string().min(1)).min(1),
+        ready: z.array(ReadyRef).default([]),
+        readyTimeoutSeconds: Seconds.default(300),
+      })
+      .strict(),
+    fault: z.object({ type: z.string().min(1), params: Params.default({}) }).strict(),
+    detect: z
+      .object({
+        expect: z.array(z.string().min(1)).min(1),
+        /** substrings that must appear in the expected findings (e.g. the controller's FailedCreate text)
+         *  before detection counts, so the report proves the real signature, not just the static cause */
+        evidence: z.array(z.string().min(1)).default([]),
+        deadlineSeconds: Seconds.default(120),
+      })
+      .strict(),
+    runbook: z.object({ id: z.string().min(1), params: Params.default({}) }).strict(),
+    integrity: z.array(z.object({ check: z.string().min(1), params: Params.default({}) }).strict()).default([]),
+    deadlines: Deadlines.default({}),
+    standardAlert: z.object({ name: z.string().min(1), waitSeconds: Seconds }).strict(),
+  })
+  .strict();
+
+export type Scenario = z.infer<typeof ScenarioSchema>;
+export type StageDeadlines = Required<z.infer<typeof Deadlines>>;
+
+export interface LoadedScenario extends Scenario {
+  /** absolute folder of the scenario */
+  dir: string;
+  /** absolute path of scenario.yaml */
+  file: string;
+  manifestPaths: string[];
+  clusterConfigPath?: string;
+  stageDeadlines: StageDeadlines;
+}

@@ -1,0 +1,97 @@
+// Runs one stage under a deadline and the run's abort signal, and turns the outcome into a timeline entry.
+import type { StageName, StageReport, StageStatus } from '../report/types.js';
+import { errorMessage } from './errors.js';
+
+export interface Clock {
+  now(): number;
+}
+
+export const realClock: Clock = { now: () => Date.now() };
+
+export interface StageCtx {
+  /** fires on the run's abort or on this stage's deadline; long waits must honour it */
+  signal: AbortSignal;
+  progress(msg: string): void;
+}
+
+export type StageFn = (s: StageCtx) => Promise<string | void>;
+
+export interface StageOptions {
+  /** the run's signal; revert and teardown run without it so Ctrl-C still cleans up */
+  runSignal?: AbortSignal;
+  clock?: Clock;
+  onProgress?(stage: StageName, msg: string): void;
+  /** how long to wait for a stage's work to notice an abort before moving on */
+  settleMs?: number;
+}
+
+export class DeadlineExceeded extends Error {
+  constructor(seconds: number) {
+    super(`exceeded its deadline of ${seconds}s`);
+    this.name = 'DeadlineExceeded';
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export function skippedStage(name: StageName, deadlineSeconds: number, message: string, clock: Clock = realClock): StageReport {
+  const t = iso(clock.now());
+  return { name, status: 'skipped', startedAt: t, endedAt: t, durationSeconds: 0, deadlineSeconds, message };
+}
+
+export async function runStage(name: StageName, deadlineSeconds: number, fn: StageFn, opts: StageOptions = {}): Promise<StageReport> {
+  const clock = opts.clock ?? realClock;
+  const started = clock.now();
+  const ctrl = new AbortController();
+  const runSignal = opts.runSignal;
+  const finish = (status: StageStatus, message?: string): StageReport => {
+    const ended = clock.now();
+    return {
+      name,
+      status,
+      startedAt: iso(started),
+      endedAt: iso(ended),
+      durationSeconds: Math.round((ended - started) / 10) / 100,
+      deadlineSeconds,
+      ...(message ? { message } : {}),
+    };
+  };
+  if (runSignal?.aborted) return finish('interrupted', `interrupted by ${String(runSignal.reason)}`);
+
+  let timer: NodeJS.Timeout | undefined;
+  let outcome: 'deadline' | 'abort' | undefined;
+  const stop = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      outcome ??= 'deadline';
+      ctrl.abort(new DeadlineExceeded(deadlineSeconds));
+      resolve();
+    }, deadlineSeconds * 1000);
+    runSignal?.addEventListener(
+      'abort',
+      () => {
+        outcome ??= 'abort';
+        ctrl.abort(runSignal.reason);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+  let lastProgress: string | undefined;
+  const progress = (m: string) => {
+    lastProgress = m;
+    opts.onProgress?.(name, m);
+  };
+  const work = (async () => fn({ signal: ctrl.signal, progress }))().then(
+    (message) => ({ ok: true as const, message: message ?? undefined }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  const first = await Promise.race([work, stop.then(() => undefined)]);
+  clearTimeout(timer);
+  if (first && !outcome) return first.ok ? finish('passed', first.message) : finish('failed', errorMessage(first.error));
+  // deadline or abort: give the work a moment to stop touching the cluster before later stages (revert) run
+  await Promise.race([work, new Promise((r) => setTimeout(r, opts.settleMs ?? 10_000).unref())]);
+  if (outcome === 'abort') return finish('interrupted', `interrupted by ${String(runSignal?.reason ?? 'signal')}`);
+  return finish('failed', `${name} exceeded its deadline of ${deadlineSeconds}s${lastProgress ? ` (last: ${lastProgress})` : ''}`);
+}

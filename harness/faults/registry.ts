@@ -1,0 +1,9 @@
+import { statefulsetEnvConflict } from './statefulset-env-conflict.js';
+import type { AnyFault } from './types.js';
+
+export type FaultRegistry = Map<string, AnyFault>;
+
+export function builtinFaults(): FaultRegistry {
+  const all: AnyFault[] = [statefulsetEnvConflict];
+  return new Map(all.map((f) => [f.type, f]));
+}

@@ -1,0 +1,148 @@
+// Incident 002: a StatefulSet pod template whose env var has both `value` and `valueFrom`. The API accepts
+// it on the StatefulSet (its template is not validated as a Pod), but the statefulset-controller's pod
+// create is rejected with FailedCreate "... may not be specified when `value` is not empty".
+import { isDeepStrictEqual } from 'node:util';
+import type { V1EnvVar, V1PodTemplateSpec, V1StatefulSet, V1StatefulSetUpdateStrategy } from '@kubernetes/client-node';
+import { z } from 'zod';
+import type { RunContext } from '../engine/context.js';
+import { isNotFound, jsonPatch, type JsonPatchOp } from '../cluster/kube.js';
+import type { Fault } from './types.js';
+
+export const StsEnvConflictParams = z
+  .object({
+    namespace: z.string().min(1),
+    statefulset: z.string().min(1),
+    container: z.string().min(1),
+    env: z.string().min(1),
+    secretName: z.string().min(1),
+    secretKey: z.string().min(1),
+  })
+  .strict();
+export type StsEnvConflictParams = z.infer<typeof StsEnvConflictParams>;
+
+export interface StsEnvConflictRecord {
+  namespace: string;
+  statefulset: string;
+  container: string;
+  env: string;
+  secretName: string;
+  secretKey: string;
+  /** the pod template as it was (may hold literal values: the journal is mode 0600 and never reported) */
+  originalTemplate: V1PodTemplateSpec;
+  originalEnv: V1EnvVar[];
+  updateStrategy?: V1StatefulSetUpdateStrategy;
+  resourceVersion?: string;
+}
+
+export function locate(sts: V1StatefulSet, container: string, env: string): { ci: number; ei: number } {
+  const containers = sts.spec?.template?.spec?.containers ?? [];
+  const ci = containers.findIndex((c) => c.name === container);
+  if (ci < 0) throw new Error(`container ${container} not found in StatefulSet ${sts.metadata?.name}`);
+  const ei = (containers[ci]!.env ?? []).findIndex((e) => e.name === env);
+  return { ci, ei };
+}
+
+export function hasConflict(e: V1EnvVar | undefined): boolean {
+  return !!e && e.value !== undefined && e.value !== '' && e.valueFrom !== undefined;
+}
+
+async function readSts(ctx: RunContext, namespace: string, name: string): Promise<V1StatefulSet | undefined> {
+  try {
+    return await ctx.kube.apps.readNamespacedStatefulSet({ name, namespace });
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+async function deletePodIf(ctx: RunContext, namespace: string, name: string, when: (phase?: string) => boolean): Promise<boolean> {
+  try {
+    const pod = await ctx.kube.core.readNamespacedPod({ name, namespace });
+    if (!when(pod.status?.phase)) return false;
+    await ctx.kube.core.deleteNamespacedPod({ name, namespace });
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+export const statefulsetEnvConflict: Fault<StsEnvConflictParams, StsEnvConflictRecord> = {
+  type: 'statefulset-env-conflict',
+  description: 'give a StatefulSet env var both value and valueFrom.secretKeyRef, then delete pod -0 so the controller must recreate it',
+  paramsSchema: StsEnvConflictParams,
+
+  async plan(ctx, p) {
+    const sts = await readSts(ctx, p.namespace, p.statefulset);
+    if (!sts) throw new Error(`StatefulSet ${p.namespace}/${p.statefulset} not found`);
+    const { ci, ei } = locate(sts, p.container, p.env);
+    const env = sts.spec!.template.spec!.containers[ci]!.env ?? [];
+    if (ei < 0 || env[ei]!.value === undefined) {
+      throw new Error(`env ${p.env} in container ${p.container} has no literal value; this fault needs one to conflict with`);
+    }
+    return {
+      ...p,
+      originalTemplate: JSON.parse(JSON.stringify(sts.spec!.template)) as V1PodTemplateSpec,
+      originalEnv: JSON.parse(JSON.stringify(env)) as V1EnvVar[],
+      updateStrategy: sts.spec!.updateStrategy,
+      resourceVersion: sts.metadata?.resourceVersion,
+    };
+  },
+
+  async apply(ctx, p, _record) {
+    const sts = await readSts(ctx, p.namespace, p.statefulset);
+    if (!sts) throw new Error(`StatefulSet ${p.namespace}/${p.statefulset} not found`);
+    const { ci, ei } = locate(sts, p.container, p.env);
+    const current = sts.spec!.template.spec!.containers[ci]!.env?.[ei];
+    if (!hasConflict(current)) {
+      const base = `/spec/template/spec/containers/${ci}`;
+      const ops: JsonPatchOp[] = [
+        // test ops make the patch fail rather than hit the wrong container if the list moved under us
+        { op: 'test', path: `${base}/name`, value: p.container },
+        { op: 'test', path: `${base}/env/${ei}/name`, value: p.env },
+        { op: 'add', path: `${base}/env/${ei}/valueFrom`, value: { secretKeyRef: { name: p.secretName, key: p.secretKey } } },
+      ];
+      await ctx.kube.apps.patchNamespacedStatefulSet({ name: p.statefulset, namespace: p.namespace, body: ops }, jsonPatch);
+      ctx.log(`patched ${p.namespace}/${p.statefulset}: env ${p.env} now has both value and valueFrom`);
+    }
+    // the controller must now create pod -0 from the broken template
+    const deleted = await deletePodIf(ctx, p.namespace, `${p.statefulset}-0`, () => true);
+    if (deleted) ctx.log(`deleted pod ${p.namespace}/${p.statefulset}-0`);
+  },
+
+  async revert(ctx, r) {
+    const sts = await readSts(ctx, r.namespace, r.statefulset);
+    if (!sts) {
+      ctx.log(`StatefulSet ${r.namespace}/${r.statefulset} is gone; nothing to revert`);
+      return;
+    }
+    const { ci, ei } = locate(sts, r.container, r.env);
+    const env = sts.spec!.template.spec!.containers[ci]!.env ?? [];
+    if (isDeepStrictEqual(env, r.originalEnv)) {
+      ctx.log(`env of ${r.container} in ${r.namespace}/${r.statefulset} already as captured`);
+    } else if (hasConflict(env[ei])) {
+      const base = `/spec/template/spec/containers/${ci}`;
+      await ctx.kube.apps.patchNamespacedStatefulSet(
+        {
+          name: r.statefulset,
+          namespace: r.namespace,
+          body: [
+            { op: 'test', path: `${base}/name`, value: r.container },
+            { op: 'replace', path: `${base}/env`, value: r.originalEnv },
+          ] satisfies JsonPatchOp[],
+        },
+        jsonPatch,
+      );
+      ctx.log(`restored env of ${r.container} in ${r.namespace}/${r.statefulset} (${r.env} without valueFrom)`);
+    } else {
+      // a runbook (or a person) already removed the conflict differently: keep their fix rather than undo it
+      ctx.log(`env ${r.env} of ${r.namespace}/${r.statefulset} no longer conflicts; leaving the remediated template`);
+    }
+    const deleted = await deletePodIf(ctx, r.namespace, `${r.statefulset}-0`, (phase) => phase !== 'Running');
+    if (deleted) ctx.log(`deleted stuck pod ${r.namespace}/${r.statefulset}-0 so the controller recreates it`);
+  },
+
+  describe(r) {
+    return `StatefulSet ${r.namespace}/${r.statefulset}: env ${r.env} of container ${r.container} restored to its captured definition, stuck pod -0 deleted`;
+  },
+};

@@ -1,0 +1,20 @@
+import type { ZodType } from 'zod';
+import type { RunContext } from '../engine/context.js';
+
+/** A fault is split so the engine can journal the undo record (fsync'd) after plan() and before apply(). */
+export interface Fault<P = unknown, R = unknown> {
+  type: string;
+  description: string;
+  paramsSchema: ZodType<P>;
+  /** read-only: captures everything needed to undo the change */
+  plan(ctx: RunContext, params: P): Promise<R>;
+  /** the change itself; idempotent */
+  apply(ctx: RunContext, params: P, record: R): Promise<void>;
+  /** idempotent; safe to call twice, after a partial apply, or after a runbook already fixed things */
+  revert(ctx: RunContext, record: R): Promise<void>;
+  /** one line saying what revert() would undo, for `faultline recover` */
+  describe(record: R): string;
+}
+
+// registries hold faults of different param/record types
+export type AnyFault = Fault<any, any>;

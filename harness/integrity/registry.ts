@@ -1,0 +1,9 @@
+import { postgresMarker } from './postgres-marker.js';
+import type { AnyIntegrityCheck } from './types.js';
+
+export type IntegrityRegistry = Map<string, AnyIntegrityCheck>;
+
+export function builtinIntegrityChecks(): IntegrityRegistry {
+  const all: AnyIntegrityCheck[] = [postgresMarker];
+  return new Map(all.map((c) => [c.id, c]));
+}

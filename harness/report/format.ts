@@ -1,0 +1,37 @@
+// Small helpers shared by the renderers.
+import type { Report, ScenarioReport, StageReport } from './types.js';
+
+export function secs(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '-';
+  return n >= 100 ? `${Math.round(n)}s` : `${n.toFixed(1)}s`;
+}
+
+/** offset of a stage from the scenario's first stage, in seconds */
+export function offset(sc: ScenarioReport, st: StageReport): number {
+  const t0 = sc.stages[0] ? Date.parse(sc.stages[0].startedAt) : Date.parse(st.startedAt);
+  return Math.max(0, (Date.parse(st.startedAt) - t0) / 1000);
+}
+
+export function totals(report: Report): { passed: number; failed: number; skipped: number } {
+  const count = (s: ScenarioReport['status']) => report.scenarios.filter((x) => x.status === s).length;
+  return { passed: count('passed'), failed: count('failed'), skipped: count('skipped') };
+}
+
+export function scenarioSeconds(sc: ScenarioReport): number {
+  return sc.stages.reduce((n, s) => n + s.durationSeconds, 0);
+}
+
+/** "detected in 4.2s; the standard alert KubeStatefulSetReplicasMismatch waits 900s" */
+export function versusAlert(sc: ScenarioReport): string {
+  const alert = `${sc.standardAlert.name} waits ${secs(sc.standardAlert.waitSeconds)}`;
+  return sc.ttdSeconds === null ? `not detected; ${alert}` : `detected in ${secs(sc.ttdSeconds)}; ${alert}`;
+}
+
+export function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+/** Removes characters XML 1.0 cannot carry (terminal escapes in logs). */
+export function xmlSafe(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '');
+}

@@ -1,0 +1,77 @@
+// Report schema, version 1. Additive changes keep the version; anything else bumps it.
+import type { IntegrityResult } from '../integrity/types.js';
+
+export type StageName =
+  | 'provision'
+  | 'deploy'
+  | 'steady-state'
+  | 'inject'
+  | 'detect'
+  | 'diagnose'
+  | 'remediate'
+  | 'verify'
+  | 'revert'
+  | 'teardown';
+
+export const STAGE_ORDER: readonly StageName[] = [
+  'provision',
+  'deploy',
+  'steady-state',
+  'inject',
+  'detect',
+  'diagnose',
+  'remediate',
+  'verify',
+  'revert',
+  'teardown',
+];
+
+export type StageStatus = 'passed' | 'failed' | 'skipped' | 'interrupted';
+
+export interface StageReport {
+  name: StageName;
+  status: StageStatus;
+  startedAt: string;
+  endedAt: string;
+  durationSeconds: number;
+  deadlineSeconds: number;
+  message?: string;
+}
+
+export interface FindingReport {
+  detector: string;
+  summary: string;
+  rootCause: string;
+  evidence: string[];
+  runbook: string;
+}
+
+export interface ScenarioReport {
+  id: string;
+  title: string;
+  status: 'passed' | 'failed' | 'skipped';
+  reason?: string;
+  incident?: { source: string; summary: string };
+  /** seconds from the end of injection to the expected detector firing; null if it never did */
+  ttdSeconds: number | null;
+  /** seconds from detection to verified recovery; null if never verified */
+  ttrSeconds: number | null;
+  standardAlert: { name: string; waitSeconds: number };
+  stages: StageReport[];
+  findings: FindingReport[];
+  integrity: IntegrityResult[];
+  diagnosis?: { summary: string; details: string[] };
+  remediation?: { mode: string; actions: string[] };
+}
+
+export interface Report {
+  schemaVersion: 1;
+  tool: { name: 'faultline'; version: string };
+  runId: string;
+  startedAt: string;
+  endedAt: string;
+  cluster: { provider: string; name: string; nodeImage?: string };
+  /** set when a signal stopped the run */
+  interrupted?: string;
+  scenarios: ScenarioReport[];
+}

@@ -1,0 +1,36 @@
+import type { RunContext } from '../engine/context.js';
+import type { Finding } from '../detectors/types.js';
+
+export interface Diagnosis {
+  runbook: string;
+  summary: string;
+  details: string[];
+  /** what remediate() needs, runbook-specific; never holds Secret values */
+  data: Record<string, unknown>;
+}
+
+export interface RemediationResult {
+  /** "manual": the runbook knows no safe automatic fix; actions then tell a person what to do */
+  mode: 'automatic' | 'manual';
+  actions: string[];
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  details: string[];
+}
+
+export interface Runbook {
+  id: string;
+  title: string;
+  diagnose(ctx: RunContext, finding: Finding): Promise<Diagnosis>;
+  remediate(ctx: RunContext, diagnosis: Diagnosis): Promise<RemediationResult>;
+  verify(ctx: RunContext, params: Record<string, unknown>): Promise<VerifyResult>;
+  markdown(): string;
+}
+
+/** Splits "ns/Kind/name" back into its parts. */
+export function parseResource(id: string): { namespace: string; kind: string; name: string } {
+  const [namespace = '', kind = '', ...rest] = id.split('/');
+  return { namespace, kind, name: rest.join('/') };
+}

@@ -1,0 +1,117 @@
+// Spawns the built CLI (`npm run build` first; `npm run test:unit` does it) and checks bad input gives one
+// stderr line and exit 2. Everything runs against temp state dirs and a kubeconfig whose server is
+// 127.0.0.1:1, where nothing listens: no cluster is involved.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../../harness/engine/paths.js';
+import { tempDir } from './helpers/tmp.js';
+
+const MAIN = join(repoRoot(), 'dist', 'harness', 'cli', 'main.js');
+let tmp: ReturnType<typeof tempDir>;
+let env: NodeJS.ProcessEnv;
+let kubeconfig: string;
+
+beforeAll(() => {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run \`npm run build\` before the unit tests`);
+  tmp = tempDir();
+  kubeconfig = join(tmp.path, 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1
+kind: Config
+clusters: [{name: dead, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: not-a-real-token}}]
+contexts: [{name: dead, context: {cluster: dead, user: u}}]
+current-context: dead
+`,
+  );
+  mkdirSync(join(tmp.path, 'state'));
+  mkdirSync(join(tmp.path, 'cache'));
+  env = {
+    PATH: '/usr/bin:/bin',
+    HOME: tmp.path,
+    FAULTLINE_STATE_DIR: join(tmp.path, 'state'),
+    FAULTLINE_CACHE: join(tmp.path, 'cache'),
+    KUBECONFIG: kubeconfig,
+  };
+});
+afterAll(() => tmp.cleanup());
+
+function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+  const res = spawnSync(process.execPath, [MAIN, ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 30_000 });
+  return { code: res.status, stdout: res.stdout, stderr: res.stderr, lines: res.stderr.split('\n').filter(Boolean) };
+}
+
+function expectBadInput(r: ReturnType<typeof cli>, pattern: RegExp): void {
+  expect(r.lines).toHaveLength(1);
+  expect(r.lines[0]).toMatch(/^faultline: .+; .+$/);
+  expect(r.lines[0]).toMatch(pattern);
+  expect(r.code).toBe(2);
+}
+
+describe('CLI bad input (built CLI, no cluster)', () => {
+  test('unknown scenario', () => {
+    expectBadInput(cli(['run', 'no-such-scenario']), /unknown scenario "no-such-scenario"/);
+  });
+
+  test('unknown flag', () => {
+    expectBadInput(cli(['run', '--frobnicate']), /unknown option '--frobnicate'/);
+    expectBadInput(cli(['doctor', '-o', 'yaml']), /--output must be one of text, json, markdown/);
+  });
+
+  test('malformed scenario file (temp scenarios dir)', () => {
+    const dir = join(tmp.path, 'scenarios');
+    cpSync(join(repoRoot(), 'scenarios', 'statefulset-env-conflict'), join(dir, 'statefulset-env-conflict'), { recursive: true });
+    const file = join(dir, 'statefulset-env-conflict', 'scenario.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^detect:/m, 'detectx:'));
+    const r = cli(['run', 'statefulset-env-conflict'], { FAULTLINE_SCENARIOS_DIR: dir });
+    expectBadInput(r, /statefulset-env-conflict\/scenario.yaml: /);
+    expect(r.lines[0]).toMatch(/detect/);
+  });
+
+  test('unreachable context: doctor and run both stop before any change', () => {
+    expectBadInput(cli(['doctor', '--context', 'dead']), /cluster at https:\/\/127\.0\.0\.1:1 \(context "dead"\) is unreachable/);
+    expectBadInput(cli(['run', 'statefulset-env-conflict', '--context', 'dead', '--allow-context', 'dead']), /is unreachable/);
+    expect(existsSync(join(tmp.path, 'state', 'journal'))).toBe(false);
+  });
+
+  test('injection into a context not created by faultline needs --allow-context', () => {
+    expectBadInput(cli(['run', 'statefulset-env-conflict', '--context', 'dead']), /refusing to inject into context "dead".*--allow-context dead/);
+    expectBadInput(cli(['inject', 'statefulset-env-conflict', '--context', 'dead']), /refusing to inject/);
+  });
+
+  test('unknown context and missing kind binary', () => {
+    expectBadInput(cli(['doctor', '--context', 'nope']), /context "nope" is not in/);
+    expectBadInput(cli(['run', 'statefulset-env-conflict']), /kind not found/);
+  });
+
+  test('other bad input: unknown runbook, foreign report file, unknown cluster', () => {
+    expectBadInput(cli(['runbook', 'nope']), /unknown runbook "nope"/);
+    const notReport = join(tmp.path, 'x.json');
+    writeFileSync(notReport, '{"hello": 1}');
+    expectBadInput(cli(['report', notReport]), /not a faultline report/);
+    expectBadInput(cli(['cluster', 'down', 'ghost']), /no faultline cluster named "ghost"/);
+  });
+
+  test('help on every command answers with examples; list and runbook work without a cluster', () => {
+    for (const cmd of [[], ['run'], ['doctor'], ['inject'], ['recover'], ['runbook'], ['cluster', 'up'], ['cluster', 'down'], ['report'], ['list']]) {
+      const r = cli([...cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('Examples:');
+    }
+    const list = cli(['list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain('statefulset-env-conflict');
+    const rb = cli(['runbook', 'statefulset-env-conflict']);
+    expect(rb.code).toBe(0);
+    expect(rb.stdout).toMatch(/^# Runbook: StatefulSet env var sets both value and valueFrom/);
+  });
+
+  test('recover with nothing to do exits 0', () => {
+    const r = cli(['recover']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('nothing to recover\n');
+  });
+});

@@ -1,0 +1,40 @@
+// Manifest handling and readiness rules on fixtures (no cluster).
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { join } from 'node:path';
+import { readiness, readManifests, registerManifestSecrets } from '../../harness/engine/deploy.js';
+import { repoRoot } from '../../harness/engine/paths.js';
+import { clearSecretValues, redactText } from '../../harness/report/redact.js';
+
+afterEach(() => clearSecretValues());
+
+const dir = join(repoRoot(), 'scenarios', 'statefulset-env-conflict', 'manifests');
+
+describe('deploy helpers', () => {
+  test('the scenario manifests parse, get the victim namespace, and their secrets are registered for redaction', () => {
+    const objs = readManifests(['secret.yaml', 'postgresql.yaml', 'core.yaml'].map((f) => join(dir, f)), 'harbor');
+    expect(objs.map((o) => `${o.kind}/${o.metadata!.namespace}/${o.metadata!.name}`)).toEqual([
+      'Secret/harbor/postgresql',
+      'Service/harbor/postgresql',
+      'StatefulSet/harbor/postgresql',
+      'Deployment/harbor/core',
+    ]);
+    const sts = objs[2] as any;
+    const env = sts.spec.template.spec.containers[0].env;
+    expect(env[4].name).toBe('POSTGRES_PASSWORD'); // env[4], as in the incident's FailedCreate
+    expect(env[4].value).toBeDefined();
+    expect(env[4].valueFrom).toBeUndefined();
+    expect(sts.spec.template.spec.containers[0].image).toBe('docker.io/library/postgres:15');
+    expect((objs[3] as any).spec.template.spec.containers[0].image).toBe('docker.io/library/busybox:latest');
+    expect(redactText('x not-secure-database-password y')).toBe('x not-secure-database-password y');
+    registerManifestSecrets(objs);
+    expect(redactText('x not-secure-database-password y')).toBe('x [REDACTED] y');
+  });
+
+  test('readiness follows rollout rules', () => {
+    expect(readiness({ kind: 'StatefulSet', metadata: { generation: 2 }, spec: { replicas: 1 }, status: { observedGeneration: 2, readyReplicas: 1, updatedReplicas: 1 } }).ready).toBe(true);
+    expect(readiness({ kind: 'StatefulSet', metadata: { generation: 3 }, spec: { replicas: 1 }, status: { observedGeneration: 2, readyReplicas: 1 } }).ready).toBe(false);
+    expect(readiness({ kind: 'Deployment', metadata: { generation: 1 }, spec: { replicas: 2 }, status: { observedGeneration: 1, readyReplicas: 1, availableReplicas: 1, updatedReplicas: 2 } })).toEqual({ ready: false, detail: 'ready 1/2' });
+    expect(readiness({ kind: 'Pod', status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } }).ready).toBe(true);
+    expect(readiness({ kind: 'Widget' }).ready).toBe(false);
+  });
+});

@@ -1,0 +1,191 @@
+// Engine flow with FAKE provider, fault, detector, runbook, deployer and integrity check (see helpers/fakes.ts).
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { openRunJournal } from '../../harness/engine/journal.js';
+import { runSuite } from '../../harness/engine/suite.js';
+import { STAGE_ORDER } from '../../harness/report/types.js';
+import { FAKE_KUBE, FakeDeployer, FakeProvider, fakeRegistries, fakeScenario, fakeWorld, type FakeWorld } from './helpers/fakes.js';
+import { tempDir } from './helpers/tmp.js';
+
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  tmp = tempDir();
+  process.env.FAULTLINE_STATE_DIR = tmp.path;
+});
+afterEach(() => {
+  tmp.cleanup();
+  delete process.env.FAULTLINE_STATE_DIR;
+});
+
+function setup(w: FakeWorld, caps = {}) {
+  const provider = new FakeProvider(w, caps);
+  const deployer = new FakeDeployer(w);
+  const deps = {
+    provider,
+    registries: fakeRegistries(w),
+    connect: () => FAKE_KUBE,
+    deployer,
+    pollIntervalMs: 10,
+    settleMs: 200,
+  };
+  return { provider, deployer, deps };
+}
+
+describe('engine with fakes', () => {
+  test('fake happy path: stages in order, TTD and TTR computed, revert still runs, cluster torn down', async () => {
+    const w = fakeWorld({ firesAfterPolls: 3 });
+    const { provider, deps } = setup(w);
+    const ctrl = new AbortController();
+    const report = await runSuite([fakeScenario()], deps, { runId: 'run-happy', target: { mode: 'create', name: 'faultline-t' }, keep: false, signal: ctrl.signal });
+    const sc = report.scenarios[0]!;
+    expect(sc.stages.map((s) => s.name)).toEqual([...STAGE_ORDER]);
+    expect(sc.stages.map((s) => s.status)).toEqual(STAGE_ORDER.map(() => 'passed'));
+    expect(sc.status).toBe('passed');
+    expect(sc.ttdSeconds).not.toBeNull();
+    expect(sc.ttdSeconds!).toBeGreaterThan(0); // 3 polls at 10 ms
+    expect(sc.ttdSeconds!).toBeLessThan(1);
+    expect(sc.ttrSeconds).not.toBeNull();
+    expect(sc.ttrSeconds!).toBeGreaterThanOrEqual(0);
+    expect(sc.findings.map((f) => f.detector)).toEqual(['fake-detector']);
+    expect(sc.integrity.map((i) => `${i.phase}:${i.ok}`)).toEqual(['write:true', 'check:true']);
+    // revert runs after a successful remediation, after inject, once
+    expect(w.calls.filter((c) => c.startsWith('fault.revert'))).toEqual(['fault.revert undo-x']);
+    expect(w.calls.indexOf('fault.plan')).toBeLessThan(w.calls.indexOf('fault.apply'));
+    expect(w.calls.indexOf('runbook.remediate')).toBeLessThan(w.calls.indexOf('fault.revert undo-x'));
+    expect(provider.created).toEqual(['faultline-t']);
+    expect(provider.deleted).toEqual(['faultline-t']);
+    const journal = JSON.parse(readFileSync(`${tmp.path}/journal/run-happy.json`, 'utf8'));
+    expect(journal.entries).toHaveLength(1);
+    expect(journal.entries[0].state).toBe('reverted');
+    expect(journal.entries[0].record).toEqual({ token: 'undo-x' });
+    expect(report.schemaVersion).toBe(1);
+    expect(report.cluster).toEqual({ provider: 'kind', name: 'faultline-t', nodeImage: 'fake/node:v0' });
+  });
+
+  test('fake detector never fires: detect fails on its deadline, later stages skipped, revert and teardown run', async () => {
+    const w = fakeWorld({ firesAfterPolls: Infinity });
+    const { provider, deps } = setup(w);
+    const sc0 = fakeScenario();
+    sc0.stageDeadlines.detect = 0.3;
+    const report = await runSuite([sc0], deps, { runId: 'run-deadline', target: { mode: 'create', name: 'faultline-d' }, keep: false, signal: new AbortController().signal });
+    const sc = report.scenarios[0]!;
+    const st = Object.fromEntries(sc.stages.map((s) => [s.name, s]));
+    expect(st.detect!.status).toBe('failed');
+    expect(st.detect!.message).toMatch(/exceeded its deadline of 0.3s/);
+    expect(st.detect!.message).toMatch(/waiting for fake-detector/);
+    expect(['diagnose', 'remediate', 'verify'].map((n) => st[n]!.status)).toEqual(['skipped', 'skipped', 'skipped']);
+    expect(st.revert!.status).toBe('passed');
+    expect(st.teardown!.status).toBe('passed');
+    expect(w.applied).toBe(false); // reverted
+    expect(sc.status).toBe('failed');
+    expect(sc.reason).toMatch(/^detect failed/);
+    expect(sc.ttdSeconds).toBeNull();
+    expect(sc.ttrSeconds).toBeNull();
+    expect(provider.deleted).toEqual(['faultline-d']);
+  });
+
+  test('fake run aborted (SIGINT) during detect: stage interrupted, revert runs, report marks the interruption', async () => {
+    const ctrl = new AbortController();
+    const w = fakeWorld({ firesAfterPolls: Infinity, onPoll: (n) => n === 2 && ctrl.abort('SIGINT') });
+    const { deps } = setup(w);
+    const report = await runSuite([fakeScenario(), fakeScenario({ id: 'second' })], deps, {
+      runId: 'run-abort',
+      target: { mode: 'create', name: 'faultline-a' },
+      keep: false,
+      signal: ctrl.signal,
+    });
+    const sc = report.scenarios[0]!;
+    const st = Object.fromEntries(sc.stages.map((s) => [s.name, s]));
+    expect(st.detect!.status).toBe('interrupted');
+    expect(st.detect!.message).toMatch(/SIGINT/);
+    expect(st.revert!.status).toBe('passed');
+    expect(w.calls).toContain('fault.revert undo-x');
+    expect(w.applied).toBe(false);
+    expect(sc.status).toBe('failed');
+    expect(report.interrupted).toBe('SIGINT');
+    // the scenario after the interrupted one never starts
+    expect(report.scenarios[1]!.status).toBe('skipped');
+    expect(w.calls.filter((c) => c === 'fault.apply')).toHaveLength(1);
+  });
+
+  test('fake apply fails half-way: the planned entry is still reverted', async () => {
+    const w = fakeWorld({ failApply: true });
+    const { deps } = setup(w);
+    const report = await runSuite([fakeScenario()], deps, { runId: 'run-partial', target: { mode: 'create', name: 'faultline-p' }, keep: false, signal: new AbortController().signal });
+    const st = Object.fromEntries(report.scenarios[0]!.stages.map((s) => [s.name, s]));
+    expect(st.inject!.status).toBe('failed');
+    expect(st.inject!.message).toMatch(/fake apply failed/);
+    expect(st.detect!.status).toBe('skipped');
+    expect(st.revert!.status).toBe('passed');
+    expect(w.calls).toContain('fault.revert undo-x');
+    const journal = JSON.parse(readFileSync(`${tmp.path}/journal/run-partial.json`, 'utf8'));
+    expect(journal.entries[0].state).toBe('reverted');
+  });
+
+  test('fake noisy steady state: no injection happens, revert has nothing to do', async () => {
+    const w = fakeWorld({ noisyBeforeInject: true });
+    const { deps } = setup(w);
+    const sc0 = fakeScenario();
+    sc0.stageDeadlines.steadyState = 0.2;
+    const report = await runSuite([sc0], deps, { runId: 'run-noisy', target: { mode: 'create', name: 'faultline-n' }, keep: false, signal: new AbortController().signal });
+    const st = Object.fromEntries(report.scenarios[0]!.stages.map((s) => [s.name, s]));
+    expect(st['steady-state']!.status).toBe('failed');
+    expect(st['steady-state']!.message).toMatch(/detectors to be quiet.*fake thing broken/);
+    expect(st.inject!.status).toBe('skipped');
+    expect(w.calls).not.toContain('fault.apply');
+    expect(st.revert!.message).toBe('nothing was injected');
+  });
+
+  test('fake provider without kubeadm: a scenario that needs it is skipped and no cluster is made', async () => {
+    const w = fakeWorld();
+    const { provider, deps } = setup(w, { kubeadm: false });
+    const report = await runSuite([fakeScenario({ cluster: { needs: ['kubeadm'] } })], deps, {
+      runId: 'run-skip',
+      target: { mode: 'create', name: 'faultline-s' },
+      keep: false,
+      signal: new AbortController().signal,
+    });
+    expect(report.scenarios[0]!.status).toBe('skipped');
+    expect(report.scenarios[0]!.reason).toMatch(/needs kubeadm/);
+    expect(provider.created).toEqual([]);
+  });
+
+  test('fake --keep: the cluster and namespace stay; reuse of a cluster never deletes it', async () => {
+    const w = fakeWorld();
+    const { provider, deployer, deps } = setup(w);
+    await runSuite([fakeScenario()], deps, { runId: 'run-keep', target: { mode: 'create', name: 'faultline-k' }, keep: true, signal: new AbortController().signal });
+    expect(provider.deleted).toEqual([]);
+    expect(deployer.removed).toEqual([]);
+
+    const w2 = fakeWorld();
+    const s2 = setup(w2);
+    const ref = { provider: 'kind' as const, name: 'faultline-old', context: 'kind-faultline-old', kubeconfigPath: '/fake', createdByFaultline: true };
+    const report = await runSuite([fakeScenario()], s2.deps, { runId: 'run-reuse', target: { mode: 'reuse', ref }, keep: false, signal: new AbortController().signal });
+    expect(report.scenarios[0]!.status).toBe('passed');
+    expect(s2.provider.created).toEqual([]);
+    expect(s2.provider.deleted).toEqual([]);
+    expect(s2.deployer.removed).toEqual(['victim']); // the namespace the run created goes
+  });
+
+  test('fake journal is written before apply', async () => {
+    const w = fakeWorld();
+    const journal = openRunJournal('run-order', { provider: 'kind', name: 'c', context: 'kind-c', kubeconfigPath: '/fake', createdByFaultline: true });
+    const registries = fakeRegistries(w);
+    const fault = registries.faults.get('fake-fault')!;
+    const origApply = fault.apply;
+    let entriesAtApply = -1;
+    fault.apply = async (...args) => {
+      entriesAtApply = JSON.parse(readFileSync(journal.path, 'utf8')).entries.length;
+      return origApply(...args);
+    };
+    const { deps } = setup(w);
+    await runSuite([fakeScenario()], { ...deps, registries }, {
+      runId: 'run-order',
+      target: { mode: 'create', name: 'faultline-o' },
+      keep: false,
+      signal: new AbortController().signal,
+      journal: () => journal,
+    });
+    expect(entriesAtApply).toBe(1);
+  });
+});

@@ -1,0 +1,44 @@
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { clearSecretValues, redactDeep, redactText, registerSecretValue } from '../../harness/report/redact.js';
+
+afterEach(() => clearSecretValues());
+
+describe('redaction', () => {
+  test('PEM private keys of any flavour', () => {
+    for (const kind of ['RSA ', 'EC ', 'OPENSSH ', 'ENCRYPTED ', '']) {
+      const pem = `key:\n-----BEGIN ${kind}PRIVATE KEY-----\nAAAABBBBCCCC\nDDDD\n-----END ${kind}PRIVATE KEY-----\ntrailer`;
+      const out = redactText(pem);
+      expect(out).not.toContain('AAAABBBBCCCC');
+      expect(out).toContain('[REDACTED PRIVATE KEY]');
+      expect(out).toContain('trailer');
+    }
+    // a certificate is public and stays
+    expect(redactText('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----')).toContain('MIIB');
+  });
+
+  test('bearer tokens, JWTs and URL credentials', () => {
+    expect(redactText('Authorization: Bearer abc.DEF-123_456~xyz')).toBe('Authorization: Bearer [REDACTED]');
+    const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+    expect(redactText(`token ${jwt} end`)).toBe('token [REDACTED] end');
+    expect(redactText('postgres://app:s3cretpw@db:5432/app')).toBe('postgres://app:[REDACTED]@db:5432/app');
+  });
+
+  test('labelled secrets in key=value and key: value forms', () => {
+    expect(redactText('POSTGRES_PASSWORD=hunter2 next')).toBe('POSTGRES_PASSWORD=[REDACTED] next');
+    expect(redactText('"password": "hunter2"')).toBe('"password": "[REDACTED]"');
+    expect(redactText('api_key: AKIA1234')).toBe('api_key: [REDACTED]');
+    expect(redactText('client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQ==')).toBe('client-key-data: [REDACTED]');
+    // names alone are not secrets
+    expect(redactText('env POSTGRES_PASSWORD in container postgresql sets both value and valueFrom')).toBe(
+      'env POSTGRES_PASSWORD in container postgresql sets both value and valueFrom',
+    );
+    expect(redactText('valueFrom (secretKeyRef postgresql/postgres-password)')).toBe('valueFrom (secretKeyRef postgresql/postgres-password)');
+  });
+
+  test('registered values are masked wherever they appear; redactDeep walks objects', () => {
+    registerSecretValue('not-secure-database-password');
+    registerSecretValue('abc'); // too short to register safely
+    const out = redactDeep({ a: ['x not-secure-database-password y'], b: { c: 'abc' }, n: 3 });
+    expect(out).toEqual({ a: ['x [REDACTED] y'], b: { c: 'abc' }, n: 3 });
+  });
+});

@@ -1,0 +1,136 @@
+// The statefulset-env-conflict fault and runbook against a FAKE in-memory API (helpers/fake-kube.ts), plus the
+// runbook's pure diagnosis on fixtures. Real API behaviour (the controller's FailedCreate) is e2e territory.
+import { describe, expect, test } from '@jest/globals';
+import { statefulsetEnvConflict, type StsEnvConflictRecord } from '../../harness/faults/statefulset-env-conflict.js';
+import { diagnoseFromSnapshot, statefulsetEnvConflictRunbook } from '../../harness/runbooks/statefulset-env-conflict.js';
+import { crashloopRunbook } from '../../harness/runbooks/crashloop.js';
+import { analyzeEnvConflicts } from '../../harness/detectors/statefulset-env-conflict.js';
+import { eventInfo, podInfo, statefulSetInfo } from '../../harness/detectors/snapshot.js';
+import type { RunContext } from '../../harness/engine/context.js';
+import { FakeKube } from './helpers/fake-kube.js';
+import { NOW, SECRET_LITERAL, corePod, failedCreateEvent, postgresPod0, postgresSts } from './fixtures/cluster.js';
+
+/** the pre-fault template as the scenario deploys it: POSTGRES_PASSWORD as a literal value */
+function literalSts() {
+  const sts = postgresSts(false, 1) as any;
+  sts.spec.template.spec.containers[0].env[4] = { name: 'POSTGRES_PASSWORD', value: SECRET_LITERAL };
+  return sts;
+}
+
+function fakeCtx(kube: FakeKube): RunContext {
+  return {
+    runId: 'r1',
+    cluster: { provider: 'kind', name: 'fake', context: 'fake', kubeconfigPath: '/fake', createdByFaultline: true },
+    provider: {} as any,
+    kube: kube.clients(),
+    log: () => {},
+  };
+}
+
+const params = { namespace: 'harbor', statefulset: 'postgresql', container: 'postgresql', env: 'POSTGRES_PASSWORD', secretName: 'postgresql', secretKey: 'postgres-password' };
+const envOf = (kube: FakeKube) => kube.statefulSets.get('harbor/postgresql')!.spec.template.spec.containers[0].env;
+
+describe('statefulset-env-conflict fault (fake API)', () => {
+  test('plan captures the template; apply adds valueFrom next to value and deletes pod -0; apply is idempotent', async () => {
+    const kube = new FakeKube();
+    kube.statefulSets.set('harbor/postgresql', literalSts());
+    kube.pods.set('harbor/postgresql-0', postgresPod0 as any);
+    const ctx = fakeCtx(kube);
+    const record = await statefulsetEnvConflict.plan(ctx, params);
+    expect(record.originalEnv[4]).toEqual({ name: 'POSTGRES_PASSWORD', value: SECRET_LITERAL });
+    expect(record.originalTemplate.spec!.containers[0]!.name).toBe('postgresql');
+    await statefulsetEnvConflict.apply(ctx, params, record);
+    expect(envOf(kube)[4]).toEqual({ name: 'POSTGRES_PASSWORD', value: SECRET_LITERAL, valueFrom: { secretKeyRef: { name: 'postgresql', key: 'postgres-password' } } });
+    expect(kube.pods.has('harbor/postgresql-0')).toBe(false);
+    const patches = kube.calls.filter((c) => c.startsWith('patch'));
+    await statefulsetEnvConflict.apply(ctx, params, record);
+    expect(kube.calls.filter((c) => c.startsWith('patch'))).toEqual(patches); // no second patch
+  });
+
+  test('plan refuses an env var without a literal value', async () => {
+    const kube = new FakeKube();
+    kube.statefulSets.set('harbor/postgresql', postgresSts(false));
+    await expect(statefulsetEnvConflict.plan(fakeCtx(kube), params)).rejects.toThrow(/no literal value/);
+  });
+
+  test('revert restores the captured env, twice safely; after a runbook fix it keeps the fix', async () => {
+    const kube = new FakeKube();
+    kube.statefulSets.set('harbor/postgresql', literalSts());
+    const ctx = fakeCtx(kube);
+    const record: StsEnvConflictRecord = await statefulsetEnvConflict.plan(ctx, params);
+    await statefulsetEnvConflict.apply(ctx, params, record);
+    kube.pods.set('harbor/postgresql-0', { status: { phase: 'Pending' } });
+    await statefulsetEnvConflict.revert(ctx, record);
+    expect(envOf(kube)).toEqual(record.originalEnv);
+    expect(kube.pods.has('harbor/postgresql-0')).toBe(false); // not Running: deleted
+    await statefulsetEnvConflict.revert(ctx, record); // second call: no error, no change
+    expect(envOf(kube)).toEqual(record.originalEnv);
+
+    // inject again, remediate with the runbook, then revert: the remediated template stays
+    await statefulsetEnvConflict.apply(ctx, params, record);
+    const finding = analyzeEnvConflicts({ takenAt: NOW, statefulSets: [statefulSetInfo(kube.statefulSets.get('harbor/postgresql') as any)], pods: [], events: [] })[0]!;
+    const diagnosis = diagnoseFromSnapshot({ takenAt: NOW, statefulSets: [statefulSetInfo(kube.statefulSets.get('harbor/postgresql') as any)], pods: [], events: [] }, finding);
+    const result = await statefulsetEnvConflictRunbook.remediate(ctx, diagnosis);
+    expect(result.mode).toBe('automatic');
+    expect(envOf(kube)[4]).toEqual({ name: 'POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: 'postgresql', key: 'postgres-password' } } });
+    kube.pods.set('harbor/postgresql-0', postgresPod0 as any);
+    await statefulsetEnvConflict.revert(ctx, record);
+    expect(envOf(kube)[4].value).toBeUndefined();
+    expect(kube.pods.has('harbor/postgresql-0')).toBe(true); // Running: left alone
+  });
+});
+
+describe('statefulset-env-conflict runbook', () => {
+  const broken = { takenAt: NOW, statefulSets: [statefulSetInfo(postgresSts(true))], pods: [podInfo(corePod(false))], events: [eventInfo(failedCreateEvent)] };
+  const finding = analyzeEnvConflicts(broken)[0]!;
+
+  test('diagnosis (fixtures) names the field path and env name, never the value', () => {
+    const d = diagnoseFromSnapshot(broken, finding);
+    expect(d.summary).toContain('spec.template.spec.containers[0].env[4] (POSTGRES_PASSWORD)');
+    expect(d.details).toContain('spec.template.spec.containers[0].env[4]: name POSTGRES_PASSWORD, container postgresql');
+    expect(d.details.join('\n')).toContain('sets both value (a literal, not shown) and valueFrom (secretKeyRef postgresql/postgres-password)');
+    expect(d.data).toEqual({ namespace: 'harbor', statefulset: 'postgresql', conflicts: [{ container: 'postgresql', env: 'POSTGRES_PASSWORD', path: 'spec.template.spec.containers[0].env[4]' }] });
+    expect(JSON.stringify(d)).not.toContain(SECRET_LITERAL);
+  });
+
+  test('diagnosis of an already fixed StatefulSet has nothing to change', () => {
+    const fixed = { ...broken, statefulSets: [statefulSetInfo(postgresSts(false))] };
+    expect(diagnoseFromSnapshot(fixed, finding).data.conflicts).toEqual([]);
+  });
+
+  test('remediation (fake API) removes value with test guards and deletes a stuck pod -0', async () => {
+    const kube = new FakeKube();
+    kube.statefulSets.set('harbor/postgresql', postgresSts(true));
+    kube.pods.set('harbor/postgresql-0', { status: { phase: 'Pending' } });
+    const res = await statefulsetEnvConflictRunbook.remediate(fakeCtx(kube), diagnoseFromSnapshot(broken, finding));
+    const patch = kube.calls.find((c) => c.startsWith('patch'))!;
+    expect(patch).toContain('"op":"test","path":"/spec/template/spec/containers/0/env/4/name","value":"POSTGRES_PASSWORD"');
+    expect(patch).toContain('"op":"remove","path":"/spec/template/spec/containers/0/env/4/value"');
+    expect(envOf(kube)[4].valueFrom).toBeDefined();
+    expect(res.actions.join(' ')).toMatch(/deleted pod harbor\/postgresql-0 \(Pending\)/);
+    expect(kube.pods.has('harbor/postgresql-0')).toBe(false);
+  });
+
+  test('verify (fake API) needs ready replicas, pod -0 Ready and dependants Ready', async () => {
+    const kube = new FakeKube();
+    kube.statefulSets.set('harbor/postgresql', postgresSts(false, 1));
+    kube.pods.set('harbor/postgresql-0', postgresPod0 as any);
+    kube.deployments.set('harbor/core', { spec: { replicas: 1 }, status: { readyReplicas: 0 } });
+    const p = { namespace: 'harbor', statefulset: 'postgresql', dependants: [{ kind: 'Deployment', name: 'core' }] };
+    const before = await statefulsetEnvConflictRunbook.verify(fakeCtx(kube), p);
+    expect(before.ok).toBe(false);
+    expect(before.details).toContain('Deployment harbor/core: ready 0/1');
+    kube.deployments.set('harbor/core', { spec: { replicas: 1 }, status: { readyReplicas: 1 } });
+    const after = await statefulsetEnvConflictRunbook.verify(fakeCtx(kube), p);
+    expect(after).toEqual({ ok: true, details: expect.arrayContaining(['StatefulSet harbor/postgresql: ready 1/1', 'pod harbor/postgresql-0: Running, ready true']) });
+  });
+
+  test('markdown explains signature, remediation and verification; crashloop remediation is manual', async () => {
+    const md = statefulsetEnvConflictRunbook.markdown();
+    expect(md).toMatch(/^# Runbook: /);
+    expect(md).toContain('may not be specified when `value` is not empty');
+    expect(md).toContain('**Remediate (automatic).**');
+    const res = await crashloopRunbook.remediate(fakeCtx(new FakeKube()), { runbook: 'crashloop', summary: 'x', details: [], data: {} });
+    expect(res.mode).toBe('manual');
+  });
+});
