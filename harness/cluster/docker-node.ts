@@ -24,6 +24,14 @@ export async function imageExists(run: Runner, docker: string, ref: string): Pro
   return res?.exitCode === 0;
 }
 
+/** Splits images into those the local Docker has and those it does not. */
+export async function partitionLocalImages(run: Runner, docker: string, images: string[]): Promise<{ present: string[]; absent: string[] }> {
+  const present: string[] = [];
+  const absent: string[] = [];
+  for (const img of [...new Set(images)]) (await imageExists(run, docker, img) ? present : absent).push(img);
+  return { present, absent };
+}
+
 export interface ProcEntry {
   pid: number;
   ppid: number;

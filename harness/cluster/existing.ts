@@ -1,7 +1,7 @@
 // existing provider: any kubeconfig context (a staging cluster). The API only: no node access, no create.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Capabilities, ClusterRef, ExecResult, NodeRef, Preflight, Provider } from './types.js';
+import type { Capabilities, ClusterRef, ExecResult, LoadedImages, NodeRef, Preflight, Provider } from './types.js';
 import { UnsupportedError } from './types.js';
 import { connect } from './kube.js';
 
@@ -55,6 +55,11 @@ export class ExistingProvider implements Provider {
 
   async exec(): Promise<ExecResult> {
     throw new UnsupportedError('existing', 'running commands on nodes');
+  }
+
+  /** An existing cluster pulls its own images; nothing is copied into it. */
+  async loadImages(_ref: ClusterRef, images: string[]): Promise<LoadedImages> {
+    return { loaded: [], skipped: images };
   }
 
   async hostPid(): Promise<number | undefined> {

@@ -2,11 +2,11 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describeMissing, findBinary } from './binaries.js';
-import { dockerExec, hostPidInContainer } from './docker-node.js';
+import { dockerExec, hostPidInContainer, partitionLocalImages } from './docker-node.js';
 import { kubeconfigPathFor } from './naming.js';
 import { run as defaultRun, type Runner } from './process.js';
 import { forgetCluster, recordCluster } from './records.js';
-import type { Capabilities, ClusterRef, CreateSpec, ExecResult, NodeRef, Preflight, Provider } from './types.js';
+import type { Capabilities, ClusterRef, CreateSpec, ExecResult, LoadedImages, NodeRef, Preflight, Provider } from './types.js';
 
 export interface K3dOptions {
   run?: Runner;
@@ -118,6 +118,12 @@ export class K3dProvider implements Provider {
 
   exec(_ref: ClusterRef, node: string, argv: string[], opts?: { input?: string; timeoutMs?: number }): Promise<ExecResult> {
     return dockerExec(this.run, this.docker(), node, argv, opts);
+  }
+
+  async loadImages(ref: ClusterRef, images: string[]): Promise<LoadedImages> {
+    const { present, absent } = await partitionLocalImages(this.run, this.docker(), images);
+    if (present.length) await this.run([this.bin(), 'image', 'import', '--cluster', ref.name, ...present], { timeoutMs: 10 * 60_000 });
+    return { loaded: present, skipped: absent };
   }
 
   hostPid(_ref: ClusterRef, node: string, processName: string): Promise<number | undefined> {

@@ -2,12 +2,12 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describeMissing, findBinary } from './binaries.js';
-import { dockerExec, hostPidInContainer, imageExists } from './docker-node.js';
+import { dockerExec, hostPidInContainer, imageExists, partitionLocalImages } from './docker-node.js';
 import { kubeconfigPathFor } from './naming.js';
 import { forgedKubernetesVersion, resolveNodeImage } from './node-image.js';
 import { run as defaultRun, type Runner } from './process.js';
 import { forgetCluster, recordCluster } from './records.js';
-import type { Capabilities, ClusterRef, CreateSpec, ExecResult, NodeRef, Preflight, Provider } from './types.js';
+import type { Capabilities, ClusterRef, CreateSpec, ExecResult, LoadedImages, NodeRef, Preflight, Provider } from './types.js';
 
 export interface KindOptions {
   run?: Runner;
@@ -132,6 +132,15 @@ export class KindProvider implements Provider {
   exec(_ref: ClusterRef, node: string, argv: string[], opts?: { input?: string; timeoutMs?: number }): Promise<ExecResult> {
     // kind names each node container after the node
     return dockerExec(this.run, this.dockerBin(), node, argv, opts);
+  }
+
+  async loadImages(ref: ClusterRef, images: string[]): Promise<LoadedImages> {
+    const docker = this.dockerBin();
+    const { present, absent } = await partitionLocalImages(this.run, docker, images);
+    if (present.length) {
+      await this.run([this.kindBin(), 'load', 'docker-image', '--name', ref.name, ...present], { timeoutMs: 10 * 60_000 });
+    }
+    return { loaded: present, skipped: absent };
   }
 
   hostPid(_ref: ClusterRef, node: string, processName: string): Promise<number | undefined> {

@@ -36,6 +36,11 @@ export interface CreateSpec {
   signal?: AbortSignal;
 }
 
+export interface LoadedImages {
+  loaded: string[];
+  skipped: string[];
+}
+
 export interface ExecResult {
   stdout: string;
   stderr: string;
@@ -60,6 +65,9 @@ export interface Provider {
   kubeconfig(ref: ClusterRef): Promise<string>;
   nodes(ref: ClusterRef): Promise<NodeRef[]>;
   exec(ref: ClusterRef, node: string, argv: string[], opts?: { input?: string; timeoutMs?: number }): Promise<ExecResult>;
+  /** Copies images from the local Docker into every node's container runtime, for nodes that cannot pull.
+   *  Images Docker does not have are skipped (a node that can reach a registry pulls them itself). */
+  loadImages(ref: ClusterRef, images: string[]): Promise<LoadedImages>;
   /** host PID of a process running inside a node, or undefined when none matches */
   hostPid(ref: ClusterRef, node: string, processName: string): Promise<number | undefined>;
 }

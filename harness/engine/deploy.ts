@@ -52,6 +52,16 @@ export function readManifests(paths: string[], namespace: string): KubernetesObj
   return objs;
 }
 
+/** Every container image the objects' pod specs name. */
+export function manifestImages(objs: KubernetesObject[]): string[] {
+  const images = new Set<string>();
+  for (const o of objs as Array<KubernetesObject & Record<string, any>>) {
+    const spec = o.spec?.jobTemplate?.spec?.template?.spec ?? o.spec?.template?.spec ?? o.spec;
+    for (const c of [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])]) if (typeof c.image === 'string') images.add(c.image);
+  }
+  return [...images];
+}
+
 /** Secret data and secret-looking literal env values of the victim are masked in every report. */
 export function registerManifestSecrets(objs: KubernetesObject[]): void {
   for (const o of objs as Array<KubernetesObject & Record<string, any>>) {
@@ -110,6 +120,12 @@ export class KubeDeployer implements Deployer {
     const ns = scenario.victim.namespace;
     const objs = readManifests(scenario.manifestPaths, ns);
     registerManifestSecrets(objs);
+    if (scenario.victim.preloadImages) {
+      const images = manifestImages(objs);
+      s.progress(`loading ${images.length} image(s) into the nodes: ${images.join(', ')}`);
+      const { skipped } = await ctx.provider.loadImages(ctx.cluster, images);
+      if (skipped.length) s.progress(`not in the local Docker, left for the nodes to pull: ${skipped.join(', ')}`);
+    }
     const createdNamespace = await this.ensureNamespace(ctx, ns);
     for (const obj of objs) {
       s.progress(`applying ${obj.kind} ${obj.metadata?.namespace ? obj.metadata.namespace + '/' : ''}${obj.metadata?.name}`);

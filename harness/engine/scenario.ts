@@ -61,6 +61,9 @@ export const ScenarioSchema = z
         manifests: z.array(z.string().min(1)).min(1),
         ready: z.array(ReadyRef).default([]),
         readyTimeoutSeconds: Seconds.default(300),
+        /** copy the manifests' images into the nodes before deploying (nodes may have no registry);
+         *  false for scenarios whose point is a pull that must really go to a registry */
+        preloadImages: z.boolean().default(true),
       })
       .strict(),
     fault: z.object({ type: z.string().min(1), params: Params.default({}) }).strict(),

@@ -76,6 +76,10 @@ export class FakeProvider implements Provider {
   async exec() {
     return { stdout: '', stderr: '', exitCode: 0 };
   }
+  async loadImages(_ref: ClusterRef, images: string[]) {
+    this.w.calls.push(`provider.loadImages ${images.join(',')}`);
+    return { loaded: images, skipped: [] };
+  }
   async hostPid() {
     return undefined;
   }
