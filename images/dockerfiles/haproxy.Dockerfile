@@ -5,5 +5,6 @@ RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq 
  && apt-get clean && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/*
 COPY haproxy.cfg /usr/local/etc/haproxy/haproxy.cfg
 COPY haproxy-entrypoint.sh /usr/local/bin/haproxy-entrypoint
+RUN chmod 0755 /usr/local/bin/haproxy-entrypoint
 STOPSIGNAL SIGUSR1
 ENTRYPOINT ["/usr/local/bin/haproxy-entrypoint"]

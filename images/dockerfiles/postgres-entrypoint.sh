@@ -3,6 +3,8 @@
 # POSTGRES_PASSWORD, POSTGRES_USER (postgres), POSTGRES_DB (= user), PGDATA.
 set -euo pipefail
 : "${POSTGRES_USER:=postgres}" "${POSTGRES_DB:=$POSTGRES_USER}" "${PGDATA:=/var/lib/postgresql/data}"
+# like the official image, only `postgres` itself gets a data directory; any other command just runs
+[ "${1:-}" = postgres ] || exec "$@"
 if [ "$(id -u)" = 0 ]; then
   mkdir -p "$PGDATA" /var/run/postgresql
   chown -R postgres:postgres "$PGDATA" /var/run/postgresql

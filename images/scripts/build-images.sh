@@ -31,15 +31,17 @@ fresh() { # tag key
     && log "$1: cached"
 }
 
+DEBIAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 build_debian() {
-  local k; k=$(key "debootstrap --variant=minbase $DEBIAN_SUITE $DEBIAN_MIRROR")
+  local k; k=$(key "debootstrap --variant=minbase $DEBIAN_SUITE $DEBIAN_MIRROR PATH=$DEBIAN_PATH")
   fresh "$DEBIAN_IMAGE" "$k" && return 0
   command -v debootstrap >/dev/null || die "debootstrap is missing; run make setup"
   local dir; dir=$(mktemp -d)
   _debootstrap() {
     debootstrap --variant=minbase "$DEBIAN_SUITE" "$dir/rootfs" "$DEBIAN_MIRROR"
     rm -rf "$dir"/rootfs/var/cache/apt/archives/*.deb "$dir"/rootfs/var/lib/apt/lists/*
-    tar -C "$dir/rootfs" -c . | docker import --change "LABEL $LABEL=$k" --change 'CMD ["bash"]' - "$DEBIAN_IMAGE"
+    tar -C "$dir/rootfs" -c . | docker import --change "LABEL $LABEL=$k" --change 'CMD ["bash"]' \
+      --change "ENV PATH=$DEBIAN_PATH" - "$DEBIAN_IMAGE"
   }
   step "debian-$DEBIAN_SUITE" _debootstrap
   rm -rf "$dir"
