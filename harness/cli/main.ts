@@ -10,6 +10,7 @@ import { registerInject } from './commands/inject.js';
 import { registerList, registerReport, registerRunbook } from './commands/info.js';
 import { registerRecover } from './commands/recover.js';
 import { registerRun } from './commands/run.js';
+import { registerBench } from './commands/bench.js';
 
 function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ').trim();
@@ -33,6 +34,7 @@ Environment: FAULTLINE_STATE_DIR, FAULTLINE_CACHE, FAULTLINE_SCENARIOS_DIR, FAUL
     );
   registerList(program);
   registerRun(program);
+  registerBench(program);
   registerDoctor(program);
   registerInject(program);
   registerRecover(program);
@@ -78,6 +80,11 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// a reader that stops early (`faultline --help | head`) is not an error
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
 const code = await main(process.argv);
 process.exitCode = code;
 // API clients can keep sockets open; a finished command should not hang on them

@@ -1,10 +1,15 @@
-// Incident 002: a StatefulSet pod template whose env var has both `value` and `valueFrom`. The API accepts
-// it on the StatefulSet (its template is not validated as a Pod), but the statefulset-controller's pod
-// create is rejected with FailedCreate "... may not be specified when `value` is not empty".
+// Incident 002: a StatefulSet pod template whose env var has both `value` and `valueFrom`. The incident's API
+// server accepted it on the StatefulSet (its template was not validated as a Pod); the statefulset-controller's
+// pod create is then rejected with FailedCreate "... may not be specified when `value` is not empty".
+// Newer API servers validate the template on create and update, unless the stored object is already invalid
+// (ValidateStatefulSetUpdate tolerates a template persisted before that validation). Where the API refuses,
+// the fault writes the StatefulSet into etcd as such an older API server stored it, so the real controller
+// meets the same persisted template the incident's cluster had.
 import { isDeepStrictEqual } from 'node:util';
 import type { V1EnvVar, V1PodTemplateSpec, V1StatefulSet, V1StatefulSetUpdateStrategy } from '@kubernetes/client-node';
 import { z } from 'zod';
 import type { RunContext } from '../engine/context.js';
+import { etcdctl, storageKey } from '../cluster/etcdctl.js';
 import { isNotFound, jsonPatch, type JsonPatchOp } from '../cluster/kube.js';
 import type { Fault } from './types.js';
 
@@ -67,6 +72,30 @@ async function deletePodIf(ctx: RunContext, namespace: string, name: string, whe
   }
 }
 
+/** The API's own rejection of the conflict (newer API servers validate StatefulSet pod templates). */
+export function rejectedAsConflict(err: unknown): boolean {
+  const e = err as { code?: number; body?: unknown };
+  return e?.code === 422 && /may not be specified when `value` is not empty/.test(String(e.body ?? ''));
+}
+
+/** The StatefulSet with the conflicting env var, as JSON for storage (server-set resourceVersion dropped,
+ *  generation bumped as an API server does for a spec change). */
+export function persistedWithConflict(sts: V1StatefulSet, ci: number, ei: number, p: StsEnvConflictParams): Record<string, unknown> {
+  const obj = JSON.parse(JSON.stringify(sts)) as V1StatefulSet;
+  obj.apiVersion = 'apps/v1';
+  obj.kind = 'StatefulSet';
+  delete obj.metadata!.resourceVersion;
+  obj.metadata!.generation = (obj.metadata!.generation ?? 1) + 1;
+  obj.spec!.template.spec!.containers[ci]!.env![ei]!.valueFrom = { secretKeyRef: { name: p.secretName, key: p.secretKey } };
+  return obj as unknown as Record<string, unknown>;
+}
+
+async function writeAsPersisted(ctx: RunContext, sts: V1StatefulSet, ci: number, ei: number, p: StsEnvConflictParams): Promise<void> {
+  const body = JSON.stringify(persistedWithConflict(sts, ci, ei, p));
+  const res = await etcdctl(ctx.kube, ['put', storageKey('statefulsets', p.namespace, p.statefulset)], { input: body });
+  if (res.exitCode !== 0) throw new Error(`etcdctl put of ${p.namespace}/${p.statefulset} failed: ${res.stderr.trim() || res.stdout.trim()}`);
+}
+
 export const statefulsetEnvConflict: Fault<StsEnvConflictParams, StsEnvConflictRecord> = {
   type: 'statefulset-env-conflict',
   description: 'give a StatefulSet env var both value and valueFrom.secretKeyRef, then delete pod -0 so the controller must recreate it',
@@ -102,8 +131,17 @@ export const statefulsetEnvConflict: Fault<StsEnvConflictParams, StsEnvConflictR
         { op: 'test', path: `${base}/env/${ei}/name`, value: p.env },
         { op: 'add', path: `${base}/env/${ei}/valueFrom`, value: { secretKeyRef: { name: p.secretName, key: p.secretKey } } },
       ];
-      await ctx.kube.apps.patchNamespacedStatefulSet({ name: p.statefulset, namespace: p.namespace, body: ops }, jsonPatch);
-      ctx.log(`patched ${p.namespace}/${p.statefulset}: env ${p.env} now has both value and valueFrom`);
+      try {
+        await ctx.kube.apps.patchNamespacedStatefulSet({ name: p.statefulset, namespace: p.namespace, body: ops }, jsonPatch);
+        ctx.log(`patched ${p.namespace}/${p.statefulset} through the API: env ${p.env} now has both value and valueFrom`);
+      } catch (err) {
+        if (!rejectedAsConflict(err)) throw err;
+        await writeAsPersisted(ctx, sts, ci, ei, p);
+        ctx.log(
+          `the API server validates StatefulSet templates, so ${p.namespace}/${p.statefulset} was written to etcd as an ` +
+            `older API server stored it: env ${p.env} now has both value and valueFrom`,
+        );
+      }
     }
     // the controller must now create pod -0 from the broken template
     const deleted = await deletePodIf(ctx, p.namespace, `${p.statefulset}-0`, () => true);

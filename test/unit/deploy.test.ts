@@ -24,7 +24,7 @@ describe('deploy helpers', () => {
     expect(env[4].value).toBeDefined();
     expect(env[4].valueFrom).toBeUndefined();
     expect(sts.spec.template.spec.containers[0].image).toBe('docker.io/library/postgres:15');
-    expect((objs[3] as any).spec.template.spec.containers[0].image).toBe('docker.io/library/busybox:latest');
+    expect((objs[3] as any).spec.template.spec.containers[0].image).toBe('docker.io/library/postgres:15');
     expect(redactText('x not-secure-database-password y')).toBe('x not-secure-database-password y');
     registerManifestSecrets(objs);
     expect(redactText('x not-secure-database-password y')).toBe('x [REDACTED] y');

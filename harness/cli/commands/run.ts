@@ -25,7 +25,7 @@ import {
   trapSignals,
 } from '../common.js';
 
-interface RunFlags {
+export interface RunFlags {
   all?: boolean;
   provider?: string;
   context?: string;
@@ -35,6 +35,8 @@ interface RunFlags {
   image?: string;
   reportDir?: string;
   output: string;
+  /** leave stdout to the caller (bench prints its own table) */
+  quiet?: boolean;
 }
 
 export function registerRun(program: Command): void {
@@ -67,7 +69,7 @@ Exit codes: 0 all passed, 1 a scenario failed, 2 bad input (nothing changed), 13
     });
 }
 
-async function run(ids: string[], flags: RunFlags): Promise<number> {
+export async function run(ids: string[], flags: RunFlags): Promise<number> {
   // everything is validated before the first change
   const format = parseChoice(flags.output, FORMATS, '--output') as Format;
   const kind = parseProvider(flags.provider);
@@ -120,7 +122,7 @@ async function run(ids: string[], flags: RunFlags): Promise<number> {
     for (const [file, fmt] of REPORT_FILES) writeFileSync(join(flags.reportDir, file), render(report, fmt));
     process.stderr.write(`faultline: reports written to ${flags.reportDir}\n`);
   }
-  process.stdout.write(render(report, format));
+  if (!flags.quiet) process.stdout.write(render(report, format));
   if (controller.signal.aborted) return signalExit(controller.signal.reason);
   return report.scenarios.some((s) => s.status === 'failed') ? EXIT.failed : EXIT.ok;
 }
