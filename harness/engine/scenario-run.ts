@@ -10,7 +10,7 @@ import type { ScenarioReport, StageName, StageReport } from '../report/types.js'
 import type { RunContext } from './context.js';
 import type { Deployer } from './deploy.js';
 import type { JournalEntry, RunJournal } from './journal.js';
-import { pollUntil } from './poll.js';
+import { pollUntil, sleep } from './poll.js';
 import type { Registries } from './registries.js';
 import type { LoadedScenario, StageDeadlines } from './scenario.js';
 import { realClock, runStage, skippedStage, type Clock, type StageFn } from './stage.js';
@@ -26,6 +26,8 @@ export interface ScenarioDeps {
   settleMs?: number;
   onProgress?(scenario: string, stage: StageName, msg: string): void;
   log?(msg: string): void;
+  /** test hook (see holdAfterApplyMs); defaults to $FAULTLINE_TEST_HOLD_AFTER_APPLY_MS */
+  holdAfterApplyMs?: number;
 }
 
 export interface ScenarioRunInput {
@@ -53,6 +55,18 @@ const DEADLINE_KEY: Record<StageName, keyof StageDeadlines> = {
   teardown: 'teardown',
 };
 
+/** Test hook, not for normal use: FAULTLINE_TEST_HOLD_AFTER_APPLY_MS makes the inject stage wait that long
+ *  after the fault is applied (and journalled), so a test can deliver SIGINT or SIGKILL while the fault is
+ *  really in place. The inject deadline is extended by the hold; the stage's signal (abort or deadline)
+ *  ends the wait. Returns 0 when unset; throws on a value that is not a whole number of milliseconds. */
+export const HOLD_ENV = 'FAULTLINE_TEST_HOLD_AFTER_APPLY_MS';
+export function holdAfterApplyMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[HOLD_ENV];
+  if (raw === undefined || raw === '') return 0;
+  if (!/^\d+$/.test(raw.trim())) throw new Error(`${HOLD_ENV} must be a whole number of milliseconds (got "${raw}")`);
+  return Number(raw.trim());
+}
+
 function pickFinding(findings: Finding[], runbooks: RunbookRegistry, runbookId: string): Finding | undefined {
   return findings.find((f) => f.runbook === runbookId && runbooks.has(f.runbook)) ?? findings[0];
 }
@@ -62,6 +76,14 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
   const clock = deps.clock ?? realClock;
   const pollMs = deps.pollIntervalMs ?? 2_000;
   const log = deps.log ?? (() => {});
+  // a bad hook value fails the inject stage before anything is planned (the CLI rejects it earlier, exit 2)
+  let holdMs = 0;
+  let holdError: unknown;
+  try {
+    holdMs = deps.holdAfterApplyMs ?? holdAfterApplyMs();
+  } catch (err) {
+    holdError = err;
+  }
   const report: ScenarioReport = {
     id: sc.id,
     title: sc.title,
@@ -84,7 +106,7 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
 
   const ctxFor = (signal: AbortSignal): RunContext => ({ ...base!, signal });
   const stage = async (name: StageName, fn: StageFn, always = false): Promise<StageReport> => {
-    const deadline = sc.stageDeadlines[DEADLINE_KEY[name]];
+    const deadline = sc.stageDeadlines[DEADLINE_KEY[name]] + (name === 'inject' ? holdMs / 1000 : 0);
     const st =
       stopped && !always
         ? skippedStage(name, deadline, `skipped: ${stopped}`, clock)
@@ -128,6 +150,7 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
   });
 
   await stage('inject', async (s) => {
+    if (holdError) throw holdError;
     const ctx = ctxFor(s.signal);
     const fault = deps.registries.faults.get(sc.fault.type)!;
     const params = fault.paramsSchema.parse(sc.fault.params);
@@ -137,6 +160,10 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
     injected.push(entry);
     await fault.apply(ctx, params, record);
     journal.setState(entry.id, 'applied');
+    if (holdMs > 0) {
+      log(`holding ${holdMs}ms after apply (${HOLD_ENV})`);
+      await sleep(holdMs, s.signal);
+    }
     injectEnd = clock.now();
     return `${fault.type} applied (journal ${journal.file.runId}, entry ${entry.id})`;
   });

@@ -27,6 +27,8 @@ key() {
 }
 image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
 fresh() { # tag key
+  # FAULTLINE_FORGE_REBUILD=1 (bench-forge's cold run) rebuilds everything, without Docker's layer cache
+  [ -z "${FAULTLINE_FORGE_REBUILD:-}" ] || return 1
   [ "$(docker image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$1" 2>/dev/null || true)" = "$2" ] \
     && log "$1: cached"
 }
@@ -53,7 +55,7 @@ dockerfile_image() {
   local k; k=$(key "$(image_id "$DEBIAN_IMAGE")" "$file" "$ctx")
   fresh "${tags%% *}" "$k" && return 0
   for t in $tags; do args+=(-t "$t"); done
-  step "image-$(basename "$file" .Dockerfile)" docker build --label "$LABEL=$k" --build-arg "DEBIAN_IMAGE=$DEBIAN_IMAGE" \
+  step "image-$(basename "$file" .Dockerfile)" docker build ${FAULTLINE_FORGE_REBUILD:+--no-cache} --label "$LABEL=$k" --build-arg "DEBIAN_IMAGE=$DEBIAN_IMAGE" \
     -f "$file" "${args[@]}" "$ctx"
 }
 
@@ -70,7 +72,7 @@ binary_image() {
   } >"$ctx/Dockerfile"
   local k; k=$(key "$(image_id "$parent")" "$ctx")
   if ! fresh "$tag" "$k"; then
-    step "image-$(basename "${tag%%:*}")" docker build --label "$LABEL=$k" -t "$tag" "$ctx"
+    step "image-$(basename "${tag%%:*}")" docker build ${FAULTLINE_FORGE_REBUILD:+--no-cache} --label "$LABEL=$k" -t "$tag" "$ctx"
   fi
   rm -rf "$ctx"
 }

@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { openRunJournal } from '../../harness/engine/journal.js';
+import { HOLD_ENV, holdAfterApplyMs } from '../../harness/engine/scenario-run.js';
 import { runSuite } from '../../harness/engine/suite.js';
 import { STAGE_ORDER } from '../../harness/report/types.js';
 import { FAKE_KUBE, FakeDeployer, FakeProvider, fakeRegistries, fakeScenario, fakeWorld, type FakeWorld } from './helpers/fakes.js';
@@ -187,5 +188,68 @@ describe('engine with fakes', () => {
       journal: () => journal,
     });
     expect(entriesAtApply).toBe(1);
+  });
+
+  test('fake run with the hold-after-apply test hook: SIGINT during the hold interrupts inject, the applied fault is still reverted', async () => {
+    const ctrl = new AbortController();
+    const w = fakeWorld();
+    const { deps } = setup(w);
+    const logs: string[] = [];
+    let appliedAtHold: boolean | undefined;
+    let journalAtHold: string | undefined;
+    process.env[HOLD_ENV] = '60000';
+    const started = Date.now();
+    try {
+      const report = await runSuite([fakeScenario()], {
+        ...deps,
+        log: (m) => {
+          logs.push(m);
+          if (m.startsWith('holding ')) {
+            appliedAtHold = w.applied;
+            journalAtHold = JSON.parse(readFileSync(`${tmp.path}/journal/run-hold.json`, 'utf8')).entries[0].state;
+            setTimeout(() => ctrl.abort('SIGINT'), 20);
+          }
+        },
+      }, { runId: 'run-hold', target: { mode: 'create', name: 'faultline-h' }, keep: false, signal: ctrl.signal });
+      const st = Object.fromEntries(report.scenarios[0]!.stages.map((s) => [s.name, s]));
+      expect(logs).toContain(`holding 60000ms after apply (${HOLD_ENV})`);
+      expect(appliedAtHold).toBe(true); // the hold comes after apply ...
+      expect(journalAtHold).toBe('applied'); // ... and after the journal says so
+      expect(st.inject!.status).toBe('interrupted');
+      expect(st.inject!.deadlineSeconds).toBe(60 + 60); // default 60 s plus the hold
+      expect(st.detect!.status).toBe('skipped');
+      expect(st.revert!.status).toBe('passed');
+      expect(w.applied).toBe(false);
+      expect(w.calls.filter((c) => c.startsWith('fault.revert'))).toEqual(['fault.revert undo-x']);
+      expect(JSON.parse(readFileSync(`${tmp.path}/journal/run-hold.json`, 'utf8')).entries[0].state).toBe('reverted');
+      expect(report.interrupted).toBe('SIGINT');
+      expect(Date.now() - started).toBeLessThan(10_000); // the abort ended the 60 s hold
+    } finally {
+      delete process.env[HOLD_ENV];
+    }
+  });
+
+  test('fake hold hook: the hold ends on its own and the run goes on; a bad value fails inject before any change', async () => {
+    const w = fakeWorld();
+    const { deps } = setup(w);
+    const ok = await runSuite([fakeScenario()], { ...deps, holdAfterApplyMs: 50 }, { runId: 'run-hold-ok', target: { mode: 'create', name: 'faultline-h2' }, keep: false, signal: new AbortController().signal });
+    expect(ok.scenarios[0]!.status).toBe('passed');
+    expect(ok.scenarios[0]!.stages.find((s) => s.name === 'inject')!.durationSeconds).toBeGreaterThanOrEqual(0.05);
+
+    const w2 = fakeWorld();
+    const s2 = setup(w2);
+    process.env[HOLD_ENV] = 'soon';
+    try {
+      const bad = await runSuite([fakeScenario()], s2.deps, { runId: 'run-hold-bad', target: { mode: 'create', name: 'faultline-h3' }, keep: false, signal: new AbortController().signal });
+      const inject = bad.scenarios[0]!.stages.find((s) => s.name === 'inject')!;
+      expect(inject.status).toBe('failed');
+      expect(inject.message).toMatch(/FAULTLINE_TEST_HOLD_AFTER_APPLY_MS must be a whole number/);
+      expect(w2.calls).not.toContain('fault.plan');
+    } finally {
+      delete process.env[HOLD_ENV];
+    }
+    expect(holdAfterApplyMs({})).toBe(0);
+    expect(holdAfterApplyMs({ [HOLD_ENV]: '1500' })).toBe(1500);
+    expect(() => holdAfterApplyMs({ [HOLD_ENV]: '-1' })).toThrow(/whole number/);
   });
 });

@@ -5,10 +5,11 @@ import { connect } from '../../cluster/kube.js';
 import { clusterName } from '../../cluster/naming.js';
 import { makeProvider } from '../../cluster/registry.js';
 import { KubeDeployer } from '../../engine/deploy.js';
-import { UserError } from '../../engine/errors.js';
+import { UserError, errorMessage } from '../../engine/errors.js';
 import { builtinRegistries } from '../../engine/registries.js';
 import { assertInjectionAllowed } from '../../engine/safety.js';
 import { displayPath, resolveScenarios } from '../../engine/scenario-loader.js';
+import { HOLD_ENV, holdAfterApplyMs } from '../../engine/scenario-run.js';
 import { runSuite, type ClusterTarget } from '../../engine/suite.js';
 import { FORMATS, REPORT_FILES, render, type Format } from '../../report/render.js';
 import {
@@ -62,7 +63,10 @@ Examples:
   faultline run statefulset-env-conflict --cluster faultline-dev --keep
   faultline run statefulset-env-conflict --provider existing --context staging --allow-context staging
 
-Exit codes: 0 all passed, 1 a scenario failed, 2 bad input (nothing changed), 130/143 interrupted.`,
+Exit codes: 0 all passed, 1 a scenario failed, 2 bad input (nothing changed), 130/143 interrupted.
+
+Test hook: ${HOLD_ENV}=<ms> holds the inject stage that long after the fault is applied (stderr line
+"faultline: holding <ms>ms after apply ..."), so tests can send SIGINT/SIGKILL while the fault is in place.`,
     )
     .action(async (ids: string[], flags: RunFlags) => {
       process.exitCode = await run(ids, flags);
@@ -76,6 +80,11 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
   if (flags.all && ids.length) throw new UserError('both --all and scenario ids given', 'pass one or the other');
   const registries = builtinRegistries();
   const scenarios = resolveScenarios(ids, !!flags.all, registries);
+  try {
+    holdAfterApplyMs();
+  } catch (err) {
+    throw new UserError(errorMessage(err), `unset ${HOLD_ENV} (a test hook)`);
+  }
   if (flags.reportDir && existsSync(flags.reportDir) && !statSync(flags.reportDir).isDirectory()) {
     throw new UserError(`--report-dir ${flags.reportDir} is not a directory`, 'pass a directory path');
   }
