@@ -1,5 +1,11 @@
-// Polling helpers for end-to-end tests on real clusters.
+// Polling helpers for end-to-end tests on real clusters, and the built CLI run as a real process.
 import * as k8s from '@kubernetes/client-node';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KindProvider } from '../../harness/cluster/kind.js';
+import { repoRoot } from '../../harness/engine/paths.js';
 
 export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | false | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -56,4 +62,103 @@ export function podSpec(
       containers: [{ name, image: 'docker.io/library/busybox:latest', imagePullPolicy: 'IfNotPresent', command }],
     },
   };
+}
+
+// ---- the built CLI, run as a real process (`npm run build` first) ----
+
+
+export const CLI_MAIN = join(repoRoot(), 'dist', 'harness', 'cli', 'main.js');
+
+export function assertBuilt(): void {
+  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} missing: run \`npm run build\` before the e2e tests`);
+}
+
+export function e2eTempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `faultline-e2e-${prefix}-`));
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** non-empty stderr lines */
+  lines: string[];
+  ms: number;
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** resolves with the first stderr line matching re (rejects on exit or timeout first) */
+  waitForLine(re: RegExp, timeoutMs: number): Promise<string>;
+  /** resolves when the process has exited (rejects after timeoutMs, leaving it running) */
+  exited(timeoutMs: number): Promise<CliResult>;
+}
+
+/** Starts `node dist/harness/cli/main.js ...args` with the test's environment on top of this process's.
+ *  Every stderr line is echoed to the test's stderr with a tag, so a failing run can be read. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv, tag = 'cli'): CliProcess {
+  const started = Date.now();
+  const child = spawn(process.execPath, [CLI_MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let pending = '';
+  const lineWaiters: Array<{ re: RegExp; resolve(l: string): void }> = [];
+  const seen: string[] = [];
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+    pending += d;
+    const parts = pending.split('\n');
+    pending = parts.pop()!;
+    for (const line of parts) {
+      seen.push(line);
+      if (process.env.FAULTLINE_E2E_QUIET !== '1') process.stderr.write(`[${tag}] ${line}\n`);
+      for (const w of [...lineWaiters]) if (w.re.test(line)) w.resolve(line);
+    }
+  });
+  const done = new Promise<CliResult>((resolve) => {
+    child.on('close', (code, signal) => {
+      const lines = err.split('\n').filter(Boolean);
+      resolve({ code, signal, stdout: out, stderr: err, lines, ms: Date.now() - started });
+    });
+  });
+  const withTimeout = <T>(p: Promise<T>, ms: number, what: string) =>
+    new Promise<T>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`timed out after ${ms / 1000}s waiting for ${what}`)), ms);
+      p.then((v) => (clearTimeout(t), resolve(v)), (e) => (clearTimeout(t), reject(e)));
+    });
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    waitForLine: (re, timeoutMs) => {
+      const hit = seen.find((l) => re.test(l));
+      if (hit) return Promise.resolve(hit);
+      const line = new Promise<string>((resolve) => lineWaiters.push({ re, resolve }));
+      const exitFirst = done.then((r) => {
+        throw new Error(`faultline ${args.join(' ')} exited (code ${r.code}, signal ${r.signal}) before printing ${re}; stderr:\n${r.stderr}`);
+      });
+      return withTimeout(Promise.race([line, exitFirst]), timeoutMs, `stderr line ${re}`);
+    },
+    exited: (timeoutMs) => withTimeout(done, timeoutMs, `faultline ${args.join(' ')} to exit`),
+  };
+}
+
+/** Runs the CLI to completion. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000, tag = 'cli'): Promise<CliResult> {
+  const p = startCli(args, env, tag);
+  try {
+    return await p.exited(timeoutMs);
+  } catch (err) {
+    p.child.kill('SIGKILL');
+    throw err;
+  }
+}
+
+/** Cluster names from `kind get clusters` (the real binary faultline uses). */
+export async function kindClusters(): Promise<string[]> {
+  return new KindProvider().list();
 }
