@@ -1,24 +1,51 @@
 import type { KubeContext } from '../engine/context.js';
 import { crashloopDetector } from './crashloop.js';
 import { dedupeFindings } from './dedupe.js';
+import { etcdDiskLatencyDetector } from './etcd-disk-latency.js';
+import { etcdLivenessRestartsDetector } from './etcd-liveness-restarts.js';
 import { statefulsetEnvConflictDetector } from './statefulset-env-conflict.js';
 import type { AnyDetector, Finding } from './types.js';
 
 export type DetectorRegistry = Map<string, AnyDetector>;
 
 export function builtinDetectors(): DetectorRegistry {
-  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector];
+  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector, etcdDiskLatencyDetector, etcdLivenessRestartsDetector];
   return new Map(all.map((d) => [d.id, d]));
+}
+
+/** A detector whose reads hang (an API server whose etcd is down answers after its own 60 s timeout) must not
+ *  hold up the others: past this, its collect counts as failed for this scan (it only reads; it is left to end). */
+export const COLLECT_TIMEOUT_MS = 20_000;
+
+function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`detector ${what}: no answer within ${ms / 1000}s`)), ms);
+    timer.unref?.();
+  });
+  p.catch(() => {});
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 /** Runs every detector; detectors sharing a collect function share one snapshot (one round of API reads). */
 export async function scanAll(ctx: KubeContext, detectors: DetectorRegistry): Promise<Finding[]> {
   const snapshots = new Map<unknown, Promise<unknown>>();
   const findings: Finding[] = [];
+  let failure: unknown;
+  // all reads start together, so a hanging one does not delay the others
   for (const d of detectors.values()) {
-    if (!snapshots.has(d.collect)) snapshots.set(d.collect, d.collect(ctx));
-    findings.push(...d.analyze(await snapshots.get(d.collect)));
+    if (!snapshots.has(d.collect)) snapshots.set(d.collect, bounded(d.collect(ctx), COLLECT_TIMEOUT_MS, d.id));
   }
+  for (const d of detectors.values()) {
+    try {
+      findings.push(...d.analyze(await snapshots.get(d.collect)));
+    } catch (err) {
+      // e.g. the API server is down: node-level detectors (etcd) still report; a scan that found nothing
+      // while a detector could not look is not "quiet", so the error is thrown then
+      failure ??= err;
+    }
+  }
+  if (failure !== undefined && findings.length === 0) throw failure;
   const generic = new Set([...detectors.values()].filter((d) => d.generic).map((d) => d.id));
   return dedupeFindings(findings, generic);
 }

@@ -32,7 +32,8 @@ export interface DeployOutcome {
 }
 
 export interface Deployer {
-  deploy(ctx: RunContext, scenario: LoadedScenario, s: StageCtx): Promise<DeployOutcome>;
+  /** onCreatedNamespace: called right after this deploy creates the victim namespace (before the wait) */
+  deploy(ctx: RunContext, scenario: LoadedScenario, s: StageCtx, onCreatedNamespace?: () => void): Promise<DeployOutcome>;
   removeNamespace(ctx: RunContext, namespace: string, s: StageCtx): Promise<string>;
 }
 
@@ -116,7 +117,7 @@ const API_VERSION: Record<string, string> = { Deployment: 'apps/v1', StatefulSet
 export class KubeDeployer implements Deployer {
   constructor(private readonly pollMs = 2_000) {}
 
-  async deploy(ctx: RunContext, scenario: LoadedScenario, s: StageCtx): Promise<DeployOutcome> {
+  async deploy(ctx: RunContext, scenario: LoadedScenario, s: StageCtx, onCreatedNamespace?: () => void): Promise<DeployOutcome> {
     const ns = scenario.victim.namespace;
     const objs = readManifests(scenario.manifestPaths, ns);
     registerManifestSecrets(objs);
@@ -127,6 +128,7 @@ export class KubeDeployer implements Deployer {
       if (skipped.length) s.progress(`not in the local Docker, left for the nodes to pull: ${skipped.join(', ')}`);
     }
     const createdNamespace = await this.ensureNamespace(ctx, ns);
+    if (createdNamespace) onCreatedNamespace?.();
     for (const obj of objs) {
       s.progress(`applying ${obj.kind} ${obj.metadata?.namespace ? obj.metadata.namespace + '/' : ''}${obj.metadata?.name}`);
       await ctx.kube.objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);

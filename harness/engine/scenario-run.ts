@@ -123,8 +123,10 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
 
   await stage('deploy', async (s) => {
     base = { runId, cluster, provider: deps.provider, kube: deps.connect(cluster), log };
-    const out = await deps.deployer.deploy(ctxFor(s.signal), sc, s);
-    createdNamespace = out.createdNamespace;
+    // told as soon as the namespace exists, so a deploy interrupted while waiting for readiness still lets
+    // teardown delete the namespace this run created
+    const out = await deps.deployer.deploy(ctxFor(s.signal), sc, s, () => (createdNamespace = true));
+    createdNamespace ||= out.createdNamespace;
     return out.message;
   });
 
@@ -171,7 +173,7 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
   await stage('detect', async (s) => {
     const ctx = ctxFor(s.signal);
     const want = new Set(sc.detect.expect);
-    const ns = sc.victim.namespace;
+    const ns = sc.detect.namespace ?? sc.victim.namespace;
     detected = await pollUntil(
       async (n) => {
         const findings = await scanAll(ctx, deps.registries.detectors);

@@ -73,6 +73,9 @@ export const ScenarioSchema = z
         /** substrings that must appear in the expected findings (e.g. the controller's FailedCreate text)
          *  before detection counts, so the report proves the real signature, not just the static cause */
         evidence: z.array(z.string().min(1)).default([]),
+        /** namespace the expected findings' resources are in (default: victim.namespace), e.g. kube-system for
+         *  faults on the control plane itself */
+        namespace: z.string().min(1).optional(),
         deadlineSeconds: Seconds.default(120),
       })
       .strict(),

@@ -1,10 +1,12 @@
 import { crashloopRunbook } from './crashloop.js';
+import { etcdLivenessProbeRunbook } from './etcd-liveness-probe.js';
+import { etcdSlowDiskRunbook } from './etcd-slow-disk.js';
 import { statefulsetEnvConflictRunbook } from './statefulset-env-conflict.js';
 import type { Runbook } from './types.js';
 
 export type RunbookRegistry = Map<string, Runbook>;
 
 export function builtinRunbooks(): RunbookRegistry {
-  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook];
+  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook];
   return new Map(all.map((r) => [r.id, r]));
 }

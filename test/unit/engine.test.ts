@@ -2,6 +2,8 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { openRunJournal } from '../../harness/engine/journal.js';
+import type { Deployer } from '../../harness/engine/deploy.js';
+import { sleep } from '../../harness/engine/poll.js';
 import { HOLD_ENV, holdAfterApplyMs } from '../../harness/engine/scenario-run.js';
 import { runSuite } from '../../harness/engine/suite.js';
 import { STAGE_ORDER } from '../../harness/report/types.js';
@@ -251,5 +253,25 @@ describe('engine with fakes', () => {
     expect(holdAfterApplyMs({})).toBe(0);
     expect(holdAfterApplyMs({ [HOLD_ENV]: '1500' })).toBe(1500);
     expect(() => holdAfterApplyMs({ [HOLD_ENV]: '-1' })).toThrow(/whole number/);
+  });
+
+  test('fake deploy interrupted after it created the namespace: teardown still removes that namespace', async () => {
+    const ctrl = new AbortController();
+    const w = fakeWorld();
+    const { deployer, deps } = setup(w);
+    // a FAKE deployer that creates the namespace, then waits for readiness until the run is aborted
+    (deployer as Deployer).deploy = async (_ctx, _sc, s, onCreatedNamespace) => {
+      onCreatedNamespace?.();
+      setTimeout(() => ctrl.abort('SIGINT'), 10);
+      await sleep(60_000, s.signal);
+      return { createdNamespace: true, message: 'unreachable' };
+    };
+    const ref = { provider: 'kind' as const, name: 'faultline-old', context: 'kind-faultline-old', kubeconfigPath: '/fake', createdByFaultline: true };
+    const report = await runSuite([fakeScenario()], deps, { runId: 'run-deploy-abort', target: { mode: 'reuse', ref }, keep: false, signal: ctrl.signal });
+    const st = Object.fromEntries(report.scenarios[0]!.stages.map((s) => [s.name, s]));
+    expect(st.deploy!.status).toBe('interrupted');
+    expect(st.teardown!.status).toBe('passed');
+    expect(deployer.removed).toEqual(['victim']);
+    expect(w.calls).not.toContain('fault.apply');
   });
 });

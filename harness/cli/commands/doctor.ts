@@ -5,6 +5,7 @@ import { builtinRegistries } from '../../engine/registries.js';
 import { redactDeep } from '../../report/redact.js';
 import { EXIT, connectChecked, currentContext, parseChoice, resolveExistingTarget } from '../common.js';
 import { existingRef } from '../../cluster/existing.js';
+import { makeProvider } from '../../cluster/registry.js';
 
 const DOCTOR_FORMATS = ['text', 'json', 'markdown'] as const;
 
@@ -49,7 +50,9 @@ Exit codes: 0 nothing found, 1 findings, 2 bad input or unreachable cluster.`,
       const format = parseChoice(flags.output, DOCTOR_FORMATS, '--output');
       const ref = resolveExistingTarget(flags) ?? existingRef(currentContext());
       const kube = await connectChecked(ref);
-      const findings = await scanAll({ kube, ...(flags.namespace ? { namespaces: flags.namespace } : {}) }, builtinRegistries().detectors);
+      // node-level detectors (etcd) read the nodes where the provider can reach them (a kind cluster made here)
+      const ctx = { kube, ...(flags.namespace ? { namespaces: flags.namespace } : {}), provider: makeProvider(ref.provider), cluster: ref };
+      const findings = await scanAll(ctx, builtinRegistries().detectors);
       process.stdout.write(renderFindings(findings, format, ref.context));
       process.exitCode = findings.length ? EXIT.failed : EXIT.ok;
     });

@@ -1,0 +1,68 @@
+// Node-level access for detectors and runbooks that must keep working while the API server is down (etcd
+// scenarios). Detectors are handed a KubeContext; inside a run it is a RunContext carrying the provider, so
+// node access is used where the provider offers it and skipped (API fallback) where it does not.
+import { readFileSync } from 'node:fs';
+import type { KubeContext } from '../engine/context.js';
+import type { ClusterRef, ExecResult, Provider } from './types.js';
+
+export interface NodeAccess {
+  provider: Provider;
+  cluster: ClusterRef;
+}
+
+export function nodeAccess(ctx: KubeContext): NodeAccess | undefined {
+  const c = ctx as KubeContext & Partial<NodeAccess>;
+  if (!c.provider || !c.cluster) return undefined;
+  try {
+    if (!c.provider.capabilities().nodeExec) return undefined;
+  } catch {
+    return undefined;
+  }
+  return { provider: c.provider, cluster: c.cluster };
+}
+
+/** Control-plane nodes (kind role "control-plane"); on a single-node cluster that node. */
+export async function controlPlaneNodes(na: NodeAccess): Promise<string[]> {
+  const nodes = await na.provider.nodes(na.cluster);
+  const cp = nodes.filter((n) => n.roles.some((r) => r === 'control-plane' || r === 'master'));
+  return (cp.length ? cp : nodes.slice(0, 1)).map((n) => n.name);
+}
+
+export async function nodeSh(na: NodeAccess, node: string, script: string, timeoutMs = 20_000, input?: string): Promise<ExecResult> {
+  return na.provider.exec(na.cluster, node, ['sh', '-c', script], { timeoutMs, ...(input !== undefined ? { input } : {}) });
+}
+
+// ---- host /proc (kind nodes are containers: their processes are host processes) ----
+
+export function procStatusField(pid: number, field: string, procRoot = '/proc'): string | undefined {
+  try {
+    const status = readFileSync(`${procRoot}/${pid}/status`, 'utf8');
+    return new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** pid of the process ptrace-attached to pid (0 = none); undefined if pid is gone */
+export function tracerPid(pid: number, procRoot = '/proc'): number | undefined {
+  const v = procStatusField(pid, 'TracerPid', procRoot);
+  return v === undefined ? undefined : Number(v);
+}
+
+export function procCmdline(pid: number, procRoot = '/proc'): string[] | undefined {
+  try {
+    const raw = readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8');
+    return raw.split('\0').filter((s, i, a) => s !== '' || i < a.length - 1);
+  } catch {
+    return undefined;
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,147 @@
+// Incident 004 (NRE Labs, 2018): kubeadm's etcd static pod had an exec liveness probe (etcdctl ... get foo)
+// that failed while etcd was healthy; the kubelet killed etcd every ~2 minutes (failureThreshold 8 x
+// timeoutSeconds 15) and the API server went down with it, 183 restarts.
+//
+// The fault edits the real static pod manifest on the control-plane node so the kubelet itself kills a
+// healthy etcd: an exec probe shaped like the incident's (etcdctl with the healthcheck-client certificate,
+// `get foo`) but pointed at 127.0.0.1:2380, where nothing serves clients (etcd's peer port, bound to the node
+// IP only): etcdctl fails with "context deadline exceeded" while etcd answers on 2379. Thresholds are lowered so
+// kills come within a minute. The journal keeps the original manifest bytes (base64) and their sha256; revert
+// writes them back byte for byte.
+import { createHash } from 'node:crypto';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess } from '../cluster/node-access.js';
+import type { RunContext } from '../engine/context.js';
+import type { Fault } from './types.js';
+
+export const ETCD_MANIFEST = '/etc/kubernetes/manifests/etcd.yaml';
+const PKI = '/etc/kubernetes/pki/etcd';
+
+export const LivenessProbeParams = z
+  .object({
+    node: z.string().min(1).optional(),
+    /** where the broken probe sends etcdctl (the incident used https://[127.0.0.1]:2379; 2380 is the typo) */
+    endpoint: z.string().min(1).default('https://127.0.0.1:2380'),
+    periodSeconds: z.number().int().positive().default(5),
+    failureThreshold: z.number().int().positive().default(3),
+    initialDelaySeconds: z.number().int().nonnegative().default(10),
+    timeoutSeconds: z.number().int().positive().default(15),
+  })
+  .strict();
+export type LivenessProbeParams = z.infer<typeof LivenessProbeParams>;
+
+export interface LivenessProbeRecord {
+  node: string;
+  path: string;
+  /** the manifest as kubeadm left it, base64 */
+  originalB64: string;
+  originalSha256: string;
+}
+
+export function sha256(text: string | Buffer): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export function brokenProbe(p: LivenessProbeParams): Record<string, unknown> {
+  return {
+    exec: {
+      command: [
+        'etcdctl',
+        `--endpoints=${p.endpoint}`,
+        `--cacert=${PKI}/ca.crt`,
+        `--cert=${PKI}/healthcheck-client.crt`,
+        `--key=${PKI}/healthcheck-client.key`,
+        'get',
+        'foo',
+      ],
+    },
+    failureThreshold: p.failureThreshold,
+    initialDelaySeconds: p.initialDelaySeconds,
+    periodSeconds: p.periodSeconds,
+    timeoutSeconds: p.timeoutSeconds,
+  };
+}
+
+/** Pure: the manifest with the etcd container's livenessProbe replaced (the rest of the document kept). */
+export function withLivenessProbe(manifest: string, probe: Record<string, unknown>): string {
+  const doc = parseDocument(manifest);
+  const containers = doc.getIn(['spec', 'containers']) as { items?: unknown[] } | undefined;
+  const items = (containers?.items ?? []) as Array<{ get(k: string): unknown }>;
+  const idx = items.findIndex((c) => c.get('name') === 'etcd');
+  if (idx < 0) throw new Error('no container named etcd in the manifest');
+  doc.setIn(['spec', 'containers', idx, 'livenessProbe'], doc.createNode(probe));
+  return doc.toString();
+}
+
+export function livenessProbeOf(manifest: string): Record<string, unknown> | undefined {
+  const obj = parseDocument(manifest).toJS() as { spec?: { containers?: Array<{ name?: string; livenessProbe?: Record<string, unknown> }> } };
+  return obj.spec?.containers?.find((c) => c.name === 'etcd')?.livenessProbe;
+}
+
+export async function readManifest(na: NodeAccess, node: string, path = ETCD_MANIFEST): Promise<Buffer> {
+  const res = await nodeSh(na, node, `base64 -w0 ${path}`, 20_000);
+  if (res.exitCode !== 0) throw new Error(`cannot read ${path} on ${node}: ${res.stderr.trim()}`);
+  return Buffer.from(res.stdout.trim(), 'base64');
+}
+
+/** Atomic write on the node: a dot-file outside the manifests dir (the kubelet never reads it), then rename. */
+export async function writeManifest(na: NodeAccess, node: string, bytes: Buffer, path = ETCD_MANIFEST): Promise<void> {
+  const tmp = `/etc/kubernetes/.faultline-${path.split('/').pop()}.tmp`;
+  const res = await nodeSh(na, node, `base64 -d > ${tmp} && chmod 600 ${tmp} && mv ${tmp} ${path} && sha256sum ${path}`, 20_000, bytes.toString('base64'));
+  if (res.exitCode !== 0) throw new Error(`cannot write ${path} on ${node}: ${res.stderr.trim()}`);
+  const got = res.stdout.trim().split(/\s+/)[0];
+  if (got !== sha256(bytes)) throw new Error(`${path} on ${node}: sha256 ${got} after write, expected ${sha256(bytes)}`);
+}
+
+function needNodes(ctx: RunContext): NodeAccess {
+  const na = nodeAccess(ctx);
+  if (!na) throw new Error(`provider ${ctx.provider.kind} has no node access; etcd-liveness-probe needs a kubeadm cluster whose nodes it can reach`);
+  return na;
+}
+
+export const etcdLivenessProbe: Fault<LivenessProbeParams, LivenessProbeRecord> = {
+  type: 'etcd-liveness-probe',
+  description: "rewrite the etcd static pod's liveness probe (kubeadm manifest) so it fails while etcd is healthy",
+  paramsSchema: LivenessProbeParams,
+
+  async plan(ctx, p) {
+    const na = needNodes(ctx);
+    const node = p.node ?? (await controlPlaneNodes(na))[0];
+    if (!node) throw new Error('no control-plane node');
+    const bytes = await readManifest(na, node);
+    if (!livenessProbeOf(bytes.toString('utf8'))) throw new Error(`${ETCD_MANIFEST} on ${node} has no etcd container with a liveness probe`);
+    return { node, path: ETCD_MANIFEST, originalB64: bytes.toString('base64'), originalSha256: sha256(bytes) };
+  },
+
+  async apply(ctx, p, r) {
+    const na = needNodes(ctx);
+    const current = await readManifest(na, r.node, r.path);
+    const original = Buffer.from(r.originalB64, 'base64');
+    const broken = Buffer.from(withLivenessProbe(original.toString('utf8'), brokenProbe(p)), 'utf8');
+    if (current.equals(broken)) {
+      ctx.log(`${r.path} on ${r.node} already has the broken probe`);
+      return;
+    }
+    if (!current.equals(original)) throw new Error(`${r.path} on ${r.node} changed since plan (sha256 ${sha256(current)}); not overwriting it`);
+    await writeManifest(na, r.node, broken, r.path);
+    ctx.log(`${r.path} on ${r.node}: liveness probe is now exec etcdctl --endpoints=${p.endpoint} get foo (period ${p.periodSeconds}s, failureThreshold ${p.failureThreshold})`);
+  },
+
+  async revert(ctx, r) {
+    const na = needNodes(ctx);
+    const original = Buffer.from(r.originalB64, 'base64');
+    if (sha256(original) !== r.originalSha256) throw new Error('journal record is corrupt: original manifest does not match its sha256');
+    const current = await readManifest(na, r.node, r.path).catch(() => undefined);
+    if (current?.equals(original)) {
+      ctx.log(`${r.path} on ${r.node} already as kubeadm wrote it (sha256 ${r.originalSha256.slice(0, 12)})`);
+      return;
+    }
+    await writeManifest(na, r.node, original, r.path);
+    ctx.log(`${r.path} on ${r.node} restored byte for byte (sha256 ${r.originalSha256.slice(0, 12)})`);
+  },
+
+  describe(r) {
+    return `${r.path} on ${r.node} restored to its original bytes (sha256 ${r.originalSha256.slice(0, 12)})`;
+  },
+};

@@ -1,0 +1,142 @@
+// Runbook for incident 004: the kubelet kills a healthy etcd because the static pod's liveness probe is
+// wrong. The incident removed the probe; this runbook puts back the probe kubeadm generates (httpGet /livez on
+// the metrics port), keeping the rest of the manifest, and proves etcd stays up.
+import { z } from 'zod';
+import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess } from '../cluster/node-access.js';
+import { checkReachable } from '../cluster/kube.js';
+import type { RunContext } from '../engine/context.js';
+import { sleep } from '../engine/poll.js';
+import { describeProbe, parseContainerLogs, probeEndpointMismatch } from '../detectors/etcd-liveness-restarts.js';
+import type { Finding } from '../detectors/types.js';
+import { ETCD_MANIFEST, livenessProbeOf, readManifest, withLivenessProbe, writeManifest } from '../faults/etcd-liveness-probe.js';
+import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from './types.js';
+
+/** The liveness probe kubeadm (1.31+) writes for etcd: /livez on the metrics listener (127.0.0.1:2381). */
+export const KUBEADM_ETCD_LIVENESS = {
+  failureThreshold: 8,
+  httpGet: { host: '127.0.0.1', path: '/livez', port: 'probe-port', scheme: 'HTTP' },
+  initialDelaySeconds: 10,
+  periodSeconds: 10,
+  timeoutSeconds: 15,
+};
+
+export const VerifyParams = z.object({ stableSeconds: z.number().positive().default(60) }).passthrough();
+
+/** Is this probe one that checks etcd the way kubeadm does (httpGet on 2381 / the probe port)? */
+export function isKubeadmLikeProbe(probe: Record<string, unknown> | undefined): boolean {
+  const h = (probe as { httpGet?: { port?: unknown; path?: string } } | undefined)?.httpGet;
+  return !!h && (h.port === 'probe-port' || h.port === 2381) && /^\/(livez|health)/.test(h.path ?? '');
+}
+
+function needNodes(ctx: RunContext): NodeAccess {
+  const na = nodeAccess(ctx);
+  if (!na) throw new Error(`provider ${ctx.provider.kind} has no node access: edit /etc/kubernetes/manifests/etcd.yaml on the control-plane node by hand`);
+  return na;
+}
+
+const ETCD_LOGS = 'for f in /var/log/pods/kube-system_etcd-*/etcd/*.log; do [ -e "$f" ] && echo "$f $(head -c 64 "$f" | head -n 1 | cut -d" " -f1)"; done';
+
+async function etcdState(na: NodeAccess, node: string): Promise<{ logs: string[]; healthy: boolean; health: string }> {
+  const res = await nodeSh(na, node, `${ETCD_LOGS}\necho '---'\ncurl -s -m 3 http://127.0.0.1:2381/health || true`);
+  const [logs = '', health = ''] = res.stdout.split('---\n');
+  return { logs: logs.split('\n').filter(Boolean).sort(), healthy: /"health":\s*"true"/.test(health), health: health.trim() };
+}
+
+export const etcdLivenessProbeRunbook: Runbook = {
+  id: 'etcd-liveness-probe',
+  title: "etcd killed by a wrong liveness probe",
+
+  async diagnose(ctx, finding: Finding): Promise<Diagnosis> {
+    const na = needNodes(ctx);
+    const fromFinding = parseResource(finding.resources[0] ?? '').name.replace(/^etcd-/, '');
+    const nodes = await controlPlaneNodes(na);
+    const node = nodes.includes(fromFinding) ? fromFinding : nodes[0]!;
+    const manifest = (await readManifest(na, node)).toString('utf8');
+    const probe = livenessProbeOf(manifest);
+    const clientUrls = /--listen-client-urls=(\S+)/.exec(manifest)?.[1]?.split(',') ?? [];
+    const mismatch = probeEndpointMismatch(probe, clientUrls);
+    const st = await etcdState(na, node);
+    const details = [
+      `liveness probe in ${ETCD_MANIFEST} on ${node}: ${describeProbe(probe)}`,
+      ...(mismatch ? [mismatch] : []),
+      `etcd /health now: ${st.health || '(no answer: etcd is down right now)'}`,
+      `etcd container logs: ${parseContainerLogs(st.logs).map((c) => `attempt ${c.attempt} from ${c.startedAt ?? '?'}`).join(', ')}`,
+      `fix: restore the probe kubeadm generates: ${describeProbe(KUBEADM_ETCD_LIVENESS)}`,
+    ];
+    return {
+      runbook: 'etcd-liveness-probe',
+      summary: `the etcd liveness probe on ${node} fails while etcd is ${st.healthy ? 'healthy' : 'otherwise fine between kills'}: ${describeProbe(probe)}${mismatch ? ` (${mismatch})` : ''}`,
+      details,
+      data: { node, probeIsKubeadm: isKubeadmLikeProbe(probe) },
+    };
+  },
+
+  async remediate(ctx, diagnosis) {
+    const na = needNodes(ctx);
+    const node = String(diagnosis.data.node);
+    const current = await readManifest(na, node);
+    const probe = livenessProbeOf(current.toString('utf8'));
+    if (isKubeadmLikeProbe(probe)) return { mode: 'automatic', actions: [`the liveness probe on ${node} is already kubeadm's (${describeProbe(probe)})`] };
+    const fixed = Buffer.from(withLivenessProbe(current.toString('utf8'), KUBEADM_ETCD_LIVENESS), 'utf8');
+    await writeManifest(na, node, fixed);
+    const action = `rewrote the liveness probe in ${ETCD_MANIFEST} on ${node} to kubeadm's: ${describeProbe(KUBEADM_ETCD_LIVENESS)} (was: ${describeProbe(probe)}); the kubelet restarts etcd once with it`;
+    ctx.log(action);
+    return { mode: 'automatic', actions: [action] };
+  },
+
+  async verify(ctx, raw): Promise<VerifyResult> {
+    const p = VerifyParams.parse(raw);
+    const na = needNodes(ctx);
+    const details: string[] = [];
+    let ok = true;
+    for (const node of await controlPlaneNodes(na)) {
+      const before = await etcdState(na, node);
+      await sleep(p.stableSeconds * 1000, ctx.signal);
+      const after = await etcdState(na, node);
+      const stable = before.logs.join('\n') === after.logs.join('\n');
+      const probe = livenessProbeOf((await readManifest(na, node)).toString('utf8'));
+      ok &&= stable && before.healthy && after.healthy;
+      details.push(
+        `${node}: no new etcd container in ${p.stableSeconds} s: ${stable ? 'yes' : `no (${parseContainerLogs(after.logs).map((c) => `attempt ${c.attempt}`).join(', ')})`}`,
+        `${node}: etcd /health ${after.health || '(no answer)'}`,
+        `${node}: liveness probe ${describeProbe(probe)}`,
+      );
+    }
+    try {
+      await checkReachable(ctx.kube.kc, 5_000);
+      details.push('API server answers');
+    } catch (err) {
+      ok = false;
+      details.push(`API server: ${(err as Error).message}`);
+    }
+    return { ok, details };
+  },
+
+  markdown() {
+    return MARKDOWN;
+  },
+};
+
+const MARKDOWN = `# Runbook: etcd killed by a wrong liveness probe
+
+**Signature.** The etcd static pod's restart count climbs (the incident: 183, with kube-apiserver alongside);
+the API server is reachable for a minute or two, then refuses connections again. On the control-plane node:
+the kubelet reports \`Liveness probe failed\` and \`Container etcd failed liveness probe, will be restarted\`;
+etcd's log shows a normal start ("serving client requests") and then \`received signal; shutting down\`
+(signal terminated; older etcd: "received terminated signal, shutting down"): something external stops it.
+Yet \`curl http://127.0.0.1:2381/health\` (or \`etcdctl endpoint health\`) is fine between kills.
+The standard alert (KubePodCrashLooping) waits 15 minutes, and needs the API server, which is down half the time.
+
+**Diagnose (on the node, the API may be down).** Read the probe in \`/etc/kubernetes/manifests/etcd.yaml\`.
+Multiply \`failureThreshold\` by \`periodSeconds\`/\`timeoutSeconds\`: that is the kill period you observe.
+Run the probe's command by hand exactly as written (endpoint, certificates, timeout) and compare with a command
+you know works (\`--endpoints=https://127.0.0.1:2379\`). \`faultline doctor\` does this from node files alone.
+
+**Remediate.** Put back the probe kubeadm generates (\`httpGet http://127.0.0.1:2381/livez\`, failureThreshold 8,
+period 10 s, timeout 15 s) in the static pod manifest; keep the rest of the manifest. Write it atomically (a temp
+file outside \`/etc/kubernetes/manifests\`, then rename: the kubelet reads every file in that directory).
+The kubelet restarts etcd once with the new manifest. Do not restart the kubelet or rebuild the cluster (the
+incident's rebuild brought the same probe back).
+
+**Verify.** No new etcd container for a stable window (60 s), \`/health\` true, and the API server answers.
+`;

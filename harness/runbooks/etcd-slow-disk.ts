@@ -1,0 +1,138 @@
+// Runbook for incident 000 (second entry): etcd on a slow disk. The incident compared members' commit latency,
+// found the members on Ceph-backed disks slow (~1 s) and the one on a local disk fast (~30 ms), and moved the
+// control plane's storage to local disks. In this lab the "slow disk" is a tracer delaying etcd's syncs, so
+// "moving etcd to a healthy disk" is stopping what slows the disk under it.
+import { z } from 'zod';
+import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess } from '../cluster/node-access.js';
+import type { RunContext } from '../engine/context.js';
+import { sleep } from '../engine/poll.js';
+import { COMMIT_P99_MAX, describeMember, memberLatency, sampleMember, WAL_FSYNC_P99_MAX, type MemberSample } from '../detectors/etcd-disk-latency.js';
+import { fmtSeconds } from '../detectors/prom-text.js';
+import type { Finding } from '../detectors/types.js';
+import { stopProcess, tracerOf } from '../faults/etcd-fsync-delay.js';
+import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from './types.js';
+
+export const VerifyParams = z
+  .object({
+    /** leader-elected components must not restart during this window */
+    stableSeconds: z.number().positive().default(30),
+    /** latency window of the fresh scrape */
+    windowSeconds: z.number().positive().default(10),
+  })
+  .passthrough();
+
+/** Pure: which member is the slow one, from samples of every member. */
+export function pickSlowMember(members: MemberSample[]): { slow?: MemberSample; lines: string[] } {
+  const ranked = members
+    .map((m) => ({ m, l: memberLatency(m) }))
+    .sort((a, b) => (b.l.commitP99 ?? 0) - (a.l.commitP99 ?? 0) || (b.l.walP99 ?? 0) - (a.l.walP99 ?? 0));
+  const lines = ranked.map(({ m, l }) => `${m.node}: backend commit p99 ${fmtSeconds(l.commitP99)}, WAL fsync p99 ${fmtSeconds(l.walP99)}${l.slow ? '  <- slow' : ''}`);
+  return { slow: ranked.find((r) => r.l.slow)?.m, lines };
+}
+
+async function sampleAll(na: NodeAccess, windowMs: number, signal?: AbortSignal): Promise<MemberSample[]> {
+  const nodes = await controlPlaneNodes(na);
+  return Promise.all(nodes.map((n) => sampleMember(na, n, { fresh: true, windowMs, signal })));
+}
+
+function needNodes(ctx: RunContext): NodeAccess {
+  const na = nodeAccess(ctx);
+  if (!na) throw new Error(`provider ${ctx.provider.kind} has no node access: compare etcd members' commit latency from your monitoring instead`);
+  return na;
+}
+
+export const etcdSlowDiskRunbook: Runbook = {
+  id: 'etcd-slow-disk',
+  title: 'etcd on a slow disk (high WAL fsync / backend commit latency)',
+
+  async diagnose(ctx, finding: Finding): Promise<Diagnosis> {
+    const na = needNodes(ctx);
+    const members = await sampleAll(na, 5_000, ctx.signal);
+    const { slow, lines } = pickSlowMember(members);
+    const fromFinding = parseResource(finding.resources[0] ?? '').name.replace(/^etcd-/, '');
+    const node = slow?.node ?? fromFinding;
+    const details = ['members by backend commit p99 (fresh 5 s window):', ...lines.map((l) => `  ${l}`)];
+    const disk = await nodeSh(na, node, "df -P /var/lib/etcd | tail -n 1; echo; awk '$2==\"/var/lib/etcd\" || $2==\"/var\" || $2==\"/\" {print $1, $2, $3}' /proc/mounts").catch(() => undefined);
+    if (disk) details.push(`data dir /var/lib/etcd on ${node}:`, ...disk.stdout.trim().split('\n').filter(Boolean).map((l) => `  ${l}`));
+    const pid = await ctx.provider.hostPid(ctx.cluster, node, 'etcd').catch(() => undefined);
+    const tracer = pid ? tracerOf(pid) : undefined;
+    if (tracer) details.push(`etcd (host pid ${pid}) is being traced by pid ${tracer.pid}: ${tracer.cmdline.join(' ')}`);
+    return {
+      runbook: 'etcd-slow-disk',
+      summary: `etcd member ${node} is the slow one${slow ? ` (${describeMember(slow, new Date().toISOString())})` : ''}; its disk (/var/lib/etcd) cannot keep up`,
+      details,
+      data: { node, etcdHostPid: pid ?? null, tracerPid: tracer?.pid ?? null },
+    };
+  },
+
+  async remediate(ctx, diagnosis) {
+    const node = String(diagnosis.data.node);
+    const pid = await ctx.provider.hostPid(ctx.cluster, node, 'etcd');
+    if (!pid) throw new Error(`no etcd process on ${node}`);
+    const tracer = tracerOf(pid);
+    const actions: string[] = [];
+    if (!tracer) {
+      return {
+        mode: 'manual',
+        actions: [
+          `nothing in this lab slows etcd's disk on ${node}: move /var/lib/etcd to a local, low-latency disk (the incident moved control-plane storage off Ceph)`,
+        ],
+      };
+    }
+    // move etcd to a healthy disk: here, remove what slows the disk under it (the tracer delaying its syncs)
+    const how = await stopProcess(tracer.pid);
+    actions.push(`moved etcd on ${node} to a healthy disk: stopped pid ${tracer.pid} (${tracer.cmdline.slice(0, 8).join(' ')} ...) delaying etcd's fsync (${how})`);
+    ctx.log(actions.join('; '));
+    return { mode: 'automatic', actions };
+  },
+
+  async verify(ctx, raw): Promise<VerifyResult> {
+    const p = VerifyParams.parse(raw);
+    const na = needNodes(ctx);
+    const before = await sampleAll(na, p.windowSeconds * 1000, ctx.signal);
+    const rest = Math.max(0, p.stableSeconds - p.windowSeconds);
+    if (rest > 0) await sleep(rest * 1000, ctx.signal);
+    const after = await sampleAll(na, 1_000, ctx.signal);
+    const details: string[] = [];
+    let ok = true;
+    for (const m of before) {
+      const l = memberLatency(m);
+      const fast = (l.walP99 ?? 0) <= WAL_FSYNC_P99_MAX && (l.commitP99 ?? 0) <= COMMIT_P99_MAX;
+      ok &&= fast && !m.error;
+      details.push(`${m.node}: WAL fsync p99 ${fmtSeconds(l.walP99)}, backend commit p99 ${fmtSeconds(l.commitP99)} over a fresh ${m.windowSeconds.toFixed(0)} s window${fast ? '' : ' (still slow)'}`);
+      const a = after.find((x) => x.node === m.node);
+      for (const [c, n] of Object.entries(m.restarts)) {
+        const now = a?.restarts[c] ?? n;
+        if (now !== n) ok = false;
+        details.push(`${m.node}: ${c} restarts ${n} -> ${now} over ${p.stableSeconds} s`);
+      }
+    }
+    return { ok, details };
+  },
+
+  markdown() {
+    return MARKDOWN;
+  },
+};
+
+const MARKDOWN = `# Runbook: etcd on a slow disk
+
+**Signature.** etcd's \`etcd_disk_wal_fsync_duration_seconds\` p99 above ${fmtSeconds(WAL_FSYNC_P99_MAX)} (healthy: a few ms)
+or \`etcd_disk_backend_commit_duration_seconds\` p99 above ${fmtSeconds(COMMIT_P99_MAX)}; etcd logs
+\`apply request took too long\`; \`etcd_server_leader_changes_seen_total\` climbs; leader-elected components
+(kube-controller-manager, kube-scheduler, operators) restart after losing their lease. The standard alert
+(etcdHighFsyncDurations) waits 10 minutes.
+
+**Diagnose.** Compare members: \`histogram_quantile(0.99, sum(rate(etcd_disk_backend_commit_duration_seconds_bucket[5m])) by (instance, le))\`.
+The slow member(s) name the slow disk; look at what backs \`/var/lib/etcd\` there (\`df /var/lib/etcd\`, the
+mount, the hypervisor's storage: network/Ceph volumes are the usual culprit). Raising etcd's timeouts hides it.
+\`faultline doctor\` reads each member's metrics through the node (a recent window, not totals since boot).
+
+**Remediate.** Move etcd's data dir to a local, low-latency disk (one member at a time: stop the static pod by
+moving its manifest away, copy /var/lib/etcd, remount, move the manifest back). In the faultline lab the slow
+disk is a tracer (strace) delaying etcd's fdatasync/fsync; the runbook finds it through etcd's
+\`/proc/<pid>/status\` TracerPid and stops it.
+
+**Verify.** A fresh scrape window shows WAL fsync p99 < ${fmtSeconds(WAL_FSYNC_P99_MAX)} and commit p99 < ${fmtSeconds(COMMIT_P99_MAX)} on every member,
+and kube-controller-manager / kube-scheduler do not restart for a stable window (30 s).
+`;

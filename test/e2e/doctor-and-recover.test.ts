@@ -1,0 +1,232 @@
+// End to end on one kind cluster from `faultline cluster up`: doctor on a healthy cluster, then a run of
+// statefulset-env-conflict held right after the fault is applied (test hook FAULTLINE_TEST_HOLD_AFTER_APPLY_MS)
+// and stopped with SIGINT (the run reverts, exit 130), then with SIGKILL (the fault stays; `faultline recover`
+// undoes it from the journal). The built CLI is used (`npm run build` first); the cluster is checked with the
+// client library. The cluster is deleted in afterAll unless FAULTLINE_KEEP_CLUSTER is set.
+//
+// The victim namespace: the first run creates `harbor` (labelled managed-by faultline, annotated with its run
+// id); both runs pass --keep, so it stays after the revert (docs/scenarios.md, "The run"), and the second run
+// deploys into it again. `recover` undoes faults only, so it leaves the namespace as well.
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { KindProvider } from '../../harness/cluster/kind.js';
+import {
+  assertBuilt,
+  e2eTempDir,
+  kindClusters,
+  runCli,
+  startCli,
+  waitFor,
+  waitForSystemPods,
+  type CliProcess,
+  type CliResult,
+} from './support.js';
+
+jest.setTimeout(30 * 60_000);
+
+const tmp = e2eTempDir('dr');
+const stateDir = join(tmp, 'state');
+const env = { FAULTLINE_STATE_DIR: stateDir };
+const holdEnv = { ...env, FAULTLINE_TEST_HOLD_AFTER_APPLY_MS: '600000' };
+const HOLD_LINE = /^faultline: holding 600000ms after apply \(FAULTLINE_TEST_HOLD_AFTER_APPLY_MS\)$/;
+const name = `faultline-e2e-dr-${randomBytes(2).toString('hex')}`;
+const NS = 'harbor';
+const STS = 'postgresql';
+const POD0 = 'postgresql-0';
+const started: CliProcess[] = [];
+let created = false;
+let core: k8s.CoreV1Api;
+let apps: k8s.AppsV1Api;
+
+const notFound = (err: unknown) => (err as { code?: number }).code === 404;
+
+async function passwordEnv(): Promise<{ env: k8s.V1EnvVar[]; pw: k8s.V1EnvVar }> {
+  const sts = await apps.readNamespacedStatefulSet({ name: STS, namespace: NS });
+  const env = sts.spec!.template.spec!.containers.find((c) => c.name === 'postgresql')!.env ?? [];
+  return { env, pw: env.find((e) => e.name === 'POSTGRES_PASSWORD')! };
+}
+
+function journal(runId: string): any {
+  return JSON.parse(readFileSync(join(stateDir, 'journal', `${runId}.json`), 'utf8'));
+}
+
+async function doctor(): Promise<CliResult> {
+  return runCli(['doctor', '--cluster', name], env, 120_000, 'doctor');
+}
+
+async function waitDoctorQuiet(): Promise<CliResult> {
+  return waitFor('doctor to be quiet', 8 * 60_000, async () => {
+    const d = await doctor();
+    return d.code === 0 && /no findings/.test(d.stdout) ? d : false;
+  });
+}
+
+async function waitPod0Ready(): Promise<k8s.V1Pod> {
+  return waitFor(`pod ${NS}/${POD0} Running and Ready`, 5 * 60_000, async () => {
+    const p = await core.readNamespacedPod({ name: POD0, namespace: NS });
+    return p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && (p.status.containerStatuses ?? []).every((c) => c.ready) ? p : false;
+  });
+}
+
+/** The controller cannot make pod -0 from the broken template: once the deleted pod has terminated it is absent. */
+async function waitPod0Gone(): Promise<void> {
+  await waitFor(`pod ${NS}/${POD0} gone`, 2 * 60_000, async () =>
+    core.readNamespacedPod({ name: POD0, namespace: NS }).then(
+      () => false,
+      (err) => {
+        if (notFound(err)) return true;
+        throw err;
+      },
+    ),
+  );
+}
+
+/** Starts a held run and returns it with its run id once the fault is applied and the hold has begun. */
+async function heldRun(tag: string, reportDir: string): Promise<{ run: CliProcess; runId: string }> {
+  const run = startCli(['run', 'statefulset-env-conflict', '--cluster', name, '--keep', '--report-dir', reportDir], holdEnv, tag);
+  started.push(run);
+  const first = await run.waitForLine(/^faultline: run \S+: /, 60_000);
+  const runId = first.match(/^faultline: run (\S+): /)![1]!;
+  await run.waitForLine(HOLD_LINE, 15 * 60_000);
+  return { run, runId };
+}
+
+/** While held: the fault is really in place, journalled as applied, and doctor names it. */
+async function expectFaultApplied(runId: string, pid: number | undefined): Promise<void> {
+  const { pw } = await passwordEnv();
+  expect(pw.value).toBeTruthy();
+  expect(pw.valueFrom?.secretKeyRef).toEqual({ name: 'postgresql', key: 'postgres-password' });
+  await waitPod0Gone();
+  const j = journal(runId);
+  expect(j.pid).toBe(pid);
+  expect(j.entries.map((e: any) => `${e.id} ${e.state}`)).toEqual(['statefulset-env-conflict-1 applied']);
+  const d = await doctor();
+  expect(d.code).toBe(1);
+  expect(d.stdout).toContain('statefulset-env-conflict');
+  expect(d.stdout).toContain('POSTGRES_PASSWORD');
+}
+
+/** After revert or recover: the captured template is back, the pod runs, the journal says so, doctor is quiet. */
+async function expectRestored(runId: string): Promise<void> {
+  const captured = journal(runId).entries[0].record.originalEnv as k8s.V1EnvVar[];
+  const capturedPw = captured.find((e) => e.name === 'POSTGRES_PASSWORD')!;
+  expect(capturedPw.value).toBeTruthy();
+  expect(capturedPw.valueFrom).toBeUndefined();
+  const { env, pw } = await passwordEnv();
+  expect(pw.value).toBe(capturedPw.value);
+  expect(pw.valueFrom).toBeUndefined();
+  expect(env).toEqual(captured);
+  expect(journal(runId).entries.map((e: any) => `${e.id} ${e.state}`)).toEqual(['statefulset-env-conflict-1 reverted']);
+  await waitPod0Ready();
+  await waitDoctorQuiet();
+}
+
+async function victimNamespace(): Promise<k8s.V1Namespace | undefined> {
+  return core.readNamespace({ name: NS }).catch((err) => {
+    if (notFound(err)) return undefined;
+    throw err;
+  });
+}
+
+beforeAll(async () => {
+  assertBuilt();
+  const up = await runCli(['cluster', 'up', '--name', name], env, 20 * 60_000, 'cluster-up');
+  created = true;
+  expect(up.code).toBe(0);
+  const kubeconfig = up.stdout.match(/^kubeconfig (.+)$/m)?.[1];
+  expect(up.stdout.split('\n')[0]).toBe(name);
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfig!);
+  core = kc.makeApiClient(k8s.CoreV1Api);
+  apps = kc.makeApiClient(k8s.AppsV1Api);
+});
+
+afterAll(async () => {
+  for (const p of started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  if (created && !process.env.FAULTLINE_KEEP_CLUSTER) {
+    await runCli(['cluster', 'down', name], env, 10 * 60_000, 'cluster-down').catch(() => undefined);
+    if ((await kindClusters()).includes(name)) {
+      process.env.FAULTLINE_STATE_DIR = stateDir;
+      await new KindProvider().delete(name);
+    }
+  }
+  if (!process.env.FAULTLINE_KEEP_CLUSTER) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('doctor, SIGINT and SIGKILL during an applied fault, recover', () => {
+  test('doctor exits 0 with no findings on the healthy new cluster', async () => {
+    expect(await kindClusters()).toContain(name);
+    await waitForSystemPods(core, ['kube-system', 'kube-flannel', 'local-path-storage'], 6 * 60_000);
+    const d = await doctor();
+    expect(d.code).toBe(0);
+    expect(d.stdout).toMatch(/no findings/);
+    expect(await victimNamespace()).toBeUndefined(); // nothing deployed yet
+  });
+
+  test('SIGINT while the fault is applied: exit 130, the run reverts, the cluster is as before the fault', async () => {
+    const reportDir = join(tmp, 'report-sigint');
+    const { run, runId } = await heldRun('run-sigint', reportDir);
+    await expectFaultApplied(runId, run.child.pid);
+    expect(run.child.exitCode).toBeNull(); // still holding: the checks above ran while the fault was in place
+
+    run.child.kill('SIGINT');
+    const r = await run.exited(5 * 60_000);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/SIGINT received; stopping the current stage, then reverting/);
+    expect(r.lines.filter((l) => HOLD_LINE.test(l))).toHaveLength(1);
+    const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8'));
+    expect(report.interrupted).toBe('SIGINT');
+    const st = Object.fromEntries(report.scenarios[0].stages.map((s: any) => [s.name, s]));
+    expect(st.inject.status).toBe('interrupted');
+    expect(st.detect.status).toBe('skipped');
+    expect(st.revert.status).toBe('passed');
+    expect(st.revert.message).toBe('statefulset-env-conflict-1 reverted');
+
+    await expectRestored(runId);
+    // created by this run, kept by --keep
+    const ns = await victimNamespace();
+    expect(ns?.metadata?.labels?.['app.kubernetes.io/managed-by']).toBe('faultline');
+    expect(ns?.metadata?.annotations?.['faultline/run-id']).toBe(runId);
+    expect(ns?.status?.phase).toBe('Active');
+  });
+
+  test('SIGKILL while the fault is applied: the fault stays; recover undoes it; a second recover has nothing to do', async () => {
+    const before = await victimNamespace();
+    expect(before).toBeDefined(); // kept by the SIGINT run; this run deploys into it again
+    const { run, runId } = await heldRun('run-sigkill', join(tmp, 'report-sigkill'));
+    const pid = run.child.pid;
+    await expectFaultApplied(runId, pid);
+
+    run.child.kill('SIGKILL');
+    const r = await run.exited(60_000);
+    expect(r.signal).toBe('SIGKILL');
+    expect(r.code).toBeNull();
+    expect(existsSync(join(tmp, 'report-sigkill', 'report.json'))).toBe(false); // it never got to write one
+    // nothing undid it: the conflict is still stored and the journal entry still open
+    await new Promise((res) => setTimeout(res, 5_000));
+    const { pw } = await passwordEnv();
+    expect(pw.value).toBeTruthy();
+    expect(pw.valueFrom?.secretKeyRef?.name).toBe('postgresql');
+    expect(journal(runId).entries.map((e: any) => `${e.id} ${e.state}`)).toEqual(['statefulset-env-conflict-1 applied']);
+    await expect(core.readNamespacedPod({ name: POD0, namespace: NS })).rejects.toMatchObject({ code: 404 });
+
+    const rec = await runCli(['recover'], env, 5 * 60_000, 'recover');
+    expect(rec.code).toBe(0);
+    const said = rec.stdout.trim().split('\n');
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(new RegExp(`^run ${runId}: reverted statefulset-env-conflict-1: StatefulSet harbor/postgresql: env POSTGRES_PASSWORD .*restored`));
+    expect(journal(runId).pid).not.toBe(pid); // recover adopted the dead run's journal
+
+    await expectRestored(runId);
+    const again = await runCli(['recover'], env, 2 * 60_000, 'recover-2');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe('nothing to recover\n');
+    // the namespace is untouched by the killed run and by recover
+    const ns = await victimNamespace();
+    expect(ns?.metadata?.uid).toBe(before!.metadata!.uid);
+    expect(ns?.status?.phase).toBe('Active');
+  });
+});

@@ -1,0 +1,157 @@
+// etcd-disk-latency: histogram math and the analysis on fixture metrics (no cluster).
+import { describe, expect, test } from '@jest/globals';
+import {
+  analyzeEtcdDisk,
+  memberFromScrapes,
+  memberLatency,
+  parseNodeRead,
+  restartsFromLogList,
+  scrapeFromText,
+  type EtcdDiskSnapshot,
+  type MemberSample,
+} from '../../harness/detectors/etcd-disk-latency.js';
+import { countAbove, deltaHistogram, histogram, parseProm, quantile } from '../../harness/detectors/prom-text.js';
+import { builtinDetectors } from '../../harness/detectors/registry.js';
+import { pickSlowMember } from '../../harness/runbooks/etcd-slow-disk.js';
+import { findOurStraces, isOurStrace, straceArgv } from '../../harness/faults/etcd-fsync-delay.js';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HEALTHY_T0, HEALTHY_T1, SLOW_T1, histText } from './fixtures/etcd.js';
+
+const NOW = '2026-11-21T05:31:20.000Z';
+const T = new Date(NOW).getTime();
+
+function member(later: string, earlier = HEALTHY_T0, extra: Partial<MemberSample> = {}): MemberSample {
+  return { ...memberFromScrapes('cp-1', scrapeFromText(earlier, T - 5000), scrapeFromText(later, T), [], { 'kube-controller-manager': 0 }), ...extra };
+}
+
+describe('histogram math', () => {
+  test('p99 interpolates inside the bucket like histogram_quantile', () => {
+    const h = histogram(parseProm(histText('x', [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100, 100, 100, 100, 100], 60)), 'x')!;
+    // all 100 observations in (0.512, 1.024]: rank 99 -> 0.512 + 0.512 * 99/100
+    expect(quantile(0.99, h)).toBeCloseTo(0.512 + 0.512 * 0.99, 6);
+    expect(quantile(0.5, h)).toBeCloseTo(0.768, 6);
+    expect(countAbove(h, 0.1)).toBe(100);
+  });
+
+  test('the +Inf bucket yields the highest finite bound; no observations yields undefined', () => {
+    const inf = histogram(parseProm(histText('x', [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5], 99)), 'x')!;
+    expect(quantile(0.99, inf)).toBe(8.192);
+    const none = histogram(parseProm(histText('x', new Array(15).fill(0), 0)), 'x')!;
+    expect(quantile(0.99, none)).toBeUndefined();
+  });
+
+  test('delta between scrapes keeps only the window; a counter reset uses the later scrape', () => {
+    const a = histogram(parseProm(HEALTHY_T0), 'etcd_disk_wal_fsync_duration_seconds')!;
+    const b = histogram(parseProm(SLOW_T1), 'etcd_disk_wal_fsync_duration_seconds')!;
+    const d = deltaHistogram(b, a);
+    expect(d.count).toBe(7);
+    expect(quantile(0.99, d)!).toBeGreaterThan(0.5);
+    // since boot the same scrape looks healthy at p95: old samples dilute the fault
+    expect(quantile(0.95, b)!).toBeLessThan(0.1);
+    expect(deltaHistogram(a, b).count).toBe(a.count);
+  });
+
+  test('labels are parsed and series summed', () => {
+    const text = 'y_bucket{op="get",le="0.1"} 1\ny_bucket{op="get",le="+Inf"} 2\ny_bucket{op="list",le="0.1"} 3\ny_bucket{op="list",le="+Inf"} 3\ny_count{op="get"} 2\ny_count{op="list"} 3';
+    const h = histogram(parseProm(text), 'y')!;
+    expect(h.buckets).toEqual([
+      { le: 0.1, count: 4 },
+      { le: Infinity, count: 5 },
+    ]);
+    expect(h.count).toBe(5);
+  });
+});
+
+describe('etcd-disk-latency analysis', () => {
+  test('healthy window is quiet (p99 of a few ms)', () => {
+    const m = member(HEALTHY_T1);
+    const l = memberLatency(m);
+    expect(l.walP99!).toBeLessThan(0.01);
+    expect(l.slow).toBe(false);
+    const snap: EtcdDiskSnapshot = { kind: 'etcd-disk', takenAt: NOW, members: [m] };
+    expect(analyzeEtcdDisk(snap)).toEqual([]);
+  });
+
+  test('slow window is named with p99s, log warnings, leader changes and restarts', () => {
+    const tooLong = ['2026-11-21T05:31:10.1Z', '2026-11-21T05:31:15.2Z', '2026-11-21T04:00:00Z'];
+    const m = member(SLOW_T1, HEALTHY_T0, { tookTooLong: tooLong, restarts: { 'kube-controller-manager': 2, 'kube-scheduler': 1 } });
+    const [f, ...rest] = analyzeEtcdDisk({ kind: 'etcd-disk', takenAt: NOW, members: [m] });
+    expect(rest).toEqual([]);
+    expect(f!.detector).toBe('etcd-disk-latency');
+    expect(f!.runbook).toBe('etcd-slow-disk');
+    expect(f!.resources[0]).toBe('kube-system/Pod/etcd-cp-1');
+    expect(f!.summary).toMatch(/^etcd member cp-1: WAL fsync p99 1\.0\d s \(normal < 10 ms\), backend commit p99 2\.0\d s/);
+    expect(f!.summary).toContain("'apply request took too long' x2");
+    expect(f!.summary).toContain('leader changes 2');
+    expect(f!.summary).toContain('kube-controller-manager restarts 2');
+    expect(f!.evidence.join('\n')).toContain('7 of 7 fsyncs above 100 ms');
+  });
+
+  test('one slow fsync on a busy machine is not a slow disk', () => {
+    // one fsync of the window in (0.256, 0.512]
+    const one = HEALTHY_T1.replace('etcd_disk_wal_fsync_duration_seconds_bucket{le="0.128"} 655', 'etcd_disk_wal_fsync_duration_seconds_bucket{le="0.128"} 654').replace(
+      'etcd_disk_wal_fsync_duration_seconds_bucket{le="0.256"} 657',
+      'etcd_disk_wal_fsync_duration_seconds_bucket{le="0.256"} 656',
+    );
+    const m = member(one);
+    expect(memberLatency(m).walSlow).toBe(1);
+    expect(analyzeEtcdDisk({ kind: 'etcd-disk', takenAt: NOW, members: [m] })).toEqual([]);
+  });
+
+  test('API fallback: the API server seeing slow etcd requests', () => {
+    const slow = histogram(parseProm(histText('etcd_request_duration_seconds', [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 20, 20, 20, 20], 20)), 'etcd_request_duration_seconds')!;
+    const [f] = analyzeEtcdDisk({ kind: 'etcd-disk', takenAt: NOW, members: [], api: { windowSeconds: 5, hist: slow } });
+    expect(f!.summary).toMatch(/etcd_request_duration_seconds p99 2\.\d+ s/);
+    const fast = histogram(parseProm(histText('etcd_request_duration_seconds', [10, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20], 0.02)), 'etcd_request_duration_seconds')!;
+    expect(analyzeEtcdDisk({ kind: 'etcd-disk', takenAt: NOW, members: [], api: { windowSeconds: 5, hist: fast } })).toEqual([]);
+  });
+
+  test('other snapshot shapes are ignored (detectors share scanAll)', () => {
+    const d = builtinDetectors().get('etcd-disk-latency')!;
+    expect(d.analyze({ takenAt: NOW, pods: [], statefulSets: [], events: [] })).toEqual([]);
+  });
+
+  test('node read: metrics, warning timestamps and restart counts from N.log files', () => {
+    const out = `${SLOW_T1}\n---SLOW\n2026-11-21T05:31:10.1Z\n---RESTARTS\nkube-controller-manager /var/log/pods/kube-system_kube-controller-manager-x_1/kube-controller-manager/0.log\nkube-controller-manager /var/log/pods/kube-system_kube-controller-manager-x_1/kube-controller-manager/3.log\nkube-scheduler /var/log/pods/kube-system_kube-scheduler-x_1/kube-scheduler/0.log\n`;
+    const r = parseNodeRead(out, T);
+    expect(r.scrape.wal!.count).toBe(656);
+    expect(r.tookTooLong).toEqual(['2026-11-21T05:31:10.1Z']);
+    expect(r.restarts).toEqual({ 'kube-controller-manager': 3, 'kube-scheduler': 0 });
+    expect(restartsFromLogList(['garbage'])).toEqual({});
+  });
+
+  test('the runbook names the slow member by commit latency', () => {
+    const fast = { ...member(HEALTHY_T1), node: 'cp-2' };
+    const slow = member(SLOW_T1);
+    const r = pickSlowMember([fast, slow]);
+    expect(r.slow?.node).toBe('cp-1');
+    expect(r.lines[0]).toMatch(/^cp-1: backend commit p99 2\.\d+ s.*<- slow$/);
+  });
+});
+
+describe('etcd-fsync-delay strace identity', () => {
+  const rec = { etcdHostPid: 4242, delayMs: 500, straceOut: '/tmp/faultline-etcd-fsync-abc123.strace', token: 'faultline-etcd-fsync-abc123' };
+
+  test('argv delays fdatasync and fsync in microseconds and carries the token', () => {
+    const argv = straceArgv(rec);
+    expect(argv).toEqual(expect.arrayContaining(['-f', 'inject=fdatasync:delay_enter=500000', 'inject=fsync:delay_enter=500000', '-p', '4242']));
+    expect(isOurStrace(argv, rec.token)).toBe(true);
+    expect(isOurStrace(argv, 'faultline-etcd-fsync-other')).toBe(false);
+    expect(isOurStrace(['/usr/bin/bash', rec.token], rec.token)).toBe(false);
+  });
+
+  test('found through etcd TracerPid and by scanning /proc', () => {
+    const proc = mkdtempSync(join(tmpdir(), 'fl-proc-'));
+    const mk = (pid: number, status: string, cmdline: string[]) => {
+      mkdirSync(join(proc, String(pid)));
+      writeFileSync(join(proc, String(pid), 'status'), status);
+      writeFileSync(join(proc, String(pid), 'cmdline'), cmdline.join('\0') + '\0');
+    };
+    mk(4242, 'Name:\tetcd\nTracerPid:\t777\n', ['etcd', '--data-dir=/var/lib/etcd']);
+    mk(777, 'Name:\tstrace\nTracerPid:\t0\n', straceArgv(rec));
+    mk(900, 'Name:\tstrace\nTracerPid:\t0\n', ['/usr/bin/strace', '-p', '1']);
+    expect(findOurStraces(rec, proc)).toEqual([777]);
+  });
+});

@@ -1,0 +1,140 @@
+// etcd-liveness-restarts and the etcd-liveness-probe fault/runbook: pure parts on fixtures (no cluster).
+import { describe, expect, test } from '@jest/globals';
+import {
+  analyzeEtcdLiveness,
+  parseContainerLogs,
+  parseKubeletJournal,
+  parseManifestProbe,
+  parseNodeOutput,
+  parseTerminated,
+  probeEndpointMismatch,
+  probeGist,
+  shQuote,
+  type EtcdNodeLiveness,
+} from '../../harness/detectors/etcd-liveness-restarts.js';
+import { brokenProbe, LivenessProbeParams, livenessProbeOf, sha256, withLivenessProbe } from '../../harness/faults/etcd-liveness-probe.js';
+import { isKubeadmLikeProbe, KUBEADM_ETCD_LIVENESS } from '../../harness/runbooks/etcd-liveness-probe.js';
+import { builtinDetectors } from '../../harness/detectors/registry.js';
+import { ETCD_MANIFEST, PROBE_OUTPUT, TERMINATED_LINE } from './fixtures/etcd.js';
+
+const NOW = '2026-11-21T05:34:00.000Z';
+const params = LivenessProbeParams.parse({});
+const BROKEN = withLivenessProbe(ETCD_MANIFEST, brokenProbe(params));
+const POD = 'kube-system_etcd-cp-1_f859d07442f93b8902f153db142d8458';
+
+function node(over: Partial<EtcdNodeLiveness> = {}): EtcdNodeLiveness {
+  const { probe, clientUrls } = parseManifestProbe(BROKEN);
+  return {
+    node: 'cp-1',
+    containers: [
+      { pod: POD, attempt: 2, startedAt: '2026-11-21T05:33:16.07Z' },
+      { pod: POD, attempt: 3, startedAt: '2026-11-21T05:33:50.00Z' },
+    ],
+    terminated: parseTerminated([TERMINATED_LINE]),
+    probeFailures: [{ at: '2026-11-21T05:33:58.5Z', text: `Liveness probe failed: ${probeGist(PROBE_OUTPUT)}`, source: 'event', count: 1 }],
+    kills: [{ at: '2026-11-21T05:33:08.6Z', text: 'Container etcd failed liveness probe, will be restarted', source: 'event', count: 3 }],
+    health: '{"health":"true","reason":""}',
+    ...(probe ? { probe } : {}),
+    clientUrls,
+    ...over,
+  };
+}
+
+describe('etcd-liveness-probe fault (manifest edit)', () => {
+  test('replaces only the etcd liveness probe; the rest of the manifest is kept', () => {
+    const probe = livenessProbeOf(BROKEN) as any;
+    expect(probe.exec.command).toEqual(expect.arrayContaining(['etcdctl', '--endpoints=https://127.0.0.1:2380', 'get', 'foo']));
+    expect(probe.failureThreshold).toBe(3);
+    expect(probe.periodSeconds).toBe(5);
+    expect(BROKEN).toContain('--listen-client-urls=https://127.0.0.1:2379,https://172.18.0.3:2379');
+    expect(BROKEN).toContain('probe-port');
+    expect(sha256(BROKEN)).not.toBe(sha256(ETCD_MANIFEST));
+  });
+
+  test("the runbook's kubeadm probe is recognised; the broken one is not", () => {
+    expect(isKubeadmLikeProbe(livenessProbeOf(ETCD_MANIFEST))).toBe(true);
+    expect(isKubeadmLikeProbe(livenessProbeOf(BROKEN))).toBe(false);
+    const fixed = withLivenessProbe(BROKEN, KUBEADM_ETCD_LIVENESS);
+    expect(livenessProbeOf(fixed)).toEqual(livenessProbeOf(ETCD_MANIFEST));
+  });
+
+  test('the endpoint mismatch is named', () => {
+    const { probe, clientUrls } = parseManifestProbe(BROKEN);
+    expect(probeEndpointMismatch(probe, clientUrls)).toMatch(/--endpoints https:\/\/127\.0\.0\.1:2380 is not one of etcd's client URLs/);
+    const ok = withLivenessProbe(ETCD_MANIFEST, brokenProbe({ ...params, endpoint: 'https://[127.0.0.1]:2379' }));
+    const p2 = parseManifestProbe(ok);
+    expect(probeEndpointMismatch(p2.probe, p2.clientUrls)).toBeUndefined();
+  });
+});
+
+describe('etcd-liveness-restarts analysis', () => {
+  test('kills by the probe while /health is true: the probe is wrong, etcd is healthy', () => {
+    const [f, ...rest] = analyzeEtcdLiveness({ kind: 'etcd-liveness', takenAt: NOW, nodes: [node()] });
+    expect(rest).toEqual([]);
+    expect(f!.resources[0]).toBe('kube-system/Pod/etcd-cp-1');
+    expect(f!.runbook).toBe('etcd-liveness-probe');
+    expect(f!.summary).toContain('restarts 3');
+    expect(f!.summary).toContain('the probe is wrong, etcd is healthy');
+    const text = [f!.summary, ...f!.evidence].join('\n');
+    expect(text).toContain('Liveness probe failed: Error: context deadline exceeded (dial tcp 127.0.0.1:2380: connect: connection refused)');
+    expect(text).toContain('failed liveness probe, will be restarted x3');
+    expect(text).toContain('etcd log: "received signal; shutting down (signal terminated)"');
+  });
+
+  test('healthy cluster (no kills, no failures) is quiet; so is a fixed probe after old kills', () => {
+    const healthy = node({ containers: [{ pod: POD, attempt: 0, startedAt: '2026-11-21T05:20:00Z' }], terminated: [], probeFailures: [], kills: [] });
+    expect(analyzeEtcdLiveness({ kind: 'etcd-liveness', takenAt: NOW, nodes: [healthy] })).toEqual([]);
+    // fixed: a new pod started after the last failure; old kills in the window no longer count
+    const fixed = node({ containers: [{ pod: 'kube-system_etcd-cp-1_new', attempt: 0, startedAt: '2026-11-21T05:33:59Z' }] });
+    expect(analyzeEtcdLiveness({ kind: 'etcd-liveness', takenAt: NOW, nodes: [fixed] })).toEqual([]);
+  });
+
+  test('a failure seen by running the probe by hand counts while the API (events) is down', () => {
+    const n = node({ probeFailures: [], kills: [], byHand: { exitCode: 1, output: PROBE_OUTPUT, at: NOW } });
+    const [f] = analyzeEtcdLiveness({ kind: 'etcd-liveness', takenAt: NOW, nodes: [n] });
+    expect(f!.evidence.join('\n')).toContain('Liveness probe failed when run by hand in the etcd container (exit 1): Error: context deadline exceeded');
+  });
+
+  test('etcd down right now is reported without claiming it is healthy', () => {
+    const n = node({ health: undefined });
+    const [f] = analyzeEtcdLiveness({ kind: 'etcd-liveness', takenAt: NOW, nodes: [n] });
+    expect(f!.summary).toContain('etcd is down right now');
+  });
+
+  test('other snapshot shapes are ignored', () => {
+    expect(builtinDetectors().get('etcd-liveness-restarts')!.analyze({ takenAt: NOW, pods: [], statefulSets: [], events: [] })).toEqual([]);
+  });
+});
+
+describe('node output parsing', () => {
+  test('pod log files, etcd terminated lines, kubelet journal, health and manifest', () => {
+    const out = [
+      `/var/log/pods/${POD}/etcd/2.log 2026-11-21T05:33:16.07Z`,
+      `/var/log/pods/${POD}/etcd/3.log 2026-11-21T05:33:50.00Z`,
+      '---TERM',
+      TERMINATED_LINE,
+      '---KUBELET',
+      '2026-11-21T05:33:03.6+0000 cp-1 kubelet[561]: I1121 prober.go:116] "Probe failed" probeType="Liveness" pod="kube-system/etcd-cp-1" output="Error: context deadline exceeded\\n"',
+      '2026-11-21T05:33:08.6+0000 cp-1 kubelet[561]: I1121 kuberuntime_manager.go:1100] "Message for Container of pod" containerMessage="Container etcd failed liveness probe, will be restarted"',
+      '---HEALTH',
+      '{"health":"true","reason":""}',
+      '---MANIFEST',
+      BROKEN,
+    ].join('\n');
+    const n = parseNodeOutput('cp-1', out);
+    expect(n.containers.map((c) => c.attempt)).toEqual([2, 3]);
+    expect(n.terminated[0]!.text).toBe('received signal; shutting down (signal terminated)');
+    expect(n.probeFailures[0]!.text).toBe('Liveness probe failed: Error: context deadline exceeded');
+    expect(n.kills).toHaveLength(1);
+    expect(n.health).toContain('"health":"true"');
+    expect((n.probe as any).exec.command[1]).toBe('--endpoints=https://127.0.0.1:2380');
+    expect(parseNodeOutput('cp-1', out.replace('{"health":"true","reason":""}', '#down')).health).toBeUndefined();
+  });
+
+  test('older etcd log wording and helpers', () => {
+    expect(parseTerminated(['2018-12-04 22:48:46.050580 N | pkg/osutil: received terminated signal, shutting down...'])).toHaveLength(1);
+    expect(parseContainerLogs(['/var/log/pods/x/etcd/notanumber.log'])).toEqual([]);
+    expect(parseKubeletJournal(['unrelated']).failures).toEqual([]);
+    expect(shQuote("it's")).toBe(`'it'\\''s'`);
+  });
+});
