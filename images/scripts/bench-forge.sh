@@ -39,7 +39,7 @@ sample() { # record the highest total memory of this cluster's node containers
   done
 }
 sample & sampler=$!
-trap 'kill $sampler 2>/dev/null; "$KIND" delete cluster --name "$name" >/dev/null 2>&1; rm -f "$peak_file"' EXIT
+trap 'kill $sampler 2>/dev/null || true; "$KIND" delete cluster --name "$name" >/dev/null 2>&1; rm -f "$peak_file"' EXIT
 
 t=$SECONDS
 "$KIND" create cluster --name "$name" --config "$config" --image "$image" --wait 5m >/dev/null 2>&1 \
@@ -47,12 +47,12 @@ t=$SECONDS
 create=$((SECONDS - t))
 sleep 20  # let the system pods settle, so the peak includes a running cluster, not just its start
 t=$SECONDS; "$KIND" delete cluster --name "$name" >/dev/null 2>&1; delete=$((SECONDS - t))
-kill $sampler 2>/dev/null
+kill $sampler 2>/dev/null || true
 
 printf '\nforge and cluster benchmark (%s, %s cores, %s RAM, %s)\n' "$(hostname)" "$(nproc)" \
   "$(free -g | awk '/Mem:/{print $2 "G"}')" "$(date -u +%FT%TZ)"
 printf '%-38s %10s\n' "measure" "value"
-printf '%-38s %9ss\n' "forge cold (BENCH_COLD=1)" "$cold"
+if [ "$cold" = - ]; then printf '%-38s %10s\n' "forge cold" "not run (BENCH_COLD=1)"; else printf '%-38s %9ss\n' "forge cold (BENCH_COLD=1)" "$cold"; fi
 printf '%-38s %9ss\n' "forge warm (after it)" "$warm"
 printf '%-38s %9ss\n' "cluster create ($(basename "$config"))" "$create"
 printf '%-38s %9ss\n' "cluster delete" "$delete"
