@@ -1,5 +1,6 @@
-// Finds StatefulSets whose pod template sets an env var with both `value` and `valueFrom`: the API accepts
-// the StatefulSet, but every Pod create by the controller is rejected, so pod -0 never comes back.
+// Finds StatefulSets whose pod template sets an env var with both `value` and `valueFrom`: the stored StatefulSet
+// holds it (older API servers accepted it; newer ones keep one already stored), but every Pod the controller
+// creates from it is rejected, so pod -0 never comes back.
 import { resourceId, type Detector, type Finding } from './types.js';
 import { collectWorkloads, type StatefulSetInfo, type WorkloadSnapshot } from './snapshot.js';
 import { describeCrash, eventsFor, isUnhealthyDependant, podMentionsAny } from './pod-health.js';
@@ -72,8 +73,8 @@ export function analyzeEnvConflicts(snapshot: WorkloadSnapshot): Finding[] {
       severity: 'critical',
       summary: `StatefulSet ${ns}/${sts.name} env ${c.env} in container ${c.container} sets both value and valueFrom; ${consequence}${deps}`,
       rootCause:
-        `${fieldPath(c)} (${c.env}) sets both value and valueFrom (${c.valueFrom}); the API accepts it in a StatefulSet's ` +
-        'pod template but rejects the Pod: "valueFrom: may not be specified when `value` is not empty"',
+        `${fieldPath(c)} (${c.env}) sets both value and valueFrom (${c.valueFrom}); the stored StatefulSet ` +
+        'template holds it, but the API rejects every Pod made from it: "valueFrom: may not be specified when `value` is not empty"',
       evidence,
       runbook: 'statefulset-env-conflict',
       resources: [

@@ -131,10 +131,11 @@ spec.containers[N].env[M].valueFrom: Invalid value: "": may not be specified whe
 Pod \`<name>-0\` does not exist; anything that talks to it (for Harbor: harbor-core) is in CrashLoopBackOff.
 The standard alert (KubeStatefulSetReplicasMismatch) fires only after 15 minutes.
 
-**Why.** The API validates a StatefulSet's pod template less strictly than a Pod. A chart that renders an env
-var with both a literal \`value\` and \`valueFrom.secretKeyRef\` is accepted, and every Pod the controller then
-creates from it is rejected. Existing pods keep running until they are deleted or rescheduled, so the problem
-appears later (an upgrade, a node reboot).
+**Why.** Older API servers validated a StatefulSet's pod template less strictly than a Pod: a chart that
+rendered an env var with both a literal \`value\` and \`valueFrom.secretKeyRef\` was accepted, and every Pod the
+controller then creates from it is rejected. Newer API servers refuse such a template on create and update, but
+tolerate one that is already stored, so a cluster upgraded with it still has it. Existing pods keep running until
+they are deleted or rescheduled, so the problem appears later (an upgrade, a node reboot).
 
 **Diagnose.** \`faultline doctor\` names the field (for example
 \`spec.template.spec.containers[0].env[4]\`, \`POSTGRES_PASSWORD\`) and the Secret it refers to. Values are never
