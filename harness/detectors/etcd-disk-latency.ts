@@ -220,10 +220,16 @@ export async function readNode(na: NodeAccess, node: string): Promise<NodeRead> 
 
 const history = new Map<string, EtcdScrape[]>();
 
+/** sleeps ms; an abort ends it early (the caller's next read then fails on the aborted signal) */
 const wait = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 
 /** A member sample over a window of at least windowMs. With `fresh`, two new scrapes windowMs apart (used by

@@ -79,6 +79,9 @@ export const etcdSlowDiskRunbook: Runbook = {
         ],
       };
     }
+    if (!/(^|\/)strace$/.test(tracer.cmdline[0] ?? '') || !tracer.cmdline.some((a) => /inject=f(data)?sync/.test(a))) {
+      return { mode: 'manual', actions: [`etcd on ${node} is traced by pid ${tracer.pid} (${tracer.cmdline.join(' ')}), which is not a syscall-delaying strace; not touching it`] };
+    }
     // move etcd to a healthy disk: here, remove what slows the disk under it (the tracer delaying its syncs)
     const how = await stopProcess(tracer.pid);
     actions.push(`moved etcd on ${node} to a healthy disk: stopped pid ${tracer.pid} (${tracer.cmdline.slice(0, 8).join(' ')} ...) delaying etcd's fsync (${how})`);
