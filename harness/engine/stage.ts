@@ -62,21 +62,19 @@ export async function runStage(name: StageName, deadlineSeconds: number, fn: Sta
 
   let timer: NodeJS.Timeout | undefined;
   let outcome: 'deadline' | 'abort' | undefined;
+  let onAbort: (() => void) | undefined;
   const stop = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
       outcome ??= 'deadline';
       ctrl.abort(new DeadlineExceeded(deadlineSeconds));
       resolve();
     }, deadlineSeconds * 1000);
-    runSignal?.addEventListener(
-      'abort',
-      () => {
-        outcome ??= 'abort';
-        ctrl.abort(runSignal.reason);
-        resolve();
-      },
-      { once: true },
-    );
+    onAbort = () => {
+      outcome ??= 'abort';
+      ctrl.abort(runSignal!.reason);
+      resolve();
+    };
+    runSignal?.addEventListener('abort', onAbort, { once: true });
   });
   let lastProgress: string | undefined;
   const progress = (m: string) => {
@@ -89,6 +87,8 @@ export async function runStage(name: StageName, deadlineSeconds: number, fn: Sta
   );
   const first = await Promise.race([work, stop.then(() => undefined)]);
   clearTimeout(timer);
+  // the run's signal outlives every stage: leaving listeners on it leaks one per stage and scenario
+  if (onAbort) runSignal?.removeEventListener('abort', onAbort);
   if (first && !outcome) return first.ok ? finish('passed', first.message) : finish('failed', errorMessage(first.error));
   // deadline or abort: give the work a moment to stop touching the cluster before later stages (revert) run
   await Promise.race([work, new Promise((r) => setTimeout(r, opts.settleMs ?? 10_000).unref())]);
