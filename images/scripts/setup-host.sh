@@ -55,7 +55,7 @@ start_dockerd() {
 
 main() {
   # kind nodes are Linux containers run by a Linux dockerd; elsewhere (Docker Desktop) use stock images
-  [ "$(uname -s)" = Linux ] || die "make setup prepares Linux hosts only (this is $(uname -s)); with Docker Desktop, run FAULTLINE_FORGE=never make forge and use stock kind images"
+  [ "$(uname -s)" = Linux ] || die "make setup prepares Linux hosts only (this is $(uname -s)); elsewhere install Docker and kind yourself and let kind use its stock node image"
   command -v docker >/dev/null && command -v jq >/dev/null && command -v debootstrap >/dev/null || install_docker
   local changed=0
   if cap_sys_resource_missing; then install_runc_wrapper && changed=1; fi
