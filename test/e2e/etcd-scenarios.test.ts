@@ -3,10 +3,9 @@
 // for a wrong probe in the real static pod manifest). Checks the report and that nothing is left behind:
 // no strace attached to any process, the run's cluster gone.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { KindProvider } from '../../harness/cluster/kind.js';
-import { assertBuilt, e2eTempDir, kindClusters, runCli, type CliResult } from './support.js';
+import { assertBuilt, e2eTempDir, kindClusters, runCli, runCluster, cleanUpRun, type CliResult } from './support.js';
 
 jest.setTimeout(40 * 60_000);
 
@@ -33,16 +32,10 @@ function straces(): string[] {
 beforeAll(async () => {
   assertBuilt();
   res = await runCli(['run', 'etcd-slow-disk', 'etcd-liveness-kill', '--report-dir', reportDir], env, 35 * 60_000, 'etcd');
-  cluster = res.stderr.match(/on a new kind cluster (faultline-[a-z0-9-]+)/)?.[1];
+  cluster = runCluster(res.stderr);
 });
 
-afterAll(async () => {
-  if (cluster && !process.env.FAULTLINE_KEEP_CLUSTER && (await kindClusters()).includes(cluster)) {
-    process.env.FAULTLINE_STATE_DIR = env.FAULTLINE_STATE_DIR;
-    await new KindProvider().delete(cluster);
-  }
-  if (!process.env.FAULTLINE_KEEP_CLUSTER) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => cleanUpRun(cluster, env.FAULTLINE_STATE_DIR, tmp));
 
 describe('faultline run etcd-slow-disk etcd-liveness-kill on a new kind cluster', () => {
   test('both scenarios pass with real signatures', () => {

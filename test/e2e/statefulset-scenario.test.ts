@@ -5,13 +5,12 @@
 // unless FAULTLINE_KEEP_CLUSTER is set.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { KindProvider } from '../../harness/cluster/kind.js';
 import { repoRoot } from '../../harness/engine/paths.js';
 import { STAGE_ORDER } from '../../harness/report/types.js';
-import { assertBuilt, e2eTempDir, kindClusters, runCli, type CliResult } from './support.js';
+import { assertBuilt, e2eTempDir, kindClusters, runCli, runCluster, cleanUpRun, type CliResult } from './support.js';
 
 jest.setTimeout(30 * 60_000);
 
@@ -48,16 +47,10 @@ beforeAll(async () => {
   assertBuilt();
   clustersBefore = await kindClusters();
   res = await runCli(['run', 'statefulset-env-conflict', '--report-dir', reportDir, '-o', 'junit'], env, 25 * 60_000, 'run');
-  cluster = res.stderr.match(/on a new kind cluster (faultline-[a-z0-9-]+)/)?.[1];
+  cluster = runCluster(res.stderr);
 });
 
-afterAll(async () => {
-  if (cluster && !process.env.FAULTLINE_KEEP_CLUSTER && (await kindClusters()).includes(cluster)) {
-    process.env.FAULTLINE_STATE_DIR = env.FAULTLINE_STATE_DIR;
-    await new KindProvider().delete(cluster);
-  }
-  if (!process.env.FAULTLINE_KEEP_CLUSTER) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => cleanUpRun(cluster, env.FAULTLINE_STATE_DIR, tmp));
 
 describe('faultline run statefulset-env-conflict on a new kind cluster', () => {
   test('exits 0 and prints JUnit XML with one passing testcase on stdout', () => {

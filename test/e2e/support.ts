@@ -1,7 +1,7 @@
 // Polling helpers for end-to-end tests on real clusters, and the built CLI run as a real process.
 import * as k8s from '@kubernetes/client-node';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KindProvider } from '../../harness/cluster/kind.js';
@@ -161,4 +161,21 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs =
 /** Cluster names from `kind get clusters` (the real binary faultline uses). */
 export async function kindClusters(): Promise<string[]> {
   return new KindProvider().list();
+}
+
+/** The cluster a `faultline run` on a new cluster says it created, from its stderr. */
+export function runCluster(stderr: string): string | undefined {
+  return stderr.match(/on a new kind cluster (faultline-[a-z0-9-]+)/)?.[1];
+}
+
+/** afterAll of a suite whose run made its own cluster: delete that cluster if the run left it (a failed run),
+ *  then the suite's temp folder, unless FAULTLINE_KEEP_CLUSTER asks to keep both for a look. */
+export async function cleanUpRun(cluster: string | undefined, stateDir: string, tmp: string): Promise<void> {
+  if (process.env.FAULTLINE_KEEP_CLUSTER) return;
+  if (cluster && (await kindClusters()).includes(cluster)) {
+    // the provider forgets the cluster in the state dir the run recorded it in
+    process.env.FAULTLINE_STATE_DIR = stateDir;
+    await new KindProvider().delete(cluster);
+  }
+  rmSync(tmp, { recursive: true, force: true });
 }
