@@ -58,7 +58,9 @@ export function procCmdline(pid: number, procRoot = '/proc'): string[] | undefin
   }
 }
 
+/** Whether a host process exists (EPERM: it does, but is not ours to signal). */
 export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;

@@ -109,13 +109,3 @@ export function listJournals(dir = journalDir()): RunJournal[] {
     });
 }
 
-/** A live pid (other than ours) means the run is still going and owns its journal. */
-export function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -1,9 +1,10 @@
 // `faultline recover`: undo what a killed (or still running, with --force) run left applied.
 import type { ClusterRef, Provider } from '../cluster/types.js';
 import type { KubeClients } from '../cluster/kube.js';
+import { pidAlive } from '../cluster/node-access.js';
 import type { FaultRegistry } from '../faults/registry.js';
 import { errorMessage } from './errors.js';
-import { listJournals, pidAlive, type RunJournal } from './journal.js';
+import { listJournals, type RunJournal } from './journal.js';
 
 export interface RecoverDeps {
   faults: FaultRegistry;

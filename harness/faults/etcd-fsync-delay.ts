@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
+import { sleep } from '../engine/poll.js';
 import { controlPlaneNodes, nodeAccess, pidAlive, procCmdline, tracerPid } from '../cluster/node-access.js';
 import type { RunContext } from '../engine/context.js';
 import type { Fault } from './types.js';
@@ -82,7 +83,6 @@ export function tracerOf(pid: number, procRoot = '/proc'): { pid: number; cmdlin
   return { pid: t, cmdline: procCmdline(t, procRoot) ?? [] };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** SIGTERM (strace detaches and restores normal syscalls), then SIGKILL if it is still there. */
 export async function stopProcess(pid: number, graceMs = 5_000): Promise<'gone' | 'terminated' | 'killed'> {

@@ -7,6 +7,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, write
 import { join } from 'node:path';
 import { findBinary } from '../../harness/cluster/binaries.js';
 import { repoRoot } from '../../harness/engine/paths.js';
+import { writeUnreachableKubeconfig } from '../helpers/kubeconfig.js';
 import { assertBuilt, e2eTempDir, kindClusters, runCli, type CliResult } from './support.js';
 
 jest.setTimeout(5 * 60_000);
@@ -62,17 +63,7 @@ describe('bad input to the built CLI on the real machine: one line, exit 2, noth
   });
 
   test('unreachable context (a kubeconfig whose server is https://127.0.0.1:1)', async () => {
-    const kubeconfig = join(tmp, 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      `apiVersion: v1
-kind: Config
-clusters: [{name: dead, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: not-a-real-token}}]
-contexts: [{name: dead, context: {cluster: dead, user: u}}]
-current-context: dead
-`,
-    );
+    const kubeconfig = writeUnreachableKubeconfig(join(tmp, 'kubeconfig'));
     const kenv = { ...env, KUBECONFIG: kubeconfig };
     expectBadInput(await runCli(['doctor', '--context', 'dead'], kenv), /cluster at https:\/\/127\.0\.0\.1:1 \(context "dead"\) is unreachable/);
     expectBadInput(await runCli(['doctor'], kenv), /is unreachable/);

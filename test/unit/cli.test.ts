@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/engine/paths.js';
+import { writeUnreachableKubeconfig } from '../helpers/kubeconfig.js';
 import { tempDir } from './helpers/tmp.js';
 
 const MAIN = join(repoRoot(), 'dist', 'harness', 'cli', 'main.js');
@@ -16,17 +17,7 @@ let kubeconfig: string;
 beforeAll(() => {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run \`npm run build\` before the unit tests`);
   tmp = tempDir();
-  kubeconfig = join(tmp.path, 'kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters: [{name: dead, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: not-a-real-token}}]
-contexts: [{name: dead, context: {cluster: dead, user: u}}]
-current-context: dead
-`,
-  );
+  kubeconfig = writeUnreachableKubeconfig(join(tmp.path, 'kubeconfig'));
   mkdirSync(join(tmp.path, 'state'));
   mkdirSync(join(tmp.path, 'cache'));
   env = {

@@ -1,5 +1,5 @@
 // Engine flow with FAKE provider, fault, detector, runbook, deployer and integrity check (see helpers/fakes.ts).
-import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { openRunJournal } from '../../harness/engine/journal.js';
 import type { Deployer } from '../../harness/engine/deploy.js';
@@ -8,17 +8,9 @@ import { HOLD_ENV, holdAfterApplyMs } from '../../harness/engine/scenario-run.js
 import { runSuite } from '../../harness/engine/suite.js';
 import { STAGE_ORDER } from '../../harness/report/types.js';
 import { FAKE_KUBE, FakeDeployer, FakeProvider, fakeRegistries, fakeScenario, fakeWorld, type FakeWorld } from './helpers/fakes.js';
-import { tempDir } from './helpers/tmp.js';
+import { useTempStateDir } from './helpers/tmp.js';
 
-let tmp: ReturnType<typeof tempDir>;
-beforeEach(() => {
-  tmp = tempDir();
-  process.env.FAULTLINE_STATE_DIR = tmp.path;
-});
-afterEach(() => {
-  tmp.cleanup();
-  delete process.env.FAULTLINE_STATE_DIR;
-});
+const tmp = useTempStateDir();
 
 function setup(w: FakeWorld, caps = {}) {
   const provider = new FakeProvider(w, caps);

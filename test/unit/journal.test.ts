@@ -1,23 +1,16 @@
 // Journal durability and `recover` with a FAKE fault (helpers/fakes.ts); no cluster is contacted.
-import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listJournals, openRunJournal, pidAlive, RunJournal } from '../../harness/engine/journal.js';
+import { pidAlive } from '../../harness/cluster/node-access.js';
+import { listJournals, openRunJournal, RunJournal } from '../../harness/engine/journal.js';
 import { recover } from '../../harness/engine/recover.js';
 import type { ClusterRef } from '../../harness/cluster/types.js';
 import { FAKE_KUBE, FakeProvider, fakeFault, fakeWorld } from './helpers/fakes.js';
-import { tempDir } from './helpers/tmp.js';
+import { useTempStateDir } from './helpers/tmp.js';
 
-let tmp: ReturnType<typeof tempDir>;
-beforeEach(() => {
-  tmp = tempDir();
-  process.env.FAULTLINE_STATE_DIR = tmp.path;
-});
-afterEach(() => {
-  tmp.cleanup();
-  delete process.env.FAULTLINE_STATE_DIR;
-});
+const tmp = useTempStateDir();
 
 const cluster: ClusterRef = { provider: 'kind', name: 'faultline-x', context: 'kind-faultline-x', kubeconfigPath: '/fake/kc', createdByFaultline: true };
 

@@ -42,7 +42,7 @@ Exit codes: 0 every run passed, 1 a run failed, 2 bad input.`,
         process.stderr.write(`faultline bench: run ${i} of ${runs}\n`);
         const code = await run(ids, { all: ids.length === 0, allowContext: [], reportDir: dir, output: 'text', quiet: true, ...(flags.image ? { image: flags.image } : {}) });
         reports.push(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report);
-        if (code === 130 || code === 143) return void (process.exitCode = code);
+        if (code === EXIT.sigint || code === EXIT.sigterm) return void (process.exitCode = code);
         failed ||= code !== EXIT.ok;
       }
       process.stdout.write(renderBench(reports));
