@@ -49,10 +49,18 @@ build_debian() {
   rm -rf "$dir"
 }
 
+# copied_sources DOCKERFILE CONTEXT : the context paths its COPY lines read (not --from=stage copies), so an
+# image's key changes with what it is built from and not with its neighbours in the folder
+copied_sources() {
+  awk 'toupper($1) == "COPY" && !/--from=/ { for (i = 2; i < NF; i++) if ($i !~ /^--/) print $i }' "$1" | sort -u |
+    while read -r src; do printf '%s\n' "$2/$src"; done
+}
+
 # dockerfile_image TAGS DOCKERFILE CONTEXT : build FROM the Debian image
 dockerfile_image() {
-  local tags=$1 file=$2 ctx=$3 t args=()
-  local k; k=$(key "$(image_id "$DEBIAN_IMAGE")" "$file" "$ctx")
+  local tags=$1 file=$2 ctx=$3 t args=() srcs
+  mapfile -t srcs < <(copied_sources "$file" "$ctx")
+  local k; k=$(key "$(image_id "$DEBIAN_IMAGE")" "$file" "${srcs[@]}")
   fresh "${tags%% *}" "$k" && return 0
   for t in $tags; do args+=(-t "$t"); done
   step "image-$(basename "$file" .Dockerfile)" docker build ${FAULTLINE_FORGE_REBUILD:+--no-cache} --label "$LABEL=$k" --build-arg "DEBIAN_IMAGE=$DEBIAN_IMAGE" \
