@@ -181,6 +181,6 @@ export const statefulsetEnvConflict: Fault<StsEnvConflictParams, StsEnvConflictR
   },
 
   describe(r) {
-    return `StatefulSet ${r.namespace}/${r.statefulset}: env ${r.env} of container ${r.container} restored to its captured definition, stuck pod -0 deleted`;
+    return `StatefulSet ${r.namespace}/${r.statefulset}: env ${r.env} of container ${r.container} restored to its captured definition, and pod ${r.statefulset}-0 deleted if it is not Running`;
   },
 };

@@ -6,7 +6,7 @@ import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess } from '../clust
 import { checkReachable } from '../cluster/kube.js';
 import type { RunContext } from '../engine/context.js';
 import { sleep } from '../engine/poll.js';
-import { describeProbe, parseContainerLogs, probeEndpointMismatch } from '../detectors/etcd-liveness-restarts.js';
+import { describeProbe, parseContainerLogs, probeEndpointMismatch } from '../detectors/etcd-liveness-analysis.js';
 import type { Finding } from '../detectors/types.js';
 import { ETCD_MANIFEST, livenessProbeOf, readManifest, withLivenessProbe, writeManifest } from '../faults/etcd-liveness-probe.js';
 import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from './types.js';

@@ -4,12 +4,12 @@ import {
   analyzeEtcdDisk,
   memberFromScrapes,
   memberLatency,
-  parseNodeRead,
   restartsFromLogList,
   scrapeFromText,
   type EtcdDiskSnapshot,
   type MemberSample,
-} from '../../harness/detectors/etcd-disk-latency.js';
+} from '../../harness/detectors/etcd-disk-analysis.js';
+import { parseNodeRead } from '../../harness/detectors/etcd-disk-sampling.js';
 import { countAbove, deltaHistogram, histogram, parseProm, quantile } from '../../harness/detectors/prom-text.js';
 import { builtinDetectors } from '../../harness/detectors/registry.js';
 import { pickSlowMember } from '../../harness/runbooks/etcd-slow-disk.js';

@@ -5,13 +5,12 @@ import {
   parseContainerLogs,
   parseKubeletJournal,
   parseManifestProbe,
-  parseNodeOutput,
   parseTerminated,
   probeEndpointMismatch,
   probeGist,
-  shQuote,
   type EtcdNodeLiveness,
-} from '../../harness/detectors/etcd-liveness-restarts.js';
+} from '../../harness/detectors/etcd-liveness-analysis.js';
+import { parseNodeOutput, shQuote } from '../../harness/detectors/etcd-liveness-collect.js';
 import { brokenProbe, LivenessProbeParams, livenessProbeOf, sha256, withLivenessProbe } from '../../harness/faults/etcd-liveness-probe.js';
 import { isKubeadmLikeProbe, KUBEADM_ETCD_LIVENESS } from '../../harness/runbooks/etcd-liveness-probe.js';
 import { builtinDetectors } from '../../harness/detectors/registry.js';

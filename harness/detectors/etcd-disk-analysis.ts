@@ -1,0 +1,173 @@
+// Incident 000's slow-disk signatures, computed from etcd's own metric histograms and log timestamps (pure).
+import { counter, countAbove, deltaHistogram, fmtSeconds, histogram, parseProm, quantile, type Histogram } from './prom-text.js';
+import { resourceId, type Finding } from './types.js';
+
+export const WAL_FSYNC_P99_MAX = 0.1;
+export const COMMIT_P99_MAX = 0.25;
+/** API server's view (includes network and apply): p99 of etcd requests */
+export const API_ETCD_P99_MAX = 0.5;
+/** a single slow fsync on a busy laptop is not a slow disk: at least this many observations above the threshold */
+export const MIN_SLOW = 3;
+export const WINDOW_MS = 5_000;
+/** an earlier scrape older than this is not reused: the window would reach back before a recovery (or a fault) */
+export const MAX_WINDOW_MS = 15_000;
+/** log warnings counted over this window */
+export const LOG_WINDOW_MS = 5 * 60_000;
+
+export const WAL = 'etcd_disk_wal_fsync_duration_seconds';
+export const COMMIT = 'etcd_disk_backend_commit_duration_seconds';
+export const LEADER_CHANGES = 'etcd_server_leader_changes_seen_total';
+
+export interface EtcdScrape {
+  at: number;
+  wal?: Histogram;
+  commit?: Histogram;
+  leaderChanges?: number;
+}
+
+export interface MemberSample {
+  node: string;
+  /** seconds between the two scrapes */
+  windowSeconds: number;
+  /** latencies observed in the window only */
+  wal?: Histogram;
+  commit?: Histogram;
+  leaderChanges?: number;
+  leaderChangesInWindow?: number;
+  /** CRI timestamps of etcd's "took too long" warnings (last lines of its pod logs) */
+  tookTooLong: string[];
+  /** restart count per leader-elected component, from the log files kubelet keeps (N.log = attempt N) */
+  restarts: Record<string, number>;
+  error?: string;
+}
+
+export interface EtcdDiskSnapshot {
+  kind: 'etcd-disk';
+  takenAt: string;
+  members: MemberSample[];
+  /** fallback without node access: the API server's etcd request latencies in a window */
+  api?: { windowSeconds: number; hist?: Histogram; error?: string };
+}
+
+// ---------- parsing (pure) ----------
+
+export function scrapeFromText(text: string, at: number): EtcdScrape {
+  const s = parseProm(text);
+  return { at, wal: histogram(s, WAL), commit: histogram(s, COMMIT), leaderChanges: counter(s, LEADER_CHANGES) };
+}
+
+/** "N.log" files of a container's pod log dir: the highest N is its restart count. */
+export function restartsFromLogList(lines: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of lines) {
+    const m = /^(\S+)\s+\S*\/(\d+)\.log$/.exec(l.trim());
+    if (!m) continue;
+    out[m[1]!] = Math.max(out[m[1]!] ?? 0, Number(m[2]));
+  }
+  return out;
+}
+
+export function memberFromScrapes(node: string, earlier: EtcdScrape | undefined, later: EtcdScrape, tookTooLong: string[], restarts: Record<string, number>): MemberSample {
+  return {
+    node,
+    windowSeconds: earlier ? (later.at - earlier.at) / 1000 : 0,
+    ...(later.wal ? { wal: deltaHistogram(later.wal, earlier?.wal) } : {}),
+    ...(later.commit ? { commit: deltaHistogram(later.commit, earlier?.commit) } : {}),
+    ...(later.leaderChanges !== undefined ? { leaderChanges: later.leaderChanges } : {}),
+    ...(later.leaderChanges !== undefined && earlier?.leaderChanges !== undefined
+      ? { leaderChangesInWindow: Math.max(0, later.leaderChanges - earlier.leaderChanges) }
+      : {}),
+    tookTooLong,
+    restarts,
+  };
+}
+
+// ---------- analysis (pure) ----------
+
+export interface MemberLatency {
+  node: string;
+  walP99?: number;
+  commitP99?: number;
+  walSlow: number;
+  commitSlow: number;
+  samples: number;
+  slow: boolean;
+}
+
+export function memberLatency(m: MemberSample): MemberLatency {
+  const walP99 = m.wal ? quantile(0.99, m.wal) : undefined;
+  const commitP99 = m.commit ? quantile(0.99, m.commit) : undefined;
+  const walSlow = m.wal ? countAbove(m.wal, WAL_FSYNC_P99_MAX) : 0;
+  const commitSlow = m.commit ? countAbove(m.commit, COMMIT_P99_MAX) : 0;
+  const slow =
+    ((walP99 ?? 0) > WAL_FSYNC_P99_MAX && walSlow >= MIN_SLOW) || ((commitP99 ?? 0) > COMMIT_P99_MAX && commitSlow >= MIN_SLOW);
+  return { node: m.node, walP99, commitP99, walSlow, commitSlow, samples: m.wal?.count ?? 0, slow };
+}
+
+export function recentCount(timestamps: string[], takenAt: string, windowMs = LOG_WINDOW_MS): number {
+  const now = new Date(takenAt).getTime();
+  return timestamps.filter((t) => {
+    const ts = new Date(t).getTime();
+    return Number.isFinite(ts) && now - ts <= windowMs && ts - now < 60_000;
+  }).length;
+}
+
+export function describeMember(m: MemberSample, takenAt: string): string {
+  const l = memberLatency(m);
+  const restarts = Object.entries(m.restarts)
+    .map(([c, n]) => `${c} restarts ${n}`)
+    .join(', ');
+  return [
+    `etcd member ${m.node}: WAL fsync p99 ${fmtSeconds(l.walP99)} (normal < 10 ms), backend commit p99 ${fmtSeconds(l.commitP99)} (normal < 25 ms) over the last ${m.windowSeconds.toFixed(0)} s`,
+    `'apply request took too long' x${recentCount(m.tookTooLong, takenAt)} (last ${LOG_WINDOW_MS / 60_000} min)`,
+    `leader changes ${m.leaderChanges ?? '?'}`,
+    ...(restarts ? [restarts] : []),
+  ].join('; ');
+}
+
+export function analyzeEtcdDisk(snapshot: EtcdDiskSnapshot): Finding[] {
+  if (snapshot?.kind !== 'etcd-disk') return [];
+  const findings: Finding[] = [];
+  const lat = snapshot.members.map(memberLatency);
+  for (const [i, m] of snapshot.members.entries()) {
+    const l = lat[i]!;
+    if (!l.slow) continue;
+    const others = lat.filter((o) => o.node !== m.node && o.samples > 0);
+    const compare = others.length
+      ? [`other members: ${others.map((o) => `${o.node} commit p99 ${fmtSeconds(o.commitP99)}`).join(', ')}`]
+      : [];
+    findings.push({
+      detector: 'etcd-disk-latency',
+      severity: 'critical',
+      summary: describeMember(m, snapshot.takenAt),
+      rootCause: `etcd member ${m.node} waits on its disk (data dir /var/lib/etcd): WAL fsync p99 ${fmtSeconds(l.walP99)} > ${fmtSeconds(WAL_FSYNC_P99_MAX)} or backend commit p99 ${fmtSeconds(l.commitP99)} > ${fmtSeconds(COMMIT_P99_MAX)}`,
+      evidence: [
+        `${WAL} p99 ${fmtSeconds(l.walP99)} (${l.walSlow} of ${m.wal?.count ?? 0} fsyncs above ${fmtSeconds(WAL_FSYNC_P99_MAX)} in ${m.windowSeconds.toFixed(0)} s)`,
+        `${COMMIT} p99 ${fmtSeconds(l.commitP99)} (${l.commitSlow} of ${m.commit?.count ?? 0} commits above ${fmtSeconds(COMMIT_P99_MAX)})`,
+        `etcd log: 'apply request took too long' x${recentCount(m.tookTooLong, snapshot.takenAt)} in the last ${LOG_WINDOW_MS / 60_000} min`,
+        `${LEADER_CHANGES} ${m.leaderChanges ?? '?'}${m.leaderChangesInWindow ? ` (+${m.leaderChangesInWindow} in the window)` : ''}`,
+        ...Object.entries(m.restarts).map(([c, n]) => `${c} restarts ${n}`),
+        ...compare,
+      ],
+      runbook: 'etcd-slow-disk',
+      resources: [resourceId('kube-system', 'Pod', `etcd-${m.node}`)],
+    });
+  }
+  const api = snapshot.api;
+  if (api?.hist) {
+    const p99 = quantile(0.99, api.hist);
+    const slowN = countAbove(api.hist, API_ETCD_P99_MAX);
+    if ((p99 ?? 0) > API_ETCD_P99_MAX && slowN >= MIN_SLOW) {
+      findings.push({
+        detector: 'etcd-disk-latency',
+        severity: 'critical',
+        summary: `etcd is slow as the API server sees it: etcd_request_duration_seconds p99 ${fmtSeconds(p99)} over the last ${api.windowSeconds.toFixed(0)} s (no node access to read etcd's own disk metrics)`,
+        rootCause: `etcd requests from kube-apiserver take ${fmtSeconds(p99)} at p99 (> ${fmtSeconds(API_ETCD_P99_MAX)}); check etcd's WAL fsync and backend commit latency per member`,
+        evidence: [`etcd_request_duration_seconds p99 ${fmtSeconds(p99)} (${slowN} of ${api.hist.count} requests above ${fmtSeconds(API_ETCD_P99_MAX)})`],
+        runbook: 'etcd-slow-disk',
+        resources: [resourceId('kube-system', 'Pod', 'etcd')],
+      });
+    }
+  }
+  return findings;
+}

@@ -1,0 +1,110 @@
+// Reads etcd's metrics and logs on each control-plane node (node exec) over a recent window, or without node
+// access the API server's view of etcd request latency.
+import type { KubeContext } from '../engine/context.js';
+import { apiRawGet } from '../cluster/api-raw.js';
+import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess } from '../cluster/node-access.js';
+import { sleep } from '../engine/poll.js';
+import { deltaHistogram, histogram, parseProm } from './prom-text.js';
+import { MAX_WINDOW_MS, memberFromScrapes, restartsFromLogList, scrapeFromText, WINDOW_MS, type EtcdDiskSnapshot, type EtcdScrape, type MemberSample } from './etcd-disk-analysis.js';
+
+
+const SCRIPT = [
+  "curl -s -m 5 http://127.0.0.1:2381/metrics | grep -E '^etcd_(disk_wal_fsync_duration_seconds|disk_backend_commit_duration_seconds|server_leader_changes_seen_total)'",
+  "echo '---SLOW'",
+  "grep -h 'took too long' /var/log/pods/kube-system_etcd-*/etcd/*.log 2>/dev/null | tail -n 2000 | cut -d' ' -f1",
+  "echo '---RESTARTS'",
+  'for c in kube-controller-manager kube-scheduler; do for f in /var/log/pods/kube-system_${c}-*/${c}/*.log; do [ -e "$f" ] && echo "$c $f"; done; done',
+  'true',
+].join('\n');
+
+interface NodeRead {
+  scrape: EtcdScrape;
+  tookTooLong: string[];
+  restarts: Record<string, number>;
+}
+
+export function parseNodeRead(stdout: string, at: number): NodeRead {
+  const [metrics = '', rest = ''] = stdout.split('---SLOW\n');
+  const [slow = '', restarts = ''] = rest.split('---RESTARTS\n');
+  return {
+    scrape: scrapeFromText(metrics, at),
+    tookTooLong: slow.split('\n').map((l) => l.trim()).filter(Boolean),
+    restarts: restartsFromLogList(restarts.split('\n')),
+  };
+}
+
+export async function readNode(na: NodeAccess, node: string): Promise<NodeRead> {
+  const res = await nodeSh(na, node, SCRIPT, 20_000);
+  const at = Date.now();
+  const read = parseNodeRead(res.stdout, at);
+  if (!read.scrape.wal && !read.scrape.commit) throw new Error(`no etcd metrics on ${node} (curl 127.0.0.1:2381/metrics: exit ${res.exitCode} ${res.stderr.trim()})`);
+  return read;
+}
+
+const history = new Map<string, EtcdScrape[]>();
+
+/** sleeps ms; an abort ends it early (the caller's next read then fails on the aborted signal) */
+const wait = (ms: number, signal?: AbortSignal) => sleep(ms, signal).catch(() => {});
+
+/** A member sample over a window of at least windowMs. With `fresh`, two new scrapes windowMs apart (used by
+ *  the runbook's verify, so nothing from before the remediation counts); otherwise the newest earlier scrape
+ *  of this process that is old enough is reused as the start of the window, so polls need not wait. */
+export async function sampleMember(na: NodeAccess, node: string, opts: { windowMs?: number; fresh?: boolean; signal?: AbortSignal } = {}): Promise<MemberSample> {
+  const windowMs = opts.windowMs ?? WINDOW_MS;
+  const key = `${na.cluster.provider}/${na.cluster.name}/${node}`;
+  const now = Date.now();
+  const past = opts.fresh ? [] : (history.get(key) ?? []).filter((s) => now - s.at <= MAX_WINDOW_MS);
+  let base = [...past].reverse().find((s) => now - s.at >= windowMs);
+  if (!base) {
+    const newest = past[past.length - 1];
+    if (newest) {
+      await wait(windowMs - (now - newest.at), opts.signal);
+      base = newest;
+    } else {
+      base = (await readNode(na, node)).scrape;
+      past.push(base);
+      await wait(windowMs, opts.signal);
+    }
+  }
+  const read = await readNode(na, node);
+  if (!opts.fresh) history.set(key, [...past, read.scrape].filter((s) => read.scrape.at - s.at <= MAX_WINDOW_MS));
+  return memberFromScrapes(node, base, read.scrape, read.tookTooLong, read.restarts);
+}
+
+async function apiWindow(ctx: KubeContext): Promise<EtcdDiskSnapshot['api']> {
+  try {
+    const a = histogram(parseProm(await apiRawGet(ctx.kube.kc, '/metrics')), 'etcd_request_duration_seconds');
+    const t0 = Date.now();
+    await wait(WINDOW_MS, ctx.signal);
+    const b = histogram(parseProm(await apiRawGet(ctx.kube.kc, '/metrics')), 'etcd_request_duration_seconds');
+    return { windowSeconds: (Date.now() - t0) / 1000, ...(b ? { hist: deltaHistogram(b, a) } : {}) };
+  } catch (err) {
+    return { windowSeconds: 0, error: (err as Error).message };
+  }
+}
+
+export async function collectEtcdDisk(ctx: KubeContext): Promise<EtcdDiskSnapshot> {
+  const snap: EtcdDiskSnapshot = { kind: 'etcd-disk', takenAt: new Date().toISOString(), members: [] };
+  const na = nodeAccess(ctx);
+  if (!na) {
+    snap.api = await apiWindow(ctx);
+    return snap;
+  }
+  let nodes: string[] = [];
+  try {
+    nodes = await controlPlaneNodes(na);
+  } catch (err) {
+    ctx.log?.(`etcd-disk-latency: cannot list nodes: ${(err as Error).message}`);
+    return snap;
+  }
+  const members = await Promise.all(
+    nodes.map((node) =>
+      sampleMember(na, node, { signal: ctx.signal }).catch(
+        (err: Error): MemberSample => ({ node, windowSeconds: 0, tookTooLong: [], restarts: {}, error: err.message }),
+      ),
+    ),
+  );
+  snap.members = members;
+  snap.takenAt = new Date().toISOString();
+  return snap;
+}

@@ -1,0 +1,125 @@
+// Reads etcd's restarts, logs, health and probe on each control-plane node (node exec; the API may be down),
+// runs the probe's own command by hand inside the etcd container, and adds events when the API answers.
+import type { KubeContext } from '../engine/context.js';
+import { controlPlaneNodes, nodeAccess, nodeSh } from '../cluster/node-access.js';
+import { parseContainerLogs, parseKubeletJournal, parseManifestProbe, parseTerminated, probeGist, type EtcdLivenessSnapshot, type EtcdNodeLiveness, type ProbeEvent } from './etcd-liveness-analysis.js';
+
+const SCRIPT = [
+  'for f in /var/log/pods/kube-system_etcd-*/etcd/*.log; do [ -e "$f" ] && echo "$f $(head -c 64 "$f" | head -n 1 | cut -d" " -f1)"; done',
+  "echo '---TERM'",
+  "grep -h -E 'received (terminated )?signal|\"signal\":\"terminated\"' /var/log/pods/kube-system_etcd-*/etcd/*.log 2>/dev/null | tail -n 200 | cut -c1-400",
+  "echo '---KUBELET'",
+  "journalctl -u kubelet --since '-15min' --no-pager -o short-iso-precise 2>/dev/null | grep -F 'etcd' | grep -E 'probeType=\"Liveness\"|[Ll]iveness probe' | tail -n 300 | cut -c1-700",
+  "echo '---HEALTH'",
+  "curl -s -m 3 http://127.0.0.1:2381/health || echo '#down'",
+  'echo',
+  "echo '---MANIFEST'",
+  'cat /etc/kubernetes/manifests/etcd.yaml',
+].join('\n');
+
+export function shQuote(a: string): string {
+  return `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Runs argv inside the running etcd container with containerd's ctr (no API server needed). */
+export function byHandScript(argv: string[], timeoutSeconds: number): string {
+  return [
+    'cid=""',
+    `for c in $(ctr -n k8s.io c ls -q 'labels."io.kubernetes.container.name"==etcd'); do`,
+    '  if ctr -n k8s.io t ls | awk -v c="$c" \'$1==c && $3=="RUNNING" {f=1} END {exit !f}\'; then cid=$c; fi',
+    'done',
+    '[ -n "$cid" ] || { echo "#norunning"; exit 0; }',
+    `out=$(timeout ${timeoutSeconds} ctr -n k8s.io task exec --exec-id faultline-probe-$$ "$cid" ${argv.map(shQuote).join(' ')} 2>&1); code=$?`,
+    'printf "%s\\n" "$out" | tail -c 2000',
+    'echo "#exit $code"',
+  ].join('\n');
+}
+
+export function parseNodeOutput(node: string, stdout: string): EtcdNodeLiveness {
+  const part = (name: string) => {
+    const i = stdout.indexOf(`---${name}\n`);
+    if (i < 0) return '';
+    const rest = stdout.slice(i + name.length + 4);
+    const j = rest.search(/^---[A-Z]+$/m);
+    return j < 0 ? rest : rest.slice(0, j);
+  };
+  const head = stdout.slice(0, Math.max(0, stdout.indexOf('---TERM\n')));
+  const lines = (s: string) => s.split('\n').filter((l) => l.trim());
+  const journal = parseKubeletJournal(lines(part('KUBELET')));
+  const health = part('HEALTH').trim();
+  const { probe, clientUrls } = parseManifestProbe(part('MANIFEST'));
+  return {
+    node,
+    containers: parseContainerLogs(lines(head)),
+    terminated: parseTerminated(lines(part('TERM'))),
+    probeFailures: journal.failures,
+    kills: journal.kills,
+    ...(health && !health.includes('#down') ? { health } : {}),
+    ...(probe ? { probe } : {}),
+    clientUrls,
+  };
+}
+
+async function eventsFor(ctx: KubeContext, node: string): Promise<{ failures: ProbeEvent[]; kills: ProbeEvent[] }> {
+  const out = { failures: [] as ProbeEvent[], kills: [] as ProbeEvent[] };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const list = await Promise.race([
+      ctx.kube.core.listNamespacedEvent({ namespace: 'kube-system', fieldSelector: `involvedObject.name=etcd-${node}` }),
+      new Promise<never>((_, rej) => {
+        timer = setTimeout(() => rej(new Error('timeout')), 3_000);
+      }),
+    ]);
+    for (const e of list.items) {
+      const at = (e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp) as Date | string | undefined;
+      const iso = at ? new Date(at).toISOString() : undefined;
+      const ev = { ...(iso ? { at: iso } : {}), text: e.message ?? '', source: 'event' as const, count: e.count ?? 1 };
+      if (/^Liveness probe failed/.test(ev.text)) out.failures.push({ ...ev, text: `Liveness probe failed: ${probeGist(ev.text.replace(/^Liveness probe failed:\s*/, ''))}` });
+      else if (/failed liveness probe/.test(ev.text)) out.kills.push(ev);
+    }
+  } catch {
+    // the API is down (etcd is): node-level evidence stands on its own
+  } finally {
+    clearTimeout(timer);
+  }
+  return out;
+}
+
+export async function collectEtcdLiveness(ctx: KubeContext): Promise<EtcdLivenessSnapshot> {
+  const snap: EtcdLivenessSnapshot = { kind: 'etcd-liveness', takenAt: new Date().toISOString(), nodes: [] };
+  const na = nodeAccess(ctx);
+  if (!na) return snap;
+  let nodes: string[];
+  try {
+    nodes = await controlPlaneNodes(na);
+  } catch {
+    return snap;
+  }
+  for (const node of nodes) {
+    try {
+      const res = await nodeSh(na, node, SCRIPT, 20_000);
+      const n = parseNodeOutput(node, res.stdout);
+      const cmd = (n.probe as { exec?: { command?: string[] } } | undefined)?.exec?.command;
+      const restarted = n.containers.some((c) => c.attempt > 0) || n.terminated.length > 0;
+      if (cmd && restarted) {
+        // capped so the scan stays short (etcdctl gives up after its own 5 s command timeout anyway)
+        const timeout = Math.min(8, Number((n.probe as { timeoutSeconds?: number }).timeoutSeconds ?? 1));
+        const r = await nodeSh(na, node, byHandScript(cmd, timeout), (timeout + 10) * 1000).catch(() => undefined);
+        const out = r?.stdout ?? '';
+        if (r && !out.includes('#norunning')) {
+          const code = Number(/#exit (\d+)\s*$/.exec(out)?.[1] ?? r.exitCode);
+          n.byHand = { exitCode: code, output: out.replace(/#exit \d+\s*$/, '').trim(), at: new Date().toISOString() };
+        }
+      }
+      const ev = await eventsFor(ctx, node);
+      // events and journal lines describe the same probes; keep whichever source saw more
+      if (ev.failures.reduce((s, e) => s + e.count, 0) > n.probeFailures.length) n.probeFailures = ev.failures;
+      if (ev.kills.reduce((s, e) => s + e.count, 0) > n.kills.length) n.kills = ev.kills;
+      snap.nodes.push(n);
+    } catch (err) {
+      snap.nodes.push({ node, containers: [], terminated: [], probeFailures: [], kills: [], clientUrls: [], error: (err as Error).message });
+    }
+  }
+  snap.takenAt = new Date().toISOString();
+  return snap;
+}
