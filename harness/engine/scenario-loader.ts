@@ -95,3 +95,35 @@ export function resolveScenarios(ids: string[], all: boolean, registries: Regist
   }
   return wanted.map((id) => loadScenario(join(root, id), registries));
 }
+
+/** `--fault-param key=value` pairs; values are read as YAML scalars, so 2000 is a number and true a boolean. */
+export function parseFaultParams(pairs: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const m = /^([A-Za-z][\w.-]*)=(.*)$/s.exec(pair);
+    if (!m) throw new UserError(`--fault-param "${pair}" is not key=value`, 'e.g. --fault-param delayMs=2000');
+    out[m[1]!] = parseYamlScalar(m[2]!);
+  }
+  return out;
+}
+
+function parseYamlScalar(raw: string): unknown {
+  const doc = parseDocument(raw);
+  return doc.errors.length > 0 ? raw : doc.toJS();
+}
+
+/** The scenario with its fault's params overridden, checked against the fault's schema like the file is. */
+export function withFaultParams(sc: LoadedScenario, overrides: Record<string, unknown>, registries: Registries): LoadedScenario {
+  const keys = Object.keys(overrides);
+  if (keys.length === 0) return sc;
+  const fault = registries.faults.get(sc.fault.type)!;
+  const shape = (fault.paramsSchema as unknown as { shape?: Record<string, unknown> }).shape;
+  const unknown = shape ? keys.filter((k) => !(k in shape)) : [];
+  if (unknown.length > 0) {
+    throw new UserError(`--fault-param ${unknown[0]}: fault ${sc.fault.type} has no such parameter (known: ${Object.keys(shape!).join(', ')})`, `see ${displayPath(sc.file)}`);
+  }
+  const params = { ...sc.fault.params, ...overrides };
+  const r = fault.paramsSchema.safeParse(params);
+  if (!r.success) throw new UserError(`--fault-param ${firstIssue(r.error).replace(/^field /, '')}`, `see ${displayPath(sc.file)}`);
+  return { ...sc, fault: { ...sc.fault, params } };
+}

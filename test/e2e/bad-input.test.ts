@@ -71,6 +71,13 @@ describe('bad input to the built CLI on the real machine: one line, exit 2, noth
     expectBadInput(run, /cluster at https:\/\/127\.0\.0\.1:1 \(context "dead"\) is unreachable/);
   });
 
+  test('a fault param the fault refuses, on run, inject and bench', async () => {
+    expectBadInput(await runCli(['run', 'etcd-slow-disk', '--fault-param', 'delayMs=20000'], env), /--fault-param delayMs: Too big/);
+    expectBadInput(await runCli(['run', 'etcd-slow-disk', '--fault-param', 'delay=50'], env), /fault etcd-fsync-delay has no such parameter/);
+    expectBadInput(await runCli(['inject', 'etcd-slow-disk', '--fault-param', 'delayMs=soon', '--cluster', 'faultline-none'], env), /--fault-param delayMs: Invalid input/);
+    expectBadInput(await runCli(['bench', 'etcd-slow-disk', '--fault-param', 'delayMs', '--out', join(tmp, 'bench')], env), /is not key=value/);
+  });
+
   test('a bad value for the hold-after-apply test hook is bad input too', async () => {
     expectBadInput(
       await runCli(['run', 'statefulset-env-conflict'], { ...env, FAULTLINE_TEST_HOLD_AFTER_APPLY_MS: 'soon' }),

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { UserError } from '../../harness/engine/errors.js';
 import { repoRoot } from '../../harness/engine/paths.js';
 import { builtinRegistries } from '../../harness/engine/registries.js';
-import { listScenarioIds, loadScenario, resolveScenarios } from '../../harness/engine/scenario-loader.js';
+import { listScenarioIds, loadScenario, parseFaultParams, resolveScenarios, withFaultParams } from '../../harness/engine/scenario-loader.js';
 import { tempDir } from './helpers/tmp.js';
 
 const ID = 'statefulset-env-conflict';
@@ -89,5 +89,25 @@ describe('scenario loader', () => {
     const err = errorOf(() => resolveScenarios(['nope'], false, registries, tmp.path));
     expect(err.message).toBe('unknown scenario "nope"; run `faultline list` to see the 1 known scenario(s)');
     expect(resolveScenarios([], true, registries, tmp.path).map((s) => s.id)).toEqual([ID]);
+  });
+});
+
+describe('--fault-param overrides', () => {
+  const slowDisk = () => loadScenario(join(repoRoot(), 'scenarios', 'etcd-slow-disk'), registries);
+
+  test('values are YAML scalars and replace the file value; the file is untouched', () => {
+    expect(parseFaultParams(['delayMs=2000', 'node=faultline-x-control-plane', 'flag=true'])).toEqual({ delayMs: 2000, node: 'faultline-x-control-plane', flag: true });
+    const sc = slowDisk();
+    const over = withFaultParams(sc, { delayMs: 2000 }, registries);
+    expect(over.fault.params).toEqual({ ...sc.fault.params, delayMs: 2000 });
+    expect(slowDisk().fault.params).toEqual(sc.fault.params);
+    expect(withFaultParams(sc, {}, registries)).toBe(sc);
+  });
+
+  test('a malformed pair, an unknown key or a value the fault refuses is one line of bad input', () => {
+    expect(errorOf(() => parseFaultParams(['delayMs'])).message).toMatch(/^--fault-param "delayMs" is not key=value/);
+    expect(errorOf(() => withFaultParams(slowDisk(), { delay: 5 }, registries)).message).toMatch(/^--fault-param delay: fault etcd-fsync-delay has no such parameter \(known: delayMs, node\)/);
+    expect(errorOf(() => withFaultParams(slowDisk(), { delayMs: 20_000 }, registries)).message).toMatch(/^--fault-param delayMs: Too big/);
+    expect(errorOf(() => withFaultParams(slowDisk(), { delayMs: 'slow' }, registries)).message).toMatch(/^--fault-param delayMs: Invalid input/);
   });
 });

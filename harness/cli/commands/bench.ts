@@ -4,13 +4,16 @@ import type { Command } from 'commander';
 import { UserError } from '../../engine/errors.js';
 import { renderBench } from '../../report/bench.js';
 import type { Report } from '../../report/types.js';
-import { EXIT } from '../common.js';
-import { run } from './run.js';
+import { EXIT, collect } from '../common.js';
+import { builtinRegistries } from '../../engine/registries.js';
+import { resolveScenarios } from '../../engine/scenario-loader.js';
+import { run, withOverrides } from './run.js';
 
 interface BenchFlags {
   runs: string;
   out: string;
   image?: string;
+  faultParam: string[];
 }
 
 export function registerBench(program: Command): void {
@@ -21,12 +24,14 @@ export function registerBench(program: Command): void {
     .option('--runs <n>', 'runs of each scenario', '1')
     .option('--out <dir>', 'where each run writes its reports', 'reports/bench')
     .option('--image <ref>', 'kind node image')
+    .option('--fault-param <key=value>', "override one of the scenario's fault params (repeatable; one scenario only)", collect, [])
     .addHelpText(
       'after',
       `
 Examples:
   faultline bench                                   every scenario once
   faultline bench statefulset-env-conflict --runs 3
+  faultline bench etcd-slow-disk --fault-param delayMs=2000
 
 Numbers depend on the machine: the table names the cores, memory, kernel and node image it ran on.
 Exit codes: 0 every run passed, 1 a run failed, 2 bad input.`,
@@ -34,13 +39,15 @@ Exit codes: 0 every run passed, 1 a run failed, 2 bad input.`,
     .action(async (ids: string[], flags: BenchFlags) => {
       const runs = Number(flags.runs);
       if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new UserError(`--runs ${flags.runs} is not a whole number from 1 to 20`, 'pass e.g. --runs 3');
+      // bad scenario ids or fault params are refused before the first run says anything
+      withOverrides(resolveScenarios(ids, ids.length === 0, builtinRegistries()), flags.faultParam, builtinRegistries());
       const reports: Report[] = [];
       let failed = false;
       for (let i = 1; i <= runs; i++) {
         const dir = join(flags.out, `run-${i}`);
         mkdirSync(dir, { recursive: true });
         process.stderr.write(`faultline bench: run ${i} of ${runs}\n`);
-        const code = await run(ids, { all: ids.length === 0, allowContext: [], reportDir: dir, output: 'text', quiet: true, ...(flags.image ? { image: flags.image } : {}) });
+        const code = await run(ids, { all: ids.length === 0, allowContext: [], reportDir: dir, output: 'text', quiet: true, faultParam: flags.faultParam, ...(flags.image ? { image: flags.image } : {}) });
         reports.push(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report);
         if (code === EXIT.sigint || code === EXIT.sigterm) return void (process.exitCode = code);
         failed ||= code !== EXIT.ok;

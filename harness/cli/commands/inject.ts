@@ -8,12 +8,14 @@ import { assertInjectionAllowed } from '../../engine/safety.js';
 import { resolveScenarios } from '../../engine/scenario-loader.js';
 import { runStage } from '../../engine/stage.js';
 import { EXIT, collect, connectChecked, newRunId, resolveExistingTarget } from '../common.js';
+import { withOverrides } from './run.js';
 
 interface InjectFlags {
   cluster?: string;
   context?: string;
   allowContext: string[];
   deploy?: boolean;
+  faultParam: string[];
 }
 
 export function registerInject(program: Command): void {
@@ -25,17 +27,19 @@ export function registerInject(program: Command): void {
     .option('--context <name>', 'a kubeconfig context (needs --allow-context for clusters faultline did not create)')
     .option('--allow-context <name>', 'allow injection into this context (repeatable)', collect, [])
     .option('--deploy', "deploy the scenario's victim first and wait until it is ready")
+    .option('--fault-param <key=value>', "override one of the scenario's fault params (repeatable)", collect, [])
     .addHelpText(
       'after',
       `
 Examples:
   faultline inject statefulset-env-conflict --cluster faultline-dev --deploy
+  faultline inject etcd-slow-disk --cluster faultline-dev --fault-param delayMs=2000
   faultline doctor --cluster faultline-dev          see what the detectors say
   faultline recover --run <printed run id>          undo it`,
     )
     .action(async (id: string, flags: InjectFlags) => {
       const registries = builtinRegistries();
-      const [sc] = resolveScenarios([id], false, registries);
+      const [sc] = withOverrides(resolveScenarios([id], false, registries), flags.faultParam, registries);
       const ref = resolveExistingTarget(flags);
       if (!ref) throw new UserError('inject needs a target cluster', 'pass --cluster NAME or --context NAME');
       assertInjectionAllowed(ref, flags.allowContext);

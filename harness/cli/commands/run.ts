@@ -6,9 +6,10 @@ import { clusterName } from '../../cluster/naming.js';
 import { makeProvider } from '../../cluster/registry.js';
 import { KubeDeployer } from '../../engine/deploy.js';
 import { UserError, errorMessage } from '../../engine/errors.js';
-import { builtinRegistries } from '../../engine/registries.js';
+import { builtinRegistries, type Registries } from '../../engine/registries.js';
+import type { LoadedScenario } from '../../engine/scenario.js';
 import { assertInjectionAllowed } from '../../engine/safety.js';
-import { displayPath, resolveScenarios } from '../../engine/scenario-loader.js';
+import { displayPath, parseFaultParams, resolveScenarios, withFaultParams } from '../../engine/scenario-loader.js';
 import { HOLD_ENV, holdAfterApplyMs } from '../../engine/scenario-run.js';
 import { runSuite, type ClusterTarget } from '../../engine/suite.js';
 import { FORMATS, REPORT_FILES, render, type Format } from '../../report/render.js';
@@ -36,6 +37,8 @@ export interface RunFlags {
   image?: string;
   reportDir?: string;
   output: string;
+  /** --fault-param key=value, for a single scenario */
+  faultParam?: string[];
   /** leave stdout to the caller (bench prints its own table) */
   quiet?: boolean;
 }
@@ -54,6 +57,7 @@ export function registerRun(program: Command): void {
     .option('--image <ref>', 'kind node image for a new cluster')
     .option('--report-dir <dir>', 'write report.json, junit.xml, report.md and report.html there')
     .option('-o, --output <format>', `stdout format: ${FORMATS.join(', ')}`, 'text')
+    .option('--fault-param <key=value>', "override one of the scenario's fault params (repeatable; one scenario only)", collect, [])
     .addHelpText(
       'after',
       `
@@ -61,6 +65,7 @@ Examples:
   faultline run statefulset-env-conflict            new kind cluster, deleted afterwards
   faultline run --all --report-dir out -o junit     every scenario, all report files
   faultline run statefulset-env-conflict --cluster faultline-dev --keep
+  faultline run etcd-slow-disk --fault-param delayMs=2000     a slower disk than the scenario's 500 ms
   faultline run statefulset-env-conflict --provider existing --context staging --allow-context staging
 
 Exit codes: 0 all passed, 1 a scenario failed, 2 bad input (nothing changed), 130/143 interrupted.
@@ -73,13 +78,20 @@ Test hook: ${HOLD_ENV}=<ms> holds the inject stage that long after the fault is 
     });
 }
 
+/** --fault-param applies to one scenario: the same key may mean different things to different faults */
+export function withOverrides(scenarios: LoadedScenario[], pairs: string[], registries: Registries): LoadedScenario[] {
+  if (pairs.length === 0) return scenarios;
+  if (scenarios.length !== 1) throw new UserError('--fault-param needs exactly one scenario', 'run the scenarios one at a time');
+  return [withFaultParams(scenarios[0]!, parseFaultParams(pairs), registries)];
+}
+
 export async function run(ids: string[], flags: RunFlags): Promise<number> {
   // everything is validated before the first change
   const format = parseChoice(flags.output, FORMATS, '--output') as Format;
   const kind = parseProvider(flags.provider);
   if (flags.all && ids.length) throw new UserError('both --all and scenario ids given', 'pass one or the other');
   const registries = builtinRegistries();
-  const scenarios = resolveScenarios(ids, !!flags.all, registries);
+  const scenarios = withOverrides(resolveScenarios(ids, !!flags.all, registries), flags.faultParam ?? [], registries);
   try {
     holdAfterApplyMs();
   } catch (err) {
