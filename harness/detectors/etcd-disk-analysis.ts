@@ -45,8 +45,9 @@ export interface EtcdDiskSnapshot {
   kind: 'etcd-disk';
   takenAt: string;
   members: MemberSample[];
-  /** fallback without node access: the API server's etcd request latencies in a window */
-  api?: { windowSeconds: number; hist?: Histogram; error?: string };
+  /** the API server's view in a window: its etcd request latencies (the fallback without node access) and its
+   *  own request latencies (WATCH and CONNECT left out) */
+  api?: { windowSeconds: number; hist?: Histogram; requests?: Histogram; error?: string };
 }
 
 // ---------- parsing (pure) ----------
@@ -125,6 +126,16 @@ export function describeMember(m: MemberSample, takenAt: string): string {
   ].join('; ');
 }
 
+/** what the API server's clients felt in the same window */
+export function apiEvidence(api: EtcdDiskSnapshot['api']): string[] {
+  if (!api) return [];
+  if (api.error) return [`API server /metrics: ${api.error}`];
+  const out: string[] = [];
+  if (api.requests?.count) out.push(`API request p99 ${fmtSeconds(quantile(0.99, api.requests))} (${api.requests.count} requests, WATCH/CONNECT excluded, ${api.windowSeconds.toFixed(0)} s)`);
+  if (api.hist?.count) out.push(`API server's etcd request p99 ${fmtSeconds(quantile(0.99, api.hist))} (${api.hist.count} requests)`);
+  return out;
+}
+
 export function analyzeEtcdDisk(snapshot: EtcdDiskSnapshot): Finding[] {
   if (snapshot?.kind !== 'etcd-disk') return [];
   const findings: Finding[] = [];
@@ -147,6 +158,7 @@ export function analyzeEtcdDisk(snapshot: EtcdDiskSnapshot): Finding[] {
         `etcd log: 'apply request took too long' x${recentCount(m.tookTooLong, snapshot.takenAt)} in the last ${LOG_WINDOW_MS / 60_000} min`,
         `${LEADER_CHANGES} ${m.leaderChanges ?? '?'}${m.leaderChangesInWindow ? ` (+${m.leaderChangesInWindow} in the window)` : ''}`,
         ...Object.entries(m.restarts).map(([c, n]) => `${c} restarts ${n}`),
+        ...apiEvidence(snapshot.api),
         ...compare,
       ],
       runbook: 'etcd-slow-disk',
@@ -154,7 +166,8 @@ export function analyzeEtcdDisk(snapshot: EtcdDiskSnapshot): Finding[] {
     });
   }
   const api = snapshot.api;
-  if (api?.hist) {
+  // the API's view stands on its own only where no member could be read (no node access)
+  if (api?.hist && !lat.some((l) => l.samples > 0)) {
     const p99 = quantile(0.99, api.hist);
     const slowN = countAbove(api.hist, API_ETCD_P99_MAX);
     if ((p99 ?? 0) > API_ETCD_P99_MAX && slowN >= MIN_SLOW) {

@@ -71,13 +71,26 @@ export async function sampleMember(na: NodeAccess, node: string, opts: { windowM
   return memberFromScrapes(node, base, read.scrape, read.tookTooLong, read.restarts);
 }
 
-async function apiWindow(ctx: KubeContext): Promise<EtcdDiskSnapshot['api']> {
+/** API verbs whose duration is the client's wait (WATCH and CONNECT stay open by design) */
+const waitedVerb = (l: Record<string, string>) => l.verb !== 'WATCH' && l.verb !== 'CONNECT';
+
+/** The API server's own view over a window: its etcd request latency and its request latency. A GET that does
+ *  not answer within timeoutMs is recorded as such; an API that slow is part of the picture. */
+export async function apiWindow(ctx: KubeContext, timeoutMs = 10_000): Promise<EtcdDiskSnapshot['api']> {
+  const read = async () => {
+    const samples = parseProm(await apiRawGet(ctx.kube.kc, '/metrics', timeoutMs));
+    return { etcd: histogram(samples, 'etcd_request_duration_seconds'), requests: histogram(samples, 'apiserver_request_duration_seconds', waitedVerb) };
+  };
   try {
-    const a = histogram(parseProm(await apiRawGet(ctx.kube.kc, '/metrics')), 'etcd_request_duration_seconds');
+    const a = await read();
     const t0 = Date.now();
     await wait(WINDOW_MS, ctx.signal);
-    const b = histogram(parseProm(await apiRawGet(ctx.kube.kc, '/metrics')), 'etcd_request_duration_seconds');
-    return { windowSeconds: (Date.now() - t0) / 1000, ...(b ? { hist: deltaHistogram(b, a) } : {}) };
+    const b = await read();
+    return {
+      windowSeconds: (Date.now() - t0) / 1000,
+      ...(b.etcd ? { hist: deltaHistogram(b.etcd, a.etcd) } : {}),
+      ...(b.requests ? { requests: deltaHistogram(b.requests, a.requests) } : {}),
+    };
   } catch (err) {
     return { windowSeconds: 0, error: (err as Error).message };
   }
@@ -97,6 +110,9 @@ export async function collectEtcdDisk(ctx: KubeContext): Promise<EtcdDiskSnapsho
     ctx.log?.(`etcd-disk-latency: cannot list nodes: ${(err as Error).message}`);
     return snap;
   }
+  // the API's view is taken alongside (not after) the members' windows, with a short timeout so a slow API
+  // does not delay detection; it adds API request latency to the finding
+  const api = apiWindow(ctx, 4_000);
   const members = await Promise.all(
     nodes.map((node) =>
       sampleMember(na, node, { signal: ctx.signal }).catch(
@@ -105,6 +121,7 @@ export async function collectEtcdDisk(ctx: KubeContext): Promise<EtcdDiskSnapsho
     ),
   );
   snap.members = members;
+  snap.api = await api;
   snap.takenAt = new Date().toISOString();
   return snap;
 }

@@ -108,6 +108,28 @@ describe('etcd-disk-latency analysis', () => {
     expect(analyzeEtcdDisk({ kind: 'etcd-disk', takenAt: NOW, members: [], api: { windowSeconds: 5, hist: fast } })).toEqual([]);
   });
 
+  test("with node access, the API's view adds API request latency to the member's finding and no finding of its own", () => {
+    const T0 = Date.parse(NOW) - 10_000;
+    const m = memberFromScrapes('cp', scrapeFromText(HEALTHY_T0, T0), scrapeFromText(SLOW_T1, T0 + 5_000), [], {});
+    const etcd = histogram(parseProm(histText('etcd_request_duration_seconds', [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 20, 20, 20, 20], 20)), 'etcd_request_duration_seconds')!;
+    const text = [
+      'apiserver_request_duration_seconds_bucket{verb="GET",le="0.1"} 10',
+      'apiserver_request_duration_seconds_bucket{verb="GET",le="1"} 10',
+      'apiserver_request_duration_seconds_bucket{verb="GET",le="4"} 40',
+      'apiserver_request_duration_seconds_bucket{verb="GET",le="+Inf"} 40',
+      'apiserver_request_duration_seconds_count{verb="GET"} 40',
+      'apiserver_request_duration_seconds_bucket{verb="WATCH",le="0.1"} 0',
+      'apiserver_request_duration_seconds_bucket{verb="WATCH",le="+Inf"} 900',
+    ].join('\n');
+    const requests = histogram(parseProm(text), 'apiserver_request_duration_seconds', (l) => l.verb !== 'WATCH')!;
+    const findings = analyzeEtcdDisk({ kind: 'etcd-disk', takenAt: NOW, members: [m], api: { windowSeconds: 5, hist: etcd, requests } });
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.evidence.join('\n')).toMatch(/API request p99 [23]\.\d+ s \(40 requests, WATCH\/CONNECT excluded/);
+    expect(findings[0]!.evidence.join('\n')).toMatch(/API server's etcd request p99 2\.\d+ s/);
+    const down = analyzeEtcdDisk({ kind: 'etcd-disk', takenAt: NOW, members: [m], api: { windowSeconds: 0, error: 'GET /metrics: no answer within 4s' } });
+    expect(down[0]!.evidence).toContain('API server /metrics: GET /metrics: no answer within 4s');
+  });
+
   test('other snapshot shapes are ignored (detectors share scanAll)', () => {
     const d = builtinDetectors().get('etcd-disk-latency')!;
     expect(d.analyze({ takenAt: NOW, pods: [], statefulSets: [], events: [] })).toEqual([]);
