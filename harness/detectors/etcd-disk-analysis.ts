@@ -38,6 +38,8 @@ export interface MemberSample {
   tookTooLong: string[];
   /** restart count per leader-elected component, from the log files kubelet keeps (N.log = attempt N) */
   restarts: Record<string, number>;
+  /** "leaderelection lost" lines of leader-elected components (CRI timestamps) */
+  leaseLost?: LeaseLoss[];
   error?: string;
 }
 
@@ -68,7 +70,17 @@ export function restartsFromLogList(lines: string[]): Record<string, number> {
   return out;
 }
 
-export function memberFromScrapes(node: string, earlier: EtcdScrape | undefined, later: EtcdScrape, tookTooLong: string[], restarts: Record<string, number>): MemberSample {
+export interface LeaseLoss {
+  component: string;
+  at: string;
+}
+
+/** "<component> <CRI timestamp>" lines */
+export function leaseLossesFromLines(lines: string[]): LeaseLoss[] {
+  return lines.map((l) => l.trim().split(/\s+/)).filter((f) => f.length === 2).map(([component, at]) => ({ component: component!, at: at! }));
+}
+
+export function memberFromScrapes(node: string, earlier: EtcdScrape | undefined, later: EtcdScrape, tookTooLong: string[], restarts: Record<string, number>, leaseLost: LeaseLoss[] = []): MemberSample {
   return {
     node,
     windowSeconds: earlier ? (later.at - earlier.at) / 1000 : 0,
@@ -80,6 +92,7 @@ export function memberFromScrapes(node: string, earlier: EtcdScrape | undefined,
       : {}),
     tookTooLong,
     restarts,
+    ...(leaseLost.length ? { leaseLost } : {}),
   };
 }
 
@@ -126,6 +139,16 @@ export function describeMember(m: MemberSample, takenAt: string): string {
   ].join('; ');
 }
 
+/** leader-elected components that gave up their lease recently */
+export function leaseEvidence(m: MemberSample, takenAt: string): string[] {
+  const by = new Map<string, string[]>();
+  for (const l of m.leaseLost ?? []) by.set(l.component, [...(by.get(l.component) ?? []), l.at]);
+  return [...by].flatMap(([c, ats]) => {
+    const n = recentCount(ats, takenAt);
+    return n > 0 ? [`${c} log: 'leaderelection lost' x${n} in the last ${LOG_WINDOW_MS / 60_000} min (lease not renewed in time)`] : [];
+  });
+}
+
 /** what the API server's clients felt in the same window */
 export function apiEvidence(api: EtcdDiskSnapshot['api']): string[] {
   if (!api) return [];
@@ -158,6 +181,7 @@ export function analyzeEtcdDisk(snapshot: EtcdDiskSnapshot): Finding[] {
         `etcd log: 'apply request took too long' x${recentCount(m.tookTooLong, snapshot.takenAt)} in the last ${LOG_WINDOW_MS / 60_000} min`,
         `${LEADER_CHANGES} ${m.leaderChanges ?? '?'}${m.leaderChangesInWindow ? ` (+${m.leaderChangesInWindow} in the window)` : ''}`,
         ...Object.entries(m.restarts).map(([c, n]) => `${c} restarts ${n}`),
+        ...leaseEvidence(m, snapshot.takenAt),
         ...apiEvidence(snapshot.api),
         ...compare,
       ],

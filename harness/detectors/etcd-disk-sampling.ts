@@ -5,7 +5,7 @@ import { apiRawGet } from '../cluster/api-raw.js';
 import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess } from '../cluster/node-access.js';
 import { sleep } from '../engine/poll.js';
 import { deltaHistogram, histogram, parseProm } from './prom-text.js';
-import { MAX_WINDOW_MS, memberFromScrapes, restartsFromLogList, scrapeFromText, WINDOW_MS, type EtcdDiskSnapshot, type EtcdScrape, type MemberSample } from './etcd-disk-analysis.js';
+import { leaseLossesFromLines, MAX_WINDOW_MS, memberFromScrapes, restartsFromLogList, scrapeFromText, WINDOW_MS, type EtcdDiskSnapshot, type EtcdScrape, type LeaseLoss, type MemberSample } from './etcd-disk-analysis.js';
 
 
 const SCRIPT = [
@@ -14,6 +14,9 @@ const SCRIPT = [
   "grep -h 'took too long' /var/log/pods/kube-system_etcd-*/etcd/*.log 2>/dev/null | tail -n 2000 | cut -d' ' -f1",
   "echo '---RESTARTS'",
   'for c in kube-controller-manager kube-scheduler; do for f in /var/log/pods/kube-system_${c}-*/${c}/*.log; do [ -e "$f" ] && echo "$c $f"; done; done',
+  "echo '---LEASES'",
+  // both components log it when they give up renewing their lease (then exit, and the kubelet restarts them)
+  'for c in kube-controller-manager kube-scheduler; do grep -h -i \'leaderelection lost\' /var/log/pods/kube-system_${c}-*/${c}/*.log 2>/dev/null | tail -n 50 | cut -d" " -f1 | sed "s/^/$c /"; done',
   'true',
 ].join('\n');
 
@@ -21,15 +24,18 @@ interface NodeRead {
   scrape: EtcdScrape;
   tookTooLong: string[];
   restarts: Record<string, number>;
+  leaseLost: LeaseLoss[];
 }
 
 export function parseNodeRead(stdout: string, at: number): NodeRead {
   const [metrics = '', rest = ''] = stdout.split('---SLOW\n');
-  const [slow = '', restarts = ''] = rest.split('---RESTARTS\n');
+  const [slow = '', rest2 = ''] = rest.split('---RESTARTS\n');
+  const [restarts = '', leases = ''] = rest2.split('---LEASES\n');
   return {
     scrape: scrapeFromText(metrics, at),
     tookTooLong: slow.split('\n').map((l) => l.trim()).filter(Boolean),
     restarts: restartsFromLogList(restarts.split('\n')),
+    leaseLost: leaseLossesFromLines(leases.split('\n')),
   };
 }
 
@@ -68,7 +74,7 @@ export async function sampleMember(na: NodeAccess, node: string, opts: { windowM
   }
   const read = await readNode(na, node);
   if (!opts.fresh) history.set(key, [...past, read.scrape].filter((s) => read.scrape.at - s.at <= MAX_WINDOW_MS));
-  return memberFromScrapes(node, base, read.scrape, read.tookTooLong, read.restarts);
+  return memberFromScrapes(node, base, read.scrape, read.tookTooLong, read.restarts, read.leaseLost);
 }
 
 /** API verbs whose duration is the client's wait (WATCH and CONNECT stay open by design) */

@@ -1,116 +1,69 @@
 // Incident 000 (second entry): etcd on a slow disk (Ceph-backed VMs, ~1 s commits). The fault slows etcd's
-// own disk syncs for real: strace, on the host, attaches to the real etcd process (kind nodes are containers,
-// so etcd is a host process) and delays every fdatasync/fsync on entry. etcd's WAL fsync and backend commit
-// latencies rise in its own metrics; killing strace detaches it and latency is normal again.
+// own disk syncs for real, on the real etcd process (kind nodes are containers, so etcd is a host process), in
+// one of two ways:
+// - strace (default): strace on the host attaches to etcd and delays every fdatasync/fsync on entry by delayMs.
+//   Precise, but ptrace stops etcd on every syscall it makes, not only syncs.
+// - blkio: the kernel throttles writes from etcd's cgroup to the disk under /var/lib/etcd to writeIops (cgroup
+//   v1 blkio.throttle.write_iops_device, v2 io.max): a slow disk at the block layer, nothing else touched.
+//   On this lab's VM, 10 IOPS gave WAL fsync ~0.5 s and commits ~0.9 s on average.
+// etcd's WAL fsync and backend commit latencies rise in its own metrics; undoing it restores them.
 //
-// The journal record (written before strace starts) holds the etcd host PID and a unique token that is part
-// of strace's command line (its -o file), so revert (or `faultline recover` from another process) finds the
-// strace by etcd's TracerPid or by scanning /proc, checks its command line, and stops it.
+// The journal record (written before anything changes) says how to undo it: for strace, the etcd host PID and
+// a unique token in strace's command line, so revert (or `faultline recover` from another process) finds the
+// strace by etcd's TracerPid or a /proc scan and stops it; for blkio, the cgroup, the device and the limit that
+// was there before, which revert puts back unless etcd (and so its cgroup) has been replaced meanwhile.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
-import { sleep } from '../engine/poll.js';
-import { controlPlaneNodes, nodeAccess, pidAlive, procCmdline, tracerPid } from '../cluster/node-access.js';
+import { deviceOfPath, ioCgroupOf, setWriteIopsLimit, wholeDisk, writeIopsLimit, type IoCgroup } from '../cluster/blkio.js';
+import { controlPlaneNodes, nodeAccess, pidAlive, tracerPid } from '../cluster/node-access.js';
 import type { RunContext } from '../engine/context.js';
+import { sleep } from '../engine/poll.js';
+import { findOurStraces, isZombie, STRACE, stopProcess, straceArgv, tracerOf } from './strace-delay.js';
 import type { Fault } from './types.js';
 
-export const STRACE = process.env.FAULTLINE_STRACE ?? '/usr/bin/strace';
+export const ETCD_DATA_DIR = '/var/lib/etcd';
 
 export const FsyncDelayParams = z
   .object({
-    /** delay added to every fdatasync/fsync of etcd, in milliseconds */
+    /** how the disk is made slow: strace delaying syncs (delayMs), or the kernel throttling writes (writeIops) */
+    mechanism: z.enum(['strace', 'blkio']).default('strace'),
+    /** strace: delay added to every fdatasync/fsync of etcd, in milliseconds */
     delayMs: z.number().int().min(1).max(10_000).default(500),
+    /** blkio: write operations per second etcd may send to its data disk */
+    writeIops: z.number().int().min(1).max(100_000).default(10),
     /** control-plane node whose etcd is slowed (default: the first) */
     node: z.string().min(1).optional(),
   })
   .strict();
 export type FsyncDelayParams = z.infer<typeof FsyncDelayParams>;
 
-export interface FsyncDelayRecord {
+export interface StraceDelayRecord {
+  /** absent in records written before blkio existed */
+  mechanism?: 'strace';
   node: string;
   etcdHostPid: number;
   delayMs: number;
-  /** unique per injection; part of strace's command line (the -o path) */
   token: string;
   straceOut: string;
 }
 
-export function straceArgv(r: Pick<FsyncDelayRecord, 'etcdHostPid' | 'delayMs' | 'straceOut'>): string[] {
-  const us = r.delayMs * 1000;
-  return [
-    STRACE,
-    '-f',
-    '-qq',
-    '-o',
-    r.straceOut,
-    '-e',
-    'trace=fdatasync,fsync',
-    '-e',
-    `inject=fdatasync:delay_enter=${us}`,
-    '-e',
-    `inject=fsync:delay_enter=${us}`,
-    '-p',
-    String(r.etcdHostPid),
-  ];
+export interface BlkioThrottleRecord {
+  mechanism: 'blkio';
+  node: string;
+  etcdHostPid: number;
+  cgroup: IoCgroup;
+  /** "major:minor" of the disk under /var/lib/etcd */
+  device: string;
+  writeIops: number;
+  /** the limit before the fault (0: none) */
+  previousWriteIops: number;
 }
 
-/** Is this command line the strace of this injection? */
-export function isOurStrace(cmdline: string[] | undefined, token: string): boolean {
-  if (!cmdline || cmdline.length === 0) return false;
-  return /(^|\/)strace$/.test(cmdline[0]!) && cmdline.some((a) => a.includes(token));
-}
-
-/** Host pids of strace processes carrying this token: etcd's tracer first, then a /proc scan. */
-export function findOurStraces(r: Pick<FsyncDelayRecord, 'etcdHostPid' | 'token'>, procRoot = '/proc'): number[] {
-  const found = new Set<number>();
-  const t = tracerPid(r.etcdHostPid, procRoot);
-  if (t && isOurStrace(procCmdline(t, procRoot), r.token)) found.add(t);
-  for (const name of readdirSync(procRoot)) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (!found.has(pid) && isOurStrace(procCmdline(pid, procRoot), r.token)) found.add(pid);
-  }
-  return [...found];
-}
-
-/** Any tracer attached to this pid (whoever started it): pid and command line. */
-export function tracerOf(pid: number, procRoot = '/proc'): { pid: number; cmdline: string[] } | undefined {
-  const t = tracerPid(pid, procRoot);
-  if (!t) return undefined;
-  return { pid: t, cmdline: procCmdline(t, procRoot) ?? [] };
-}
-
-
-/** SIGTERM (strace detaches and restores normal syscalls), then SIGKILL if it is still there. */
-export async function stopProcess(pid: number, graceMs = 5_000): Promise<'gone' | 'terminated' | 'killed'> {
-  if (!pidAlive(pid)) return 'gone';
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return 'gone';
-  }
-  for (let waited = 0; waited < graceMs; waited += 100) {
-    if (!pidAlive(pid) || isZombie(pid)) return 'terminated';
-    await sleep(100);
-  }
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    return 'terminated';
-  }
-  return 'killed';
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    return /\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
+export type FsyncDelayRecord = StraceDelayRecord | BlkioThrottleRecord;
 
 async function resolveNode(ctx: RunContext, p: FsyncDelayParams): Promise<string> {
   if (p.node) return p.node;
@@ -121,57 +74,103 @@ async function resolveNode(ctx: RunContext, p: FsyncDelayParams): Promise<string
   return nodes[0];
 }
 
+/** etcd's cgroup and data disk, as the kernel sees them from the host */
+export function etcdDisk(pid: number): { cgroup: IoCgroup; device: string } {
+  const cgroup = ioCgroupOf(pid);
+  if (!cgroup || !existsSync(cgroup.dir)) throw new Error(`no block-I/O cgroup found for etcd (host pid ${pid})`);
+  const dev = deviceOfPath(pid, ETCD_DATA_DIR);
+  if (!dev) throw new Error(`etcd's ${ETCD_DATA_DIR} (host pid ${pid}) is not on a block device; use mechanism strace`);
+  return { cgroup, device: wholeDisk(dev) };
+}
+
+function planStrace(node: string, pid: number, p: FsyncDelayParams): StraceDelayRecord {
+  if (!existsSync(STRACE)) throw new Error(`${STRACE} not found on this host: install strace (apt-get install strace) or set FAULTLINE_STRACE`);
+  const already = tracerOf(pid);
+  if (already) throw new Error(`etcd (host pid ${pid}) is already traced by pid ${already.pid} (${already.cmdline.join(' ')}); refusing to stack faults`);
+  const token = `faultline-etcd-fsync-${randomBytes(6).toString('hex')}`;
+  return { mechanism: 'strace', node, etcdHostPid: pid, delayMs: p.delayMs, token, straceOut: join(tmpdir(), `${token}.strace`) };
+}
+
+function planBlkio(node: string, pid: number, p: FsyncDelayParams): BlkioThrottleRecord {
+  const { cgroup, device } = etcdDisk(pid);
+  const previousWriteIops = writeIopsLimit(cgroup, device);
+  if (previousWriteIops > 0) throw new Error(`etcd (host pid ${pid}) already has a write limit of ${previousWriteIops} IOPS on ${device} (${cgroup.dir}); refusing to stack faults`);
+  return { mechanism: 'blkio', node, etcdHostPid: pid, cgroup, device, writeIops: p.writeIops, previousWriteIops };
+}
+
+async function applyStrace(ctx: RunContext, r: StraceDelayRecord): Promise<void> {
+  if (findOurStraces(r).length > 0) {
+    ctx.log(`strace ${r.token} already attached to etcd (host pid ${r.etcdHostPid})`);
+    return;
+  }
+  const argv = straceArgv(r);
+  const child = execa(argv[0]!, argv.slice(1), { detached: true, stdio: 'ignore', reject: false, cleanup: false });
+  child.unref();
+  child.catch(() => {});
+  // attached once etcd's TracerPid points at it
+  for (let i = 0; i < 100; i++) {
+    const t = tracerPid(r.etcdHostPid);
+    if (t === undefined) throw new Error(`etcd (host pid ${r.etcdHostPid}) is gone`);
+    if (t && t === child.pid) break;
+    if (child.exitCode !== null) throw new Error(`strace exited with ${child.exitCode} before attaching to etcd (host pid ${r.etcdHostPid})`);
+    await sleep(100);
+  }
+  if (tracerPid(r.etcdHostPid) !== child.pid) throw new Error(`strace (pid ${child.pid}) did not attach to etcd (host pid ${r.etcdHostPid}) within 10 s`);
+  ctx.log(`strace pid ${child.pid} attached to etcd (host pid ${r.etcdHostPid}, node ${r.node}): fdatasync/fsync delayed ${r.delayMs} ms`);
+}
+
+function applyBlkio(ctx: RunContext, r: BlkioThrottleRecord): void {
+  if (!pidAlive(r.etcdHostPid) || !existsSync(r.cgroup.dir)) throw new Error(`etcd (host pid ${r.etcdHostPid}) is gone`);
+  setWriteIopsLimit(r.cgroup, r.device, r.writeIops);
+  ctx.log(`etcd (host pid ${r.etcdHostPid}, node ${r.node}) may write ${r.writeIops} IOPS to disk ${r.device} (${r.cgroup.dir})`);
+}
+
+async function revertStrace(ctx: RunContext, r: StraceDelayRecord): Promise<void> {
+  const pids = findOurStraces(r);
+  if (pids.length === 0) ctx.log(`no strace ${r.token} left (etcd host pid ${r.etcdHostPid})`);
+  for (const pid of pids) {
+    const how = await stopProcess(pid);
+    ctx.log(`strace pid ${pid} on etcd (host pid ${r.etcdHostPid}): ${how}`);
+  }
+  const left = findOurStraces(r).filter((pid) => pidAlive(pid) && !isZombie(pid));
+  if (left.length) throw new Error(`strace still running after SIGKILL: pid ${left.join(', ')}`);
+  rmSync(r.straceOut, { force: true });
+}
+
+function revertBlkio(ctx: RunContext, r: BlkioThrottleRecord): void {
+  // a restarted etcd has a new cgroup without the limit; the old directory is gone with it
+  if (!existsSync(r.cgroup.dir)) return void ctx.log(`etcd's cgroup ${r.cgroup.dir} is gone (etcd restarted); no limit left`);
+  const now = writeIopsLimit(r.cgroup, r.device);
+  if (now === r.previousWriteIops) return void ctx.log(`etcd's write limit on ${r.device} is already ${now || 'none'}`);
+  setWriteIopsLimit(r.cgroup, r.device, r.previousWriteIops);
+  ctx.log(`etcd's write limit on ${r.device}: ${now} IOPS -> ${r.previousWriteIops || 'none'} (${r.cgroup.dir})`);
+}
+
 export const etcdFsyncDelay: Fault<FsyncDelayParams, FsyncDelayRecord> = {
   type: 'etcd-fsync-delay',
-  description: "delay every fdatasync/fsync of the real etcd process (strace on the host): a slow etcd disk",
+  description: "slow the real etcd process's disk syncs: strace delaying fdatasync/fsync, or a kernel write-IOPS throttle on its cgroup",
   paramsSchema: FsyncDelayParams,
 
   async plan(ctx, p) {
     if (!ctx.provider.capabilities().hostPid) throw new Error(`provider ${ctx.provider.kind} cannot reach node processes (hostPid)`);
-    if (!existsSync(STRACE)) throw new Error(`${STRACE} not found on this host: install strace (apt-get install strace) or set FAULTLINE_STRACE`);
     const node = await resolveNode(ctx, p);
     const pid = await ctx.provider.hostPid(ctx.cluster, node, 'etcd');
     if (!pid) throw new Error(`no etcd process found on node ${node}`);
-    const already = tracerOf(pid);
-    if (already) throw new Error(`etcd (host pid ${pid}) is already traced by pid ${already.pid} (${already.cmdline.join(' ')}); refusing to stack faults`);
-    const token = `faultline-etcd-fsync-${randomBytes(6).toString('hex')}`;
-    return { node, etcdHostPid: pid, delayMs: p.delayMs, token, straceOut: join(tmpdir(), `${token}.strace`) };
+    return p.mechanism === 'blkio' ? planBlkio(node, pid, p) : planStrace(node, pid, p);
   },
 
   async apply(ctx, _p, r) {
-    if (findOurStraces(r).length > 0) {
-      ctx.log(`strace ${r.token} already attached to etcd (host pid ${r.etcdHostPid})`);
-      return;
-    }
-    const argv = straceArgv(r);
-    const child = execa(argv[0]!, argv.slice(1), { detached: true, stdio: 'ignore', reject: false, cleanup: false });
-    child.unref();
-    child.catch(() => {});
-    // attached once etcd's TracerPid points at it
-    for (let i = 0; i < 100; i++) {
-      const t = tracerPid(r.etcdHostPid);
-      if (t === undefined) throw new Error(`etcd (host pid ${r.etcdHostPid}) is gone`);
-      if (t && t === child.pid) break;
-      if (child.exitCode !== null) throw new Error(`strace exited with ${child.exitCode} before attaching to etcd (host pid ${r.etcdHostPid})`);
-      await sleep(100);
-    }
-    if (tracerPid(r.etcdHostPid) !== child.pid) throw new Error(`strace (pid ${child.pid}) did not attach to etcd (host pid ${r.etcdHostPid}) within 10 s`);
-    ctx.log(`strace pid ${child.pid} attached to etcd (host pid ${r.etcdHostPid}, node ${r.node}): fdatasync/fsync delayed ${r.delayMs} ms`);
+    if (r.mechanism === 'blkio') applyBlkio(ctx, r);
+    else await applyStrace(ctx, r);
   },
 
   async revert(ctx, r) {
-    const pids = findOurStraces(r);
-    if (pids.length === 0) ctx.log(`no strace ${r.token} left (etcd host pid ${r.etcdHostPid})`);
-    for (const pid of pids) {
-      const how = await stopProcess(pid);
-      ctx.log(`strace pid ${pid} on etcd (host pid ${r.etcdHostPid}): ${how}`);
-    }
-    const left = findOurStraces(r).filter((pid) => pidAlive(pid) && !isZombie(pid));
-    if (left.length) throw new Error(`strace still running after SIGKILL: pid ${left.join(', ')}`);
-    rmSync(r.straceOut, { force: true });
+    if (r.mechanism === 'blkio') revertBlkio(ctx, r);
+    else await revertStrace(ctx, r);
   },
 
   describe(r) {
+    if (r.mechanism === 'blkio') return `write limit of ${r.writeIops} IOPS on etcd's disk ${r.device} (node ${r.node}, host pid ${r.etcdHostPid}) removed`;
     return `strace delaying fsync of etcd (node ${r.node}, host pid ${r.etcdHostPid}, +${r.delayMs} ms) stopped`;
   },
 };

@@ -10,7 +10,9 @@ import { COMMIT_P99_MAX, describeMember, memberLatency, WAL_FSYNC_P99_MAX, type 
 import { sampleMember } from '../detectors/etcd-disk-sampling.js';
 import { fmtSeconds } from '../detectors/prom-text.js';
 import type { Finding } from '../detectors/types.js';
-import { stopProcess, tracerOf } from '../faults/etcd-fsync-delay.js';
+import { setWriteIopsLimit, writeIopsLimit } from '../cluster/blkio.js';
+import { etcdDisk } from '../faults/etcd-fsync-delay.js';
+import { stopProcess, tracerOf } from '../faults/strace-delay.js';
 import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from './types.js';
 
 export const VerifyParams = z
@@ -42,6 +44,19 @@ function needNodes(ctx: RunContext): NodeAccess {
   return na;
 }
 
+const isSyncDelayingStrace = (cmdline: string[]) => /(^|\/)strace$/.test(cmdline[0] ?? '') && cmdline.some((a) => /inject=f(data)?sync/.test(a));
+
+/** a kernel write limit on etcd's data disk, if its cgroup has one */
+function diskThrottle(pid: number): (ReturnType<typeof etcdDisk> & { iops: number }) | undefined {
+  try {
+    const disk = etcdDisk(pid);
+    const iops = writeIopsLimit(disk.cgroup, disk.device);
+    return iops > 0 ? { ...disk, iops } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export const etcdSlowDiskRunbook: Runbook = {
   id: 'etcd-slow-disk',
   title: 'etcd on a slow disk (high WAL fsync / backend commit latency)',
@@ -58,6 +73,8 @@ export const etcdSlowDiskRunbook: Runbook = {
     const pid = await ctx.provider.hostPid(ctx.cluster, node, 'etcd').catch(() => undefined);
     const tracer = pid ? tracerOf(pid) : undefined;
     if (tracer) details.push(`etcd (host pid ${pid}) is being traced by pid ${tracer.pid}: ${tracer.cmdline.join(' ')}`);
+    const throttle = pid ? diskThrottle(pid) : undefined;
+    if (throttle) details.push(`etcd's cgroup may write only ${throttle.iops} IOPS to its data disk ${throttle.device} (${throttle.cgroup.dir})`);
     return {
       runbook: 'etcd-slow-disk',
       summary: `etcd member ${node} is the slow one${slow ? ` (${describeMember(slow, new Date().toISOString())})` : ''}; its disk (/var/lib/etcd) cannot keep up`,
@@ -70,22 +87,27 @@ export const etcdSlowDiskRunbook: Runbook = {
     const node = String(diagnosis.data.node);
     const pid = await ctx.provider.hostPid(ctx.cluster, node, 'etcd');
     if (!pid) throw new Error(`no etcd process on ${node}`);
-    const tracer = tracerOf(pid);
     const actions: string[] = [];
-    if (!tracer) {
+    // move etcd to a healthy disk: in this lab, remove what makes the disk under it slow
+    const throttle = diskThrottle(pid);
+    if (throttle) {
+      setWriteIopsLimit(throttle.cgroup, throttle.device, 0);
+      actions.push(`moved etcd on ${node} to a healthy disk: removed the ${throttle.iops} IOPS write limit on ${throttle.device} from its cgroup`);
+    }
+    const tracer = tracerOf(pid);
+    if (tracer && !isSyncDelayingStrace(tracer.cmdline)) {
+      return { mode: 'manual', actions: [...actions, `etcd on ${node} is traced by pid ${tracer.pid} (${tracer.cmdline.join(' ')}), which is not a syscall-delaying strace; not touching it`] };
+    }
+    if (tracer) {
+      const how = await stopProcess(tracer.pid);
+      actions.push(`moved etcd on ${node} to a healthy disk: stopped pid ${tracer.pid} (${tracer.cmdline.slice(0, 8).join(' ')} ...) delaying etcd's fsync (${how})`);
+    }
+    if (actions.length === 0) {
       return {
         mode: 'manual',
-        actions: [
-          `nothing in this lab slows etcd's disk on ${node}: move /var/lib/etcd to a local, low-latency disk (the incident moved control-plane storage off Ceph)`,
-        ],
+        actions: [`nothing in this lab slows etcd's disk on ${node}: move /var/lib/etcd to a local, low-latency disk (the incident moved control-plane storage off Ceph)`],
       };
     }
-    if (!/(^|\/)strace$/.test(tracer.cmdline[0] ?? '') || !tracer.cmdline.some((a) => /inject=f(data)?sync/.test(a))) {
-      return { mode: 'manual', actions: [`etcd on ${node} is traced by pid ${tracer.pid} (${tracer.cmdline.join(' ')}), which is not a syscall-delaying strace; not touching it`] };
-    }
-    // move etcd to a healthy disk: here, remove what slows the disk under it (the tracer delaying its syncs)
-    const how = await stopProcess(tracer.pid);
-    actions.push(`moved etcd on ${node} to a healthy disk: stopped pid ${tracer.pid} (${tracer.cmdline.slice(0, 8).join(' ')} ...) delaying etcd's fsync (${how})`);
     ctx.log(actions.join('; '));
     return { mode: 'automatic', actions };
   },
@@ -134,8 +156,9 @@ mount, the hypervisor's storage: network/Ceph volumes are the usual culprit). Ra
 
 **Remediate.** Move etcd's data dir to a local, low-latency disk (one member at a time: stop the static pod by
 moving its manifest away, copy /var/lib/etcd, remount, move the manifest back). In the faultline lab the slow
-disk is a tracer (strace) delaying etcd's fdatasync/fsync; the runbook finds it through etcd's
-\`/proc/<pid>/status\` TracerPid and stops it.
+disk is either a tracer (strace) delaying etcd's fdatasync/fsync, which the runbook finds through etcd's
+\`/proc/<pid>/status\` TracerPid and stops, or a kernel write-IOPS limit on etcd's cgroup for the disk under
+/var/lib/etcd, which the runbook removes.
 
 **Verify.** A fresh scrape window shows WAL fsync p99 < ${fmtSeconds(WAL_FSYNC_P99_MAX)} and commit p99 < ${fmtSeconds(COMMIT_P99_MAX)} on every member,
 and kube-controller-manager / kube-scheduler do not restart for a stable window (30 s).

@@ -1,7 +1,8 @@
 // End to end: `faultline run etcd-slow-disk etcd-liveness-kill` on one new kind cluster (single.yaml) that the
 // run creates and deletes. Both faults are real (strace on the real etcd process; the kubelet killing etcd
-// for a wrong probe in the real static pod manifest). Checks the report and that nothing is left behind:
-// no strace attached to any process, the run's cluster gone.
+// for a wrong probe in the real static pod manifest). Then etcd-slow-disk again with the kernel's write
+// throttle on etcd's cgroup (--fault-param mechanism=blkio) on another new cluster. Checks the reports and
+// that nothing is left behind: no strace attached to any process, the runs' clusters gone.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,5 +60,33 @@ describe('faultline run etcd-slow-disk etcd-liveness-kill on a new kind cluster'
     expect(straces()).toEqual([]);
     expect(cluster).toBeDefined();
     expect(await kindClusters()).not.toContain(cluster);
+  });
+});
+
+describe('faultline run etcd-slow-disk --fault-param mechanism=blkio on a new kind cluster', () => {
+  const blkioDir = join(tmp, 'blkio');
+  const benv = { FAULTLINE_STATE_DIR: join(blkioDir, 'state') };
+  let bres: CliResult;
+  let bcluster: string | undefined;
+
+  beforeAll(async () => {
+    bres = await runCli(['run', 'etcd-slow-disk', '--fault-param', 'mechanism=blkio', '--fault-param', 'writeIops=10', '--report-dir', join(blkioDir, 'report')], benv, 20 * 60_000, 'etcd-blkio');
+    bcluster = runCluster(bres.stderr);
+  });
+
+  afterAll(() => cleanUpRun(bcluster, benv.FAULTLINE_STATE_DIR, blkioDir));
+
+  test("the kernel's write limit on etcd's disk is detected, removed by the runbook, and the run passes", async () => {
+    expect(bres.code).toBe(0);
+    expect(bres.stderr).toMatch(/may write 10 IOPS to disk \d+:\d+/);
+    const report = JSON.parse(readFileSync(join(blkioDir, 'report', 'report.json'), 'utf8'));
+    const slow = report.scenarios[0];
+    expect(slow.status).toBe('passed');
+    const f = slow.findings.find((x: any) => x.detector === 'etcd-disk-latency');
+    expect(f.summary).toMatch(/WAL fsync p99 [\d.]+ m?s .*backend commit p99/);
+    expect(slow.remediation.actions.join('\n')).toMatch(/removed the 10 IOPS write limit on \d+:\d+ from its cgroup/);
+    expect(straces()).toEqual([]);
+    expect(await kindClusters()).not.toContain(bcluster);
+    console.log(`[etcd-scenarios] slow-disk (blkio, 10 IOPS) TTD ${slow.ttdSeconds}s TTR ${slow.ttrSeconds}s`);
   });
 });

@@ -13,7 +13,7 @@ import { parseNodeRead } from '../../harness/detectors/etcd-disk-sampling.js';
 import { countAbove, deltaHistogram, histogram, parseProm, quantile } from '../../harness/detectors/prom-text.js';
 import { builtinDetectors } from '../../harness/detectors/registry.js';
 import { pickSlowMember } from '../../harness/runbooks/etcd-slow-disk.js';
-import { findOurStraces, isOurStrace, straceArgv } from '../../harness/faults/etcd-fsync-delay.js';
+import { findOurStraces, isOurStrace, straceArgv } from '../../harness/faults/strace-delay.js';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,6 +142,21 @@ describe('etcd-disk-latency analysis', () => {
     expect(r.tookTooLong).toEqual(['2026-11-21T05:31:10.1Z']);
     expect(r.restarts).toEqual({ 'kube-controller-manager': 3, 'kube-scheduler': 0 });
     expect(restartsFromLogList(['garbage'])).toEqual({});
+    expect(r.leaseLost).toEqual([]);
+  });
+
+  test("leader-elected components' 'leaderelection lost' lines become evidence, counted in the log window", () => {
+    const out = `${SLOW_T1}\n---SLOW\n---RESTARTS\nkube-scheduler /p/kube-scheduler/1.log\n---LEASES\nkube-controller-manager 2026-11-21T05:31:10.1Z\nkube-scheduler 2026-11-21T05:31:12.0Z\nkube-scheduler 2026-11-21T04:00:00.0Z\n`;
+    const r = parseNodeRead(out, T);
+    expect(r.leaseLost).toEqual([
+      { component: 'kube-controller-manager', at: '2026-11-21T05:31:10.1Z' },
+      { component: 'kube-scheduler', at: '2026-11-21T05:31:12.0Z' },
+      { component: 'kube-scheduler', at: '2026-11-21T04:00:00.0Z' },
+    ]);
+    const m = memberFromScrapes('cp', scrapeFromText(HEALTHY_T0, T - 5_000), r.scrape, [], r.restarts, r.leaseLost);
+    const ev = analyzeEtcdDisk({ kind: 'etcd-disk', takenAt: '2026-11-21T05:32:00Z', members: [m] })[0]!.evidence;
+    expect(ev).toContain("kube-controller-manager log: 'leaderelection lost' x1 in the last 5 min (lease not renewed in time)");
+    expect(ev).toContain("kube-scheduler log: 'leaderelection lost' x1 in the last 5 min (lease not renewed in time)");
   });
 
   test('the runbook names the slow member by commit latency', () => {
