@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 FAULTLINE := node dist/harness/cli/main.js
 
-.PHONY: help setup forge build test test-unit test-e2e demo bench bench-forge clean-clusters
+.PHONY: help setup forge build test test-unit test-e2e demo bench bench-forge bench-etcd-disk clean-clusters
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ demo: forge build ## run the statefulset-env-conflict scenario end to end on a n
 
 bench: forge build ## run the scenarios and print stage times, TTD and TTR next to the standard alerts
 	$(FAULTLINE) bench
+
+bench-etcd-disk: forge build ## measure each etcd slow-disk setting: fsync/commit/API p99, lease losses, restarts
+	@bash bench/etcd-disk-levels.sh
 
 bench-forge: setup ## measure the forge (cold and warm), cluster create/delete and node memory
 	@bash images/scripts/bench-forge.sh
