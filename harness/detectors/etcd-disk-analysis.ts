@@ -108,13 +108,23 @@ export interface MemberLatency {
   slow: boolean;
 }
 
+/** A disk so slow that fewer than MIN_SLOW syncs finish in the window: every one above the threshold and the
+ *  mean at least STALLED_MEAN. (One slow sync on a busy laptop takes far less than a second.) */
+export const STALLED_MEAN = 1;
+function stalled(h: Histogram | undefined, max: number): boolean {
+  return !!h && h.count > 0 && h.count < MIN_SLOW && countAbove(h, max) === h.count && h.sum / h.count >= STALLED_MEAN;
+}
+
 export function memberLatency(m: MemberSample): MemberLatency {
   const walP99 = m.wal ? quantile(0.99, m.wal) : undefined;
   const commitP99 = m.commit ? quantile(0.99, m.commit) : undefined;
   const walSlow = m.wal ? countAbove(m.wal, WAL_FSYNC_P99_MAX) : 0;
   const commitSlow = m.commit ? countAbove(m.commit, COMMIT_P99_MAX) : 0;
   const slow =
-    ((walP99 ?? 0) > WAL_FSYNC_P99_MAX && walSlow >= MIN_SLOW) || ((commitP99 ?? 0) > COMMIT_P99_MAX && commitSlow >= MIN_SLOW);
+    ((walP99 ?? 0) > WAL_FSYNC_P99_MAX && walSlow >= MIN_SLOW) ||
+    ((commitP99 ?? 0) > COMMIT_P99_MAX && commitSlow >= MIN_SLOW) ||
+    stalled(m.wal, WAL_FSYNC_P99_MAX) ||
+    stalled(m.commit, COMMIT_P99_MAX);
   return { node: m.node, walP99, commitP99, walSlow, commitSlow, samples: m.wal?.count ?? 0, slow };
 }
 

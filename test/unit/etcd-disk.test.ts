@@ -100,6 +100,24 @@ describe('etcd-disk-latency analysis', () => {
     expect(analyzeEtcdDisk({ kind: 'etcd-disk', takenAt: NOW, members: [m] })).toEqual([]);
   });
 
+  test('a disk so slow that only one or two syncs finish in the window still counts (each >= 1 s)', () => {
+    const h = (sum: number, count: number, slowFrom: number) => ({
+      buckets: [
+        { le: 0.1, count: count - slowFrom },
+        { le: 4.096, count },
+        { le: Infinity, count },
+      ],
+      count,
+      sum,
+    });
+    const base = { node: 'cp', windowSeconds: 5, tookTooLong: [], restarts: {} };
+    expect(memberLatency({ ...base, wal: h(4.1, 2, 2) }).slow).toBe(true);
+    // two slow-ish syncs (0.3 s mean) on a busy machine: not enough
+    expect(memberLatency({ ...base, wal: h(0.6, 2, 2) }).slow).toBe(false);
+    // one fast and one slow: not every sync is slow
+    expect(memberLatency({ ...base, wal: h(2.0, 2, 1) }).slow).toBe(false);
+  });
+
   test('API fallback: the API server seeing slow etcd requests', () => {
     const slow = histogram(parseProm(histText('etcd_request_duration_seconds', [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 20, 20, 20, 20], 20)), 'etcd_request_duration_seconds')!;
     const [f] = analyzeEtcdDisk({ kind: 'etcd-disk', takenAt: NOW, members: [], api: { windowSeconds: 5, hist: slow } });
