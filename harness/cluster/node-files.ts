@@ -75,3 +75,9 @@ export async function matchesSnapshot(na: NodeAccess, snap: NodeFileSnapshot): P
   if (!snap.existed) return current === undefined;
   return !!current && sha256Hex(current) === snap.sha256;
 }
+
+/** The same file captured on every node of the cluster. */
+export async function snapshotOnEveryNode(na: NodeAccess, path: string): Promise<NodeFileSnapshot[]> {
+  const nodes = await na.provider.nodes(na.cluster);
+  return Promise.all(nodes.map((n) => snapshotNodeFile(na, n.name, path)));
+}

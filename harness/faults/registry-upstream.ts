@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { findBinary, describeMissing } from '../cluster/binaries.js';
 import { hostsTomlPath, renderDirectHosts } from '../cluster/containerd-hosts.js';
 import { nodeAccess, type NodeAccess } from '../cluster/node-access.js';
-import { restoreNodeFile, snapshotNodeFile, writeNodeFile, type NodeFileSnapshot } from '../cluster/node-files.js';
+import { restoreNodeFile, snapshotOnEveryNode, writeNodeFile, type NodeFileSnapshot } from '../cluster/node-files.js';
 import { run } from '../cluster/process.js';
 import type { RunContext } from '../engine/context.js';
 import type { Fault } from './types.js';
@@ -105,8 +105,7 @@ export const registryUpstream: Fault<RegistryUpstreamParams, RegistryUpstreamRec
 
   async plan(ctx, p) {
     const na = needNodes(ctx, 'registry-upstream');
-    const nodes = await na.provider.nodes(na.cluster);
-    const files = await Promise.all(nodes.map((n) => snapshotNodeFile(na, n.name, hostsTomlPath(p.registry))));
+    const files = await snapshotOnEveryNode(na, hostsTomlPath(p.registry));
     return { container: `faultline-upstream-${ctx.runId}`, alias: p.alias, network: p.network, files };
   },
 

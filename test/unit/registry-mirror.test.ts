@@ -117,7 +117,7 @@ function snapshot(views: NodeRegistryView[]): RegistrySnapshot {
   return {
     failures: pullFailures(rawPods),
     services: [{ namespace: 'registry-outage', name: 'mirror', urls: [MIRROR, 'https://10.96.77.77:5000'], selector: { app: 'mirror' } }],
-    pods: rawPods.map((p) => ({ namespace: p.metadata.namespace, name: p.metadata.name, labels: p.metadata.labels, images: p.spec.containers.map((c) => c.image) })),
+    pods: rawPods.map((p) => ({ namespace: p.metadata.namespace, name: p.metadata.name, labels: p.metadata.labels as Record<string, string>, images: p.spec.containers.map((c) => c.image) })),
     registries: { 'docker.io': { image: 'docker.io/library/registry:2', nodes: views } },
     nodeAccess: true,
   };
