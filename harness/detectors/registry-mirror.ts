@@ -194,7 +194,8 @@ function circularDependencies(s: RegistrySnapshot, registry: string, mirrorUrls:
 export function analyzeRegistry(s: RegistrySnapshot): Finding[] {
   const findings: Finding[] = [];
   const groups = new Map<string, PullFailure[]>();
-  for (const f of s.failures) {
+  // a snapshot of another shape (the shared healthy fixture) has no failures
+  for (const f of s.failures ?? []) {
     const reg = parseImageRef(f.image).registry;
     groups.set(reg, [...(groups.get(reg) ?? []), f]);
   }
