@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { KindProvider } from '../../harness/cluster/kind.js';
-import { assertBuilt, e2eTempDir, kindClusters, runCli, startCli, waitFor, type CliProcess, type CliResult } from './support.js';
+import { assertBuilt, e2eTempDir, kindClusters, runCli, startCli, waitFor, waitForSystemPods, type CliProcess, type CliResult } from './support.js';
 
 jest.setTimeout(40 * 60_000);
 
@@ -73,6 +73,11 @@ beforeAll(async () => {
   const up = await runCli(['cluster', 'up', '--name', name, '--config', 'kind-configs/two-workers.yaml'], env, 15 * 60_000, 'cluster-up');
   if (up.code !== 0) throw new Error(`cluster up failed: ${up.stderr}`);
   created = true;
+  // a cluster still settling (kube-proxy or flannel restarting under load) would delay the pods' network, and
+  // with it TTD, for reasons that have nothing to do with the registry
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(join(stateDir, 'kubeconfigs', `kind-${name}.yaml`));
+  await waitForSystemPods(kc.makeApiClient(k8s.CoreV1Api), ['kube-system', 'kube-flannel', 'local-path-storage'], 6 * 60_000);
   nodes = (await kindNodes()).sort();
   before = snapshot();
   run = await runCli(
