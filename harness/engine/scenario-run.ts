@@ -179,12 +179,16 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
     return `${sc.fault.type} applied (journal ${journal.file.runId}, entry ${entry.id})`;
   });
 
-  const selfHealSkip = (name: StageName) => {
-    const st = skippedStage(name, sc.stageDeadlines[DEADLINE_KEY[name]], 'skipped: recovery "self" (the cluster must recover with no detection or runbook action)', clock);
-    report.stages.push(st);
+  // detect, diagnose and remediate: skipped when the scenario claims the cluster recovers on its own
+  const runbookStage = async (name: StageName, fn: StageFn): Promise<void> => {
+    if (!selfHeal || stopped) {
+      await stage(name, fn);
+      return;
+    }
+    const why = 'skipped: recovery "self" (the cluster must recover with no detection or runbook action)';
+    report.stages.push(skippedStage(name, sc.stageDeadlines[DEADLINE_KEY[name]], why, clock));
   };
-  if (selfHeal && !stopped) selfHealSkip('detect');
-  else await stage('detect', async (s) => {
+  await runbookStage('detect', async (s) => {
     const ctx = ctxFor(s.signal);
     const want = new Set(sc.detect.expect);
     const ns = sc.detect.namespace ?? sc.victim.namespace;
@@ -213,8 +217,7 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
 
   let diagnosis: Diagnosis | undefined;
   const runbook = deps.registries.runbooks.get(sc.runbook.id)!;
-  if (selfHeal && !stopped) selfHealSkip('diagnose');
-  else await stage('diagnose', async (s) => {
+  await runbookStage('diagnose', async (s) => {
     const finding = pickFinding(detected, deps.registries.runbooks, sc.runbook.id);
     if (!finding) throw new Error('no finding to diagnose');
     diagnosis = await runbook.diagnose(ctxFor(s.signal), finding);
@@ -222,8 +225,7 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
     return diagnosis.summary;
   });
 
-  if (selfHeal && !stopped) selfHealSkip('remediate');
-  else await stage('remediate', async (s) => {
+  await runbookStage('remediate', async (s) => {
     const res = await runbook.remediate(ctxFor(s.signal), diagnosis!);
     report.remediation = { mode: res.mode, actions: res.actions };
     if (res.mode === 'manual') throw new Error(`runbook ${runbook.id} has no automatic remediation: ${res.actions.join('; ')}`);
