@@ -115,7 +115,9 @@ export function renderMirrorHosts(c: MirrorConfig): string {
   ].join('\n');
 }
 
-/** hosts.toml for pulling straight from the upstream (the set-up before any mirror existed). */
+/** hosts.toml for pulling straight from the upstream (the set-up before any mirror existed). The upstream is a
+ *  [host] entry as well as the server: containerd 1.6.20 (the node image's) ignored a docker.io hosts.toml that
+ *  had only `server` and went to registry-1.docker.io (measured with a pod pull on kind). */
 export function renderDirectHosts(upstream: string): string {
   return [
     `# docker.io straight from the upstream registry (written by faultline)`,
