@@ -2,7 +2,10 @@
 // the registry-mirror detector's analysis on a fixture snapshot (node probes written by hand, as a node would
 // answer during the outage), the runbook's fixes, and the scenario files loading with their set-up.
 import { describe, expect, test } from '@jest/globals';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { UserError } from '../../harness/engine/errors.js';
+import { tempDir } from './helpers/tmp.js';
 import {
   apiRoot,
   manifestUrl,
@@ -178,5 +181,38 @@ describe('registry-outage scenarios', () => {
     expect(working.recovery).toBe('self');
     expect(broken.fault.params).toMatchObject({ fallback: 'broken' });
     expect(working.fault.params).toMatchObject({ fallback: 'working' });
+  });
+});
+
+describe('registry-outage scenario files with bad input', () => {
+  const ID = 'registry-outage-broken-fallback';
+  function loadEdited(edit: (text: string) => string): string {
+    const tmp = tempDir();
+    try {
+      const dir = join(tmp.path, ID);
+      cpSync(join(repoRoot(), 'scenarios', ID), dir, { recursive: true });
+      const file = join(dir, 'scenario.yaml');
+      writeFileSync(file, edit(readFileSync(file, 'utf8')));
+      loadScenario(dir, builtinRegistries());
+    } catch (err) {
+      expect(err).toBeInstanceOf(UserError);
+      return (err as Error).message;
+    } finally {
+      tmp.cleanup();
+    }
+    throw new Error('expected a UserError');
+  }
+
+  test('an unknown fallback kind names fault.params.fallback', () => {
+    expect(loadEdited((t) => t.replace('fallback: broken', 'fallback: maybe'))).toMatch(/field fault\.params\.fallback/);
+  });
+
+  test('an unknown set-up fault and bad set-up params name victim.setup', () => {
+    expect(loadEdited((t) => t.replace('- type: registry-upstream', '- type: no-such-setup'))).toMatch(/field victim\.setup\[0\]\.type: unknown fault "no-such-setup"/);
+    expect(loadEdited((t) => t.replace('alias: faultline-docker-io', 'alias: "Not A Name"'))).toMatch(/field victim\.setup\[0\]\.params\.alias/);
+  });
+
+  test('an unknown recovery mode is refused', () => {
+    expect(loadEdited((t) => `${t}recovery: sometimes\n`)).toMatch(/field recovery/);
   });
 });
