@@ -53,6 +53,12 @@ export function loadScenario(dir: string, registries: Registries): LoadedScenari
   if (!fault) fail(`field fault.type: unknown fault "${s.fault.type}" (known: ${[...registries.faults.keys()].join(', ')})`);
   const fp = fault!.paramsSchema.safeParse(s.fault.params);
   if (!fp.success) fail(firstIssue(fp.error).replace(/^field /, 'field fault.params.'));
+  s.victim.setup.forEach((st, i) => {
+    const f = registries.faults.get(st.type);
+    if (!f) fail(`field victim.setup[${i}].type: unknown fault "${st.type}" (known: ${[...registries.faults.keys()].join(', ')})`);
+    const r = f!.paramsSchema.safeParse(st.params);
+    if (!r.success) fail(firstIssue(r.error).replace(/^field /, `field victim.setup[${i}].params.`).replace(/^(?!field)/, `field victim.setup[${i}].params: `));
+  });
   s.detect.expect.forEach((id, i) => {
     if (!registries.detectors.has(id)) fail(`field detect.expect[${i}]: unknown detector "${id}" (known: ${[...registries.detectors.keys()].join(', ')})`);
   });

@@ -105,6 +105,18 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
   let detected: Finding[] = [];
 
   const ctxFor = (signal: AbortSignal): RunContext => ({ ...base!, signal });
+  /** plan, journal (durable before the change: a run killed from here on is undone by `faultline recover`), apply */
+  const journaledApply = async (ctx: RunContext, type: string, rawParams: unknown, id: string): Promise<JournalEntry> => {
+    const fault = deps.registries.faults.get(type)!;
+    const params = fault.paramsSchema.parse(rawParams);
+    const record = await fault.plan(ctx, params);
+    const entry = journal.add({ id, scenario: sc.id, faultType: fault.type, params, record });
+    injected.push(entry);
+    await fault.apply(ctx, params, record);
+    journal.setState(entry.id, 'applied');
+    return entry;
+  };
+  const selfHeal = sc.recovery === 'self';
   const stage = async (name: StageName, fn: StageFn, always = false): Promise<StageReport> => {
     const deadline = sc.stageDeadlines[DEADLINE_KEY[name]] + (name === 'inject' ? holdMs / 1000 : 0);
     const st =
@@ -123,6 +135,10 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
 
   await stage('deploy', async (s) => {
     base = { runId, cluster, provider: deps.provider, kube: deps.connect(cluster), log };
+    for (const [i, st] of sc.victim.setup.entries()) {
+      s.progress(`setting up ${st.type}`);
+      await journaledApply(ctxFor(s.signal), st.type, st.params, `${sc.id}-setup-${i + 1}`);
+    }
     // told as soon as the namespace exists, so a deploy interrupted while waiting for readiness still lets
     // teardown delete the namespace this run created
     const out = await deps.deployer.deploy(ctxFor(s.signal), sc, s, () => (createdNamespace = true));
@@ -154,23 +170,25 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
   await stage('inject', async (s) => {
     if (holdError) throw holdError;
     const ctx = ctxFor(s.signal);
-    const fault = deps.registries.faults.get(sc.fault.type)!;
-    const params = fault.paramsSchema.parse(sc.fault.params);
-    const record = await fault.plan(ctx, params);
-    // durable before the change: a run killed from here on is undone by `faultline recover`
-    const entry = journal.add({ id: `${sc.id}-${injected.length + 1}`, scenario: sc.id, faultType: fault.type, params, record });
-    injected.push(entry);
-    await fault.apply(ctx, params, record);
-    journal.setState(entry.id, 'applied');
+    const entry = await journaledApply(ctx, sc.fault.type, sc.fault.params, `${sc.id}-${injected.length + 1}`);
     if (holdMs > 0) {
       log(`holding ${holdMs}ms after apply (${HOLD_ENV})`);
       await sleep(holdMs, s.signal);
     }
     injectEnd = clock.now();
-    return `${fault.type} applied (journal ${journal.file.runId}, entry ${entry.id})`;
+    return `${sc.fault.type} applied (journal ${journal.file.runId}, entry ${entry.id})`;
   });
 
-  await stage('detect', async (s) => {
+  // detect, diagnose and remediate: skipped when the scenario claims the cluster recovers on its own
+  const runbookStage = async (name: StageName, fn: StageFn): Promise<void> => {
+    if (!selfHeal || stopped) {
+      await stage(name, fn);
+      return;
+    }
+    const why = 'skipped: recovery "self" (the cluster must recover with no detection or runbook action)';
+    report.stages.push(skippedStage(name, sc.stageDeadlines[DEADLINE_KEY[name]], why, clock));
+  };
+  await runbookStage('detect', async (s) => {
     const ctx = ctxFor(s.signal);
     const want = new Set(sc.detect.expect);
     const ns = sc.detect.namespace ?? sc.victim.namespace;
@@ -199,7 +217,7 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
 
   let diagnosis: Diagnosis | undefined;
   const runbook = deps.registries.runbooks.get(sc.runbook.id)!;
-  await stage('diagnose', async (s) => {
+  await runbookStage('diagnose', async (s) => {
     const finding = pickFinding(detected, deps.registries.runbooks, sc.runbook.id);
     if (!finding) throw new Error('no finding to diagnose');
     diagnosis = await runbook.diagnose(ctxFor(s.signal), finding);
@@ -207,7 +225,7 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
     return diagnosis.summary;
   });
 
-  await stage('remediate', async (s) => {
+  await runbookStage('remediate', async (s) => {
     const res = await runbook.remediate(ctxFor(s.signal), diagnosis!);
     report.remediation = { mode: res.mode, actions: res.actions };
     if (res.mode === 'manual') throw new Error(`runbook ${runbook.id} has no automatic remediation: ${res.actions.join('; ')}`);
@@ -226,7 +244,7 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
       },
       { intervalMs: pollMs, signal: s.signal },
     );
-    report.ttrSeconds = round((clock.now() - detectedAt!) / 1000);
+    report.ttrSeconds = round((clock.now() - (selfHeal ? injectEnd! : detectedAt!)) / 1000);
     for (const c of sc.integrity) {
       const check = deps.registries.integrity.get(c.check)!;
       const params = check.paramsSchema.parse(c.params);
@@ -235,7 +253,7 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
       report.integrity.push(res);
       if (!res.ok) throw new Error(`integrity ${c.check}: ${res.details}`);
     }
-    return result.details.join('; ');
+    return `${selfHeal ? `recovered on its own ${report.ttrSeconds}s after the fault: ` : ''}${result.details.join('; ')}`;
   });
 
   await stage(

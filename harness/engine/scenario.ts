@@ -64,6 +64,9 @@ export const ScenarioSchema = z
         /** copy the manifests' images into the nodes before deploying (nodes may have no registry);
          *  false for scenarios whose point is a pull that must really go to a registry */
         preloadImages: z.boolean().default(true),
+        /** faults applied (journalled, reverted after the fault) before the manifests: what the victim needs
+         *  outside the cluster, e.g. the upstream registry standing in for docker.io */
+        setup: z.array(z.object({ type: z.string().min(1), params: Params.default({}) }).strict()).default([]),
       })
       .strict(),
     fault: z.object({ type: z.string().min(1), params: Params.default({}) }).strict(),
@@ -80,6 +83,10 @@ export const ScenarioSchema = z
       })
       .strict(),
     runbook: z.object({ id: z.string().min(1), params: Params.default({}) }).strict(),
+    /** "runbook" (default): detect, diagnose and remediate, then verify. "self": the cluster must recover on its
+     *  own; detect, diagnose and remediate are skipped and verify (the runbook's check) must pass, TTR counted
+     *  from the end of the inject stage */
+    recovery: z.enum(['runbook', 'self']).default('runbook'),
     integrity: z.array(z.object({ check: z.string().min(1), params: Params.default({}) }).strict()).default([]),
     deadlines: Deadlines.default({}),
     standardAlert: z.object({ name: z.string().min(1), waitSeconds: Seconds }).strict(),

@@ -24,7 +24,10 @@ export function scenarioSeconds(sc: ScenarioReport): number {
 /** "detected in 4.2s; the standard alert KubeStatefulSetReplicasMismatch waits 900s" */
 export function versusAlert(sc: ScenarioReport): string {
   const alert = `${sc.standardAlert.name} waits ${secs(sc.standardAlert.waitSeconds)}`;
-  return sc.ttdSeconds === null ? `not detected; ${alert}` : `detected in ${secs(sc.ttdSeconds)}; ${alert}`;
+  if (sc.ttdSeconds !== null) return `detected in ${secs(sc.ttdSeconds)}; ${alert}`;
+  // a self-healing scenario has nothing to detect; its TTR runs from the end of the fault
+  const selfHealed = sc.ttrSeconds !== null && sc.stages.some((st) => st.name === 'detect' && st.status === 'skipped' && /recovery "self"/.test(st.message ?? ''));
+  return selfHealed ? `recovered on its own in ${secs(sc.ttrSeconds)}, no runbook action; ${alert}` : `not detected; ${alert}`;
 }
 
 export function pad(s: string, n: number): string {

@@ -267,3 +267,54 @@ describe('engine with fakes', () => {
     expect(w.calls).not.toContain('fault.apply');
   });
 });
+
+describe('engine with fakes: victim.setup and recovery "self"', () => {
+  test('set-up faults are journalled before the deploy and reverted after the fault, newest first', async () => {
+    const w = fakeWorld({ firesAfterPolls: 1 });
+    const { deps } = setup(w);
+    // a set-up that changes nothing the fake detector sees (the fake fault would make the steady state noisy)
+    deps.registries.faults.set('fake-setup', {
+      ...deps.registries.faults.get('fake-fault')!,
+      type: 'fake-setup',
+      apply: async () => void w.calls.push('setup.apply'),
+      revert: async (_ctx: unknown, r: { token: string }) => void w.calls.push(`fault.revert ${r.token}`),
+    });
+    const sc0 = fakeScenario();
+    sc0.victim.setup = [{ type: 'fake-setup', params: { target: 'env' } }];
+    const report = await runSuite([sc0], deps, { runId: 'run-setup', target: { mode: 'create', name: 'faultline-s' }, keep: false, signal: new AbortController().signal });
+    expect(report.scenarios[0]!.status).toBe('passed');
+    expect(w.calls.indexOf('setup.apply')).toBeLessThan(w.calls.indexOf('fault.apply'));
+    expect(w.calls.filter((c) => c.startsWith('fault.revert'))).toEqual(['fault.revert undo-x', 'fault.revert undo-env']);
+    const journal = JSON.parse(readFileSync(`${tmp.path}/journal/run-setup.json`, 'utf8'));
+    expect(journal.entries.map((e: any) => [e.id, e.state])).toEqual([
+      ['fake-scenario-setup-1', 'reverted'],
+      ['fake-scenario-2', 'reverted'],
+    ]);
+  });
+
+  test('recovery "self": detect, diagnose and remediate skipped; verify passes on its own; TTR from the end of inject', async () => {
+    const w = fakeWorld({ firesAfterPolls: 1 });
+    const { deps } = setup(w);
+    // the fake cluster heals itself once the fault is in
+    deps.registries.runbooks.get('fake-runbook')!.verify = async () => ({ ok: w.applied, details: ['healed'] });
+    const report = await runSuite([fakeScenario({ recovery: 'self' })], deps, { runId: 'run-self', target: { mode: 'create', name: 'faultline-h' }, keep: false, signal: new AbortController().signal });
+    const sc = report.scenarios[0]!;
+    const st = Object.fromEntries(sc.stages.map((s) => [s.name, s]));
+    expect(sc.status).toBe('passed');
+    for (const n of ['detect', 'diagnose', 'remediate']) expect(st[n]!.message).toMatch(/skipped: recovery "self"/);
+    expect(st.verify!.message).toMatch(/^recovered on its own/);
+    expect(sc.ttdSeconds).toBeNull();
+    expect(sc.ttrSeconds).not.toBeNull();
+    expect(w.calls).not.toContain('runbook.remediate');
+  });
+
+  test('recovery "self" that does not heal fails verify on its deadline', async () => {
+    const w = fakeWorld({ firesAfterPolls: 1 });
+    const { deps } = setup(w);
+    const report = await runSuite([fakeScenario({ recovery: 'self' })], deps, { runId: 'run-noheal', target: { mode: 'create', name: 'faultline-n' }, keep: false, signal: new AbortController().signal });
+    const sc = report.scenarios[0]!;
+    expect(sc.status).toBe('failed');
+    expect(sc.reason).toMatch(/^verify failed/);
+    expect(w.applied).toBe(false); // reverted all the same
+  });
+});

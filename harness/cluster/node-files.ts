@@ -1,0 +1,83 @@
+// Small files on a node (containerd's hosts.toml), captured and restored byte for byte. The capture holds the
+// bytes (base64) and their sha256, so only use it for files without secrets; whether the file and its folder
+// existed is kept too, so a restore of a file that was absent removes what the change created.
+import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
+import { nodeSh, type NodeAccess } from './node-access.js';
+
+export interface NodeFileSnapshot {
+  node: string;
+  path: string;
+  existed: boolean;
+  /** whether the file's folder existed (when the file did not) */
+  dirExisted: boolean;
+  b64?: string;
+  sha256?: string;
+}
+
+export function sha256Hex(bytes: Buffer | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The file's bytes, or undefined when it does not exist. */
+export async function readNodeFile(na: NodeAccess, node: string, path: string): Promise<Buffer | undefined> {
+  const res = await nodeSh(na, node, `if [ -e ${q(path)} ]; then echo present; base64 -w0 ${q(path)}; else echo absent; fi`);
+  if (res.exitCode !== 0) throw new Error(`cannot read ${path} on ${node}: ${res.stderr.trim()}`);
+  const [state, data = ''] = res.stdout.split('\n');
+  return state === 'present' ? Buffer.from(data.trim(), 'base64') : undefined;
+}
+
+export async function snapshotNodeFile(na: NodeAccess, node: string, path: string): Promise<NodeFileSnapshot> {
+  const bytes = await readNodeFile(na, node, path);
+  if (bytes) return { node, path, existed: true, dirExisted: true, b64: bytes.toString('base64'), sha256: sha256Hex(bytes) };
+  const dir = await nodeSh(na, node, `[ -d ${q(dirname(path))} ]`);
+  return { node, path, existed: false, dirExisted: dir.exitCode === 0 };
+}
+
+/** Atomic write: a dot-file in the same folder, then rename (a reader sees the old or the new file, never half). */
+export async function writeNodeFile(na: NodeAccess, node: string, path: string, bytes: Buffer): Promise<void> {
+  const tmp = `${dirname(path)}/.faultline-${path.split('/').pop()}.tmp`;
+  const res = await nodeSh(
+    na,
+    node,
+    `mkdir -p ${q(dirname(path))} && base64 -d > ${q(tmp)} && chmod 644 ${q(tmp)} && mv ${q(tmp)} ${q(path)} && sha256sum ${q(path)}`,
+    20_000,
+    bytes.toString('base64'),
+  );
+  if (res.exitCode !== 0) throw new Error(`cannot write ${path} on ${node}: ${res.stderr.trim()}`);
+  const got = res.stdout.trim().split(/\s+/)[0];
+  if (got !== sha256Hex(bytes)) throw new Error(`${path} on ${node}: sha256 ${got} after write, expected ${sha256Hex(bytes)}`);
+}
+
+/** Puts the file back as captured (or removes it, and the folder the change made); says what it did. */
+export async function restoreNodeFile(na: NodeAccess, snap: NodeFileSnapshot): Promise<string> {
+  const current = await readNodeFile(na, snap.node, snap.path);
+  if (snap.existed) {
+    const original = Buffer.from(snap.b64 ?? '', 'base64');
+    if (sha256Hex(original) !== snap.sha256) throw new Error(`journal record for ${snap.path} on ${snap.node} is corrupt (sha256 mismatch)`);
+    if (current?.equals(original)) return `${snap.path} on ${snap.node} already as captured`;
+    await writeNodeFile(na, snap.node, snap.path, original);
+    return `${snap.path} on ${snap.node} restored byte for byte (sha256 ${snap.sha256!.slice(0, 12)})`;
+  }
+  const rmDir = snap.dirExisted ? '' : ` && rmdir ${q(dirname(snap.path))} 2>/dev/null; true`;
+  const res = await nodeSh(na, snap.node, `rm -f ${q(snap.path)}${rmDir}`);
+  if (res.exitCode !== 0) throw new Error(`cannot remove ${snap.path} on ${snap.node}: ${res.stderr.trim()}`);
+  return current ? `${snap.path} on ${snap.node} removed (it did not exist before)` : `${snap.path} on ${snap.node} already absent`;
+}
+
+/** Whether the node's file is as captured (absent when it was absent). */
+export async function matchesSnapshot(na: NodeAccess, snap: NodeFileSnapshot): Promise<boolean> {
+  const current = await readNodeFile(na, snap.node, snap.path);
+  if (!snap.existed) return current === undefined;
+  return !!current && sha256Hex(current) === snap.sha256;
+}
+
+/** The same file captured on every node of the cluster. */
+export async function snapshotOnEveryNode(na: NodeAccess, path: string): Promise<NodeFileSnapshot[]> {
+  const nodes = await na.provider.nodes(na.cluster);
+  return Promise.all(nodes.map((n) => snapshotNodeFile(na, n.name, path)));
+}

@@ -1,0 +1,133 @@
+// Set-up for the registry-outage scenarios (incident 002): the registry outside the cluster that stands in
+// for docker.io. A real registry:2 container on the kind network (started with testcontainers, labelled with
+// the run id) holding the victim's images under their docker.io names, and every node's
+// /etc/containerd/certs.d/docker.io/hosts.toml pointing straight at it: the cluster as it was before the
+// in-cluster mirror existed, so the mirror's first pod is pulled the way the incident's Harbor was.
+//
+// It is journalled like a fault (applied before the victim is deployed), so revert and `faultline recover`
+// remove the container and put every node's hosts.toml back byte for byte.
+import { z } from 'zod';
+import { findBinary, describeMissing } from '../cluster/binaries.js';
+import { hostsTomlPath, renderDirectHosts } from '../cluster/containerd-hosts.js';
+import { nodeAccess, type NodeAccess } from '../cluster/node-access.js';
+import { restoreNodeFile, snapshotOnEveryNode, writeNodeFile, type NodeFileSnapshot } from '../cluster/node-files.js';
+import { run } from '../cluster/process.js';
+import type { RunContext } from '../engine/context.js';
+import type { Fault } from './types.js';
+
+export const UPSTREAM_LABEL = 'faultline.upstream-registry';
+
+export const RegistryUpstreamParams = z
+  .object({
+    /** the registry name the nodes' hosts.toml is written for */
+    registry: z.string().min(1).default('docker.io'),
+    /** Docker network the kind nodes are on */
+    network: z.string().min(1).default('kind'),
+    /** the upstream's stable name on that network (a network alias), used by hosts.toml and the mirror */
+    alias: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/).default('faultline-docker-io'),
+    /** the registry image the upstream container runs */
+    image: z.string().min(1).default('registry:2'),
+    /** local Docker images pushed into the upstream: `from` (local name) as `as` (repository:tag) */
+    images: z.array(z.object({ from: z.string().min(1), as: z.string().regex(/^[a-z0-9._/-]+:[A-Za-z0-9._-]+$/) }).strict()).min(1),
+  })
+  .strict();
+export type RegistryUpstreamParams = z.infer<typeof RegistryUpstreamParams>;
+
+export interface RegistryUpstreamRecord {
+  container: string;
+  alias: string;
+  network: string;
+  files: NodeFileSnapshot[];
+}
+
+export function upstreamUrl(alias: string): string {
+  return `http://${alias}:5000`;
+}
+
+function docker(): string {
+  const p = findBinary('docker', 'FAULTLINE_DOCKER')?.path;
+  if (!p) throw new Error(describeMissing('docker', 'FAULTLINE_DOCKER'));
+  return p;
+}
+
+export function needNodes(ctx: RunContext, what: string): NodeAccess {
+  const na = nodeAccess(ctx);
+  if (!na) throw new Error(`provider ${ctx.provider.kind} has no node access; ${what} writes containerd's hosts.toml on every node`);
+  return na;
+}
+
+async function containerRunning(name: string): Promise<boolean> {
+  const res = await run([docker(), 'inspect', '-f', '{{.State.Running}}', name], { reject: false, timeoutMs: 30_000 });
+  return res.exitCode === 0 && res.stdout.trim() === 'true';
+}
+
+/** Starts the upstream (testcontainers) and returns the port Docker on this host reaches it at. */
+async function startUpstream(ctx: RunContext, p: RegistryUpstreamParams, name: string): Promise<number> {
+  // the reaper image cannot be pulled where there is no registry; revert removes the container instead
+  process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const c = await new GenericContainer(p.image)
+    .withName(name)
+    .withNetworkMode(p.network)
+    .withNetworkAliases(p.alias)
+    .withLabels({ [UPSTREAM_LABEL]: ctx.runId, 'app.kubernetes.io/managed-by': 'faultline', 'faultline.cluster': ctx.cluster.name })
+    .withExposedPorts(5000)
+    .withWaitStrategy(Wait.forHttp('/v2/', 5000))
+    .start();
+  return c.getMappedPort(5000);
+}
+
+async function mappedPort(name: string): Promise<number> {
+  const res = await run([docker(), 'port', name, '5000/tcp'], { timeoutMs: 30_000 });
+  const port = Number(/:(\d+)\s*$/m.exec(res.stdout.trim().split('\n')[0] ?? '')?.[1]);
+  if (!port) throw new Error(`upstream ${name} publishes no port for 5000/tcp`);
+  return port;
+}
+
+/** docker push to 127.0.0.1 needs no TLS (Docker treats loopback registries as insecure by default). */
+async function pushImages(ctx: RunContext, port: number, images: RegistryUpstreamParams['images']): Promise<void> {
+  for (const img of images) {
+    const target = `127.0.0.1:${port}/${img.as}`;
+    await run([docker(), 'tag', img.from, target], { timeoutMs: 60_000 });
+    try {
+      await run([docker(), 'push', '-q', target], { timeoutMs: 300_000 });
+    } finally {
+      await run([docker(), 'rmi', target], { reject: false, timeoutMs: 60_000 });
+    }
+    ctx.log(`upstream holds ${img.as} (from local ${img.from})`);
+  }
+}
+
+export const registryUpstream: Fault<RegistryUpstreamParams, RegistryUpstreamRecord> = {
+  type: 'registry-upstream',
+  description: 'set-up: a registry container on the kind network standing in for docker.io, and every node pulling straight from it',
+  paramsSchema: RegistryUpstreamParams,
+
+  async plan(ctx, p) {
+    const na = needNodes(ctx, 'registry-upstream');
+    const files = await snapshotOnEveryNode(na, hostsTomlPath(p.registry));
+    return { container: `faultline-upstream-${ctx.runId}`, alias: p.alias, network: p.network, files };
+  },
+
+  async apply(ctx, p, r) {
+    const na = needNodes(ctx, 'registry-upstream');
+    const port = (await containerRunning(r.container)) ? await mappedPort(r.container) : await startUpstream(ctx, p, r.container);
+    ctx.log(`upstream registry ${r.container} on network ${r.network} as ${upstreamUrl(r.alias)} (host port ${port})`);
+    await pushImages(ctx, port, p.images);
+    const body = Buffer.from(renderDirectHosts(upstreamUrl(r.alias)), 'utf8');
+    for (const f of r.files) await writeNodeFile(na, f.node, f.path, body);
+    ctx.log(`${hostsTomlPath(p.registry)} on ${r.files.map((f) => f.node).join(', ')}: ${p.registry} straight from ${upstreamUrl(r.alias)}`);
+  },
+
+  async revert(ctx, r) {
+    const na = needNodes(ctx, 'registry-upstream');
+    for (const f of r.files) ctx.log(await restoreNodeFile(na, f));
+    const res = await run([docker(), 'rm', '-f', '-v', r.container], { reject: false, timeoutMs: 60_000 });
+    if (res.exitCode !== 0 && !/No such container/i.test(res.stderr)) throw new Error(`cannot remove upstream ${r.container}: ${res.stderr.trim()}`);
+    ctx.log(res.exitCode === 0 ? `removed upstream registry ${r.container}` : `upstream registry ${r.container} already gone`);
+  },
+
+  describe(r) {
+    return `upstream registry container ${r.container} removed; hosts.toml restored on ${r.files.map((f) => f.node).join(', ')}`;
+  },
+};

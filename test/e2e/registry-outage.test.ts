@@ -1,0 +1,181 @@
+// End to end: incident 002's registry outage, both variants, through the built CLI on one real 1+2 kind cluster
+// (kind-configs/two-workers.yaml) made with `faultline cluster up`:
+// - `faultline run registry-outage-broken-fallback registry-outage-working-fallback --cluster NAME`: the broken
+//   variant shows lasting ImagePullBackOff that the registry-mirror detector explains (mirror down, the
+//   override_path fallback answering 404, the circular dependency) and the runbook fixes; the working variant
+//   recovers on its own (detect/diagnose/remediate skipped, verify passes) on a node other than the drained one.
+// - a run of the broken variant killed with SIGKILL while the fault is applied; `faultline recover` undoes it.
+// After each: every node's /etc/containerd/certs.d is byte for byte as before, no upstream registry container is
+// left, and no node is cordoned. The cluster is deleted in afterAll unless FAULTLINE_KEEP_CLUSTER is set.
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { KindProvider } from '../../harness/cluster/kind.js';
+import { assertBuilt, e2eTempDir, kindClusters, runCli, startCli, waitFor, waitForSystemPods, type CliProcess, type CliResult } from './support.js';
+
+jest.setTimeout(40 * 60_000);
+
+const name = `faultline-e2e-ro-${randomBytes(2).toString('hex')}`;
+const tmp = e2eTempDir('ro');
+const stateDir = join(tmp, 'state');
+const env = { FAULTLINE_STATE_DIR: stateDir };
+const reportDir = join(tmp, 'report');
+const UPSTREAM_LABEL = 'faultline.upstream-registry';
+let created = false;
+let nodes: string[] = [];
+let before: Record<string, string> = {};
+let run: CliResult;
+const started: CliProcess[] = [];
+
+function docker(args: string[]): string {
+  return execFileSync('docker', args, { encoding: 'utf8' }).trim();
+}
+
+/** Every file and folder under the node's certs.d with type, mode and sha256: "restored byte for byte". */
+function certsD(node: string): string {
+  return docker([
+    'exec',
+    node,
+    'sh',
+    '-c',
+    'cd /etc/containerd/certs.d && find . -printf "%p %y %m\\n" | sort && find . -type f -print0 | sort -z | xargs -0 -r sha256sum',
+  ]);
+}
+
+function snapshot(): Record<string, string> {
+  return Object.fromEntries(nodes.map((n) => [n, certsD(n)]));
+}
+
+function upstreams(): string[] {
+  return docker(['ps', '-a', '--filter', `label=${UPSTREAM_LABEL}`, '--format', '{{.Names}} {{.Label "faultline.cluster"}}'])
+    .split('\n')
+    .filter((l) => l.endsWith(` ${name}`));
+}
+
+async function cordoned(): Promise<string[]> {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(join(stateDir, 'kubeconfigs', `kind-${name}.yaml`));
+  const list = await kc.makeApiClient(k8s.CoreV1Api).listNode();
+  return list.items.filter((n) => n.spec?.unschedulable).map((n) => n.metadata!.name!);
+}
+
+async function expectRestored(): Promise<void> {
+  expect(snapshot()).toEqual(before);
+  expect(upstreams()).toEqual([]);
+  expect(await cordoned()).toEqual([]);
+}
+
+beforeAll(async () => {
+  assertBuilt();
+  const up = await runCli(['cluster', 'up', '--name', name, '--config', 'kind-configs/two-workers.yaml'], env, 15 * 60_000, 'cluster-up');
+  if (up.code !== 0) throw new Error(`cluster up failed: ${up.stderr}`);
+  created = true;
+  // a cluster still settling (kube-proxy or flannel restarting under load) would delay the pods' network, and
+  // with it TTD, for reasons that have nothing to do with the registry
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(join(stateDir, 'kubeconfigs', `kind-${name}.yaml`));
+  await waitForSystemPods(kc.makeApiClient(k8s.CoreV1Api), ['kube-system', 'kube-flannel', 'local-path-storage'], 6 * 60_000);
+  nodes = (await kindNodes()).sort();
+  before = snapshot();
+  run = await runCli(
+    ['run', 'registry-outage-broken-fallback', 'registry-outage-working-fallback', '--cluster', name, '--report-dir', reportDir],
+    env,
+    30 * 60_000,
+    'ro',
+  );
+});
+
+async function kindNodes(): Promise<string[]> {
+  return docker(['ps', '--filter', `label=io.x-k8s.kind.cluster=${name}`, '--format', '{{.Names}}']).split('\n').filter(Boolean);
+}
+
+afterAll(async () => {
+  for (const p of started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  if (created && !process.env.FAULTLINE_KEEP_CLUSTER) {
+    await runCli(['recover'], env, 10 * 60_000, 'recover').catch(() => undefined);
+    await runCli(['cluster', 'down', name], env, 10 * 60_000, 'cluster-down').catch(() => undefined);
+    if ((await kindClusters()).includes(name)) {
+      process.env.FAULTLINE_STATE_DIR = stateDir;
+      await new KindProvider().delete(name);
+    }
+  }
+  if (!process.env.FAULTLINE_KEEP_CLUSTER) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('registry outage with a mirror fallback, both variants, on a 1+2 kind cluster', () => {
+  const scenario = (id: string) => JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')).scenarios.find((s: any) => s.id === id);
+  const stages = (sc: any) => Object.fromEntries(sc.stages.map((s: any) => [s.name, s]));
+
+  test('both runs pass', () => {
+    expect(nodes).toHaveLength(3);
+    expect(run.code).toBe(0);
+  });
+
+  test('broken fallback: lasting ImagePullBackOff, explained per node with the circular dependency, fixed by the runbook', () => {
+    const sc = scenario('registry-outage-broken-fallback');
+    expect(sc.status).toBe('passed');
+    const f = sc.findings.find((x: any) => x.detector === 'registry-mirror');
+    const text = [f.summary, ...f.evidence].join('\n');
+    expect(f.summary).toMatch(/mirror http:\/\/10\.96\.77\.77:5000 down \(connection refused\), no working fallback for docker\.io on nodes /);
+    expect(f.summary).toContain('(override_path = true) answers HTTP 404');
+    expect(f.summary).toMatch(/circular dependency: the mirror's own image docker\.io\/library\/registry:2/);
+    expect(text).toMatch(/ImagePullBackOff docker\.io\//);
+    for (const n of nodes) expect(f.summary).toContain(n);
+    expect(sc.remediation.mode).toBe('automatic');
+    expect(sc.remediation.actions.join('\n')).toMatch(/fallback http:\/\/faultline-docker-io:5000\/v2\/docker\.io -> http:\/\/faultline-docker-io:5000/);
+    expect(stages(sc).verify.message).toMatch(/fallback works/);
+    expect(sc.ttdSeconds).toBeGreaterThan(0);
+    expect(sc.ttdSeconds).toBeLessThan(sc.standardAlert.waitSeconds);
+    expect(sc.ttrSeconds).toBeGreaterThan(0);
+    console.log(`[registry-outage] broken fallback: TTD ${sc.ttdSeconds}s TTR ${sc.ttrSeconds}s`);
+  });
+
+  test('working fallback: every pod recovers on its own, away from the drained node', () => {
+    const sc = scenario('registry-outage-working-fallback');
+    expect(sc.status).toBe('passed');
+    const st = stages(sc);
+    for (const s of ['detect', 'diagnose', 'remediate']) {
+      expect(st[s].status).toBe('skipped');
+      expect(st[s].message).toMatch(/recovery "self"/);
+    }
+    expect(sc.ttdSeconds).toBeNull();
+    expect(sc.remediation).toBeUndefined();
+    expect(sc.ttrSeconds).toBeGreaterThan(0);
+    expect(st.verify.message).toMatch(/^recovered on its own/);
+    // the drain of this scenario (the second "drained" line) and where the pods came back
+    const drained = [...run.stderr.matchAll(/drained (\S+): cordoned, evicted mirror-/g)].map((m) => m[1]!);
+    expect(drained).toHaveLength(2);
+    const podNodes = [...st.verify.message.matchAll(/pod (?:mirror|operator)-\S+ on (\S+): Running, ready/g)].map((m: RegExpMatchArray) => m[1]);
+    expect(podNodes).toHaveLength(2);
+    for (const n of podNodes) expect(n).not.toBe(drained[1]);
+    console.log(`[registry-outage] working fallback: TTR ${sc.ttrSeconds}s (self-healed)`);
+  });
+
+  test("after both runs every node's certs.d is byte for byte as before, the upstream is gone, no node cordoned", async () => {
+    await expectRestored();
+  });
+
+  test('SIGKILL while the broken fallback is applied, then `faultline recover` undoes it all', async () => {
+    const p = startCli(['run', 'registry-outage-broken-fallback', '--cluster', name, '--keep'], { ...env, FAULTLINE_TEST_HOLD_AFTER_APPLY_MS: '600000' }, 'ro-kill');
+    started.push(p);
+    await p.waitForLine(/holding 600000ms after apply/, 15 * 60_000);
+    expect(upstreams()).toHaveLength(1);
+    expect(await cordoned()).toHaveLength(1);
+    expect(snapshot()).not.toEqual(before);
+    p.child.kill('SIGKILL');
+    await p.exited(60_000);
+    expect(upstreams()).toHaveLength(1); // a killed run leaves its fault (and set-up) in place
+    const r = await runCli(['recover'], env, 10 * 60_000, 'recover');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/upstream registry container faultline-upstream-\S+ removed/);
+    await waitFor('the recovered state', 60_000, async () => {
+      await expectRestored();
+      return true;
+    });
+    const again = await runCli(['recover'], env, 5 * 60_000, 'recover-again');
+    expect(again.stdout).toMatch(/nothing to recover/);
+  });
+});
