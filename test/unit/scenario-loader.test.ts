@@ -106,7 +106,7 @@ describe('--fault-param overrides', () => {
 
   test('a malformed pair, an unknown key or a value the fault refuses is one line of bad input', () => {
     expect(errorOf(() => parseFaultParams(['delayMs'])).message).toMatch(/^--fault-param "delayMs" is not key=value/);
-    expect(errorOf(() => withFaultParams(slowDisk(), { delay: 5 }, registries)).message).toMatch(/^--fault-param delay: fault etcd-fsync-delay has no such parameter \(known: delayMs, node\)/);
+    expect(errorOf(() => withFaultParams(slowDisk(), { delay: 5 }, registries)).message).toMatch(/^--fault-param delay: fault etcd-fsync-delay has no such parameter \(known: mechanism, delayMs, writeIops, node\)/);
     expect(errorOf(() => withFaultParams(slowDisk(), { delayMs: 20_000 }, registries)).message).toMatch(/^--fault-param delayMs: Too big/);
     expect(errorOf(() => withFaultParams(slowDisk(), { delayMs: 'slow' }, registries)).message).toMatch(/^--fault-param delayMs: Invalid input/);
   });
