@@ -64,6 +64,9 @@ export const ScenarioSchema = z
         /** copy the manifests' images into the nodes before deploying (nodes may have no registry);
          *  false for scenarios whose point is a pull that must really go to a registry */
         preloadImages: z.boolean().default(true),
+        /** registered fixtures made after the namespace exists and before the manifests are applied (generated
+         *  certificates in Secrets); optional */
+        fixtures: z.array(z.object({ type: z.string().min(1), params: Params.default({}) }).strict()).default([]),
       })
       .strict(),
     fault: z.object({ type: z.string().min(1), params: Params.default({}) }).strict(),
@@ -80,9 +83,29 @@ export const ScenarioSchema = z
       })
       .strict(),
     runbook: z.object({ id: z.string().min(1), params: Params.default({}) }).strict(),
+    /** optional: a registered load probe run before the fault, during detection and after the fix; with
+     *  requireCleanAfter, verify passes only when the run after the fix has no failed request */
+    load: z
+      .object({
+        probe: z.string().min(1),
+        params: Params.default({}),
+        beforeSeconds: Seconds.default(10),
+        duringSeconds: Seconds.default(20),
+        afterSeconds: Seconds.default(15),
+        requireCleanAfter: z.boolean().default(true),
+      })
+      .strict()
+      .optional(),
     integrity: z.array(z.object({ check: z.string().min(1), params: Params.default({}) }).strict()).default([]),
     deadlines: Deadlines.default({}),
-    standardAlert: z.object({ name: z.string().min(1), waitSeconds: Seconds }).strict(),
+    standardAlert: z
+      .object({
+        name: z.string().min(1),
+        waitSeconds: Seconds,
+        /** optional: what the alert cannot see in this failure (printed beside TTD) */
+        note: z.string().min(1).optional(),
+      })
+      .strict(),
   })
   .strict();
 

@@ -23,7 +23,7 @@ export function scenarioSeconds(sc: ScenarioReport): number {
 
 /** "detected in 4.2s; the standard alert KubeStatefulSetReplicasMismatch waits 900s" */
 export function versusAlert(sc: ScenarioReport): string {
-  const alert = `${sc.standardAlert.name} waits ${secs(sc.standardAlert.waitSeconds)}`;
+  const alert = `${sc.standardAlert.name} waits ${secs(sc.standardAlert.waitSeconds)}${sc.standardAlert.note ? ` (${sc.standardAlert.note})` : ''}`;
   return sc.ttdSeconds === null ? `not detected; ${alert}` : `detected in ${secs(sc.ttdSeconds)}; ${alert}`;
 }
 

@@ -1,12 +1,13 @@
 import { crashloopRunbook } from './crashloop.js';
 import { etcdLivenessProbeRunbook } from './etcd-liveness-probe.js';
 import { etcdSlowDiskRunbook } from './etcd-slow-disk.js';
+import { staleWorkloadCertsRunbook } from './stale-workload-certs.js';
 import { statefulsetEnvConflictRunbook } from './statefulset-env-conflict.js';
 import type { Runbook } from './types.js';
 
 export type RunbookRegistry = Map<string, Runbook>;
 
 export function builtinRunbooks(): RunbookRegistry {
-  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook];
+  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook, staleWorkloadCertsRunbook];
   return new Map(all.map((r) => [r.id, r]));
 }
