@@ -34,10 +34,11 @@ export async function restartPod(core: CoreV1Api, namespace: string, name: strin
   }
   const owner = ownerKey(pod);
   const sameOwner = async () => (await core.listNamespacedPod({ namespace })).items.filter((p) => ownerKey(p) === owner && owner !== undefined);
-  const readyBefore = (await sameOwner()).filter(podReady).length;
+  const siblings = await sameOwner();
+  const readyBefore = siblings.filter(podReady).length;
+  const known = new Set(siblings.map((p) => p.metadata?.uid));
   await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 2 });
   if (!owner) return `deleted pod ${namespace}/${name} (no controller to replace it)`;
-  const before = new Date(pod.metadata?.creationTimestamp ?? 0).getTime();
   const fresh = await pollUntil(
     async () => {
       const pods = await sameOwner();
@@ -48,6 +49,6 @@ export async function restartPod(core: CoreV1Api, namespace: string, name: strin
     },
     { intervalMs: opts.intervalMs ?? 1_000, signal: opts.signal },
   );
-  const newest = fresh.filter((p) => new Date(p.metadata?.creationTimestamp ?? 0).getTime() >= before).map((p) => p.metadata?.name);
+  const newest = fresh.filter((p) => !known.has(p.metadata?.uid)).map((p) => p.metadata?.name);
   return `restarted ${namespace}/${name} (${owner} ready again${newest.length ? `, new pod ${newest.at(-1)}` : ''})`;
 }
