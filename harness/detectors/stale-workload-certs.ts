@@ -49,7 +49,8 @@ export function clockLine(snap: WorkloadCertSnapshot): string {
   if (!snap.clocks.length) return 'node clocks: no node answered';
   const offs = snap.clocks.map((c) => c.offsetMs);
   const spread = Math.max(...offs) - Math.min(...offs);
-  const each = snap.clocks.map((c) => `${c.node} ${c.offsetMs >= 0 ? '+' : ''}${c.offsetMs} ms`).join(', ');
+  // an exec's start-up cost makes each reading uncertain by about half its round trip
+  const each = snap.clocks.map((c) => `${c.node} ${c.offsetMs >= 0 ? '+' : ''}${c.offsetMs} ms (±${Math.round(c.rttMs / 2)})`).join(', ');
   return `node clocks vs the host: ${each} (spread ${Math.round(spread)} ms${spread > SKEW_LIMIT_MS ? `: SKEW above ${SKEW_LIMIT_MS} ms, certificate validity differs between nodes` : ', no skew that matters'})`;
 }
 

@@ -10,7 +10,9 @@ import { pollUntil } from './poll.js';
 import type { LoadedScenario } from './scenario.js';
 import type { StageCtx } from './stage.js';
 
-export const MANAGED_BY = { key: 'app.kubernetes.io/managed-by', value: 'faultline' };
+import { MANAGED_BY } from './labels.js';
+
+export { MANAGED_BY };
 const FIELD_MANAGER = 'faultline';
 const CLUSTER_SCOPED = new Set([
   'Namespace',

@@ -10,7 +10,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { issueCertificate, parseCertificates } from '../certs/index.js';
 import { jsonPatch } from '../cluster/kube.js';
-import { MANAGED_BY } from '../engine/deploy.js';
+import { MANAGED_BY } from '../engine/labels.js';
 import type { RunContext } from '../engine/context.js';
 import { dataDigest, issueLeaf, leafSpecOf } from '../mtls/pki.js';
 import { mountedSecrets, restartPod } from '../mtls/pods.js';

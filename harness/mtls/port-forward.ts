@@ -18,7 +18,9 @@ export async function podPortStream(kc: KubeConfig, namespace: string, pod: stri
   });
   const errors = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      duplex.destroy(new Error(`port-forward to ${namespace}/${pod}:${port}: ${chunk.toString('utf8').trim()}`));
+      // the error channel's first frame carries only the port number (stripped by the library): empty
+      const text = chunk.toString('utf8').trim();
+      if (text) duplex.destroy(new Error(`port-forward to ${namespace}/${pod}:${port}: ${text}`));
       cb();
     },
   });
@@ -32,6 +34,8 @@ export async function podPortStream(kc: KubeConfig, namespace: string, pod: stri
       cb();
     },
   });
+  // the TLS socket on top reports failures through its own error event; an error here must never be unhandled
+  duplex.on('error', () => {});
   const ws = await new PortForward(kc).portForward(namespace, pod, [port], fromPod, errors, toPod);
   const socket = ws as unknown as { close?(): void; on?(ev: string, fn: () => void): void };
   socket.on?.('close', () => duplex.push(null));
