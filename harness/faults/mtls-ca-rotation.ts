@@ -12,10 +12,10 @@ import { issueCertificate, parseCertificates } from '../certs/index.js';
 import { jsonPatch } from '../cluster/kube.js';
 import { MANAGED_BY } from '../engine/labels.js';
 import type { RunContext } from '../engine/context.js';
-import { dataDigest, issueLeaf, leafSpecOf } from '../mtls/pki.js';
+import { dataDigest, leafSpecOf, tlsData } from '../mtls/pki.js';
 import { mountedSecrets, restartPod } from '../mtls/pods.js';
 import { backupKey, digestOf, putSecretData, readSecret, splitBackup, type SecretDigest } from '../mtls/secrets.js';
-import { leafSecretsOf, pemOf, readCa } from '../mtls/workload.js';
+import { leafSecretsOf, readCa, reissueSecret } from '../mtls/workload.js';
 import type { Fault } from './types.js';
 
 export const CaRotationParams = z
@@ -114,14 +114,9 @@ export const mtlsCaRotation: Fault<CaRotationParams, CaRotationRecord> = {
     const notAfter = new Date(now.getTime() + p.validDays * DAY);
     const cn = leafSpecOf(oldCaCert).commonName.replace(/ \(rotated [^)]*\)$/, '');
     const newCa = await issueCertificate({ commonName: `${cn} (rotated ${now.toISOString().slice(0, 19)}Z)`, organization: ['faultline'], usage: 'ca', notBefore, notAfter: new Date(notAfter.getTime() + DAY) });
-    const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
     const updated: string[] = [];
-    for (const s of originals.slice(1)) {
-      const leaf = await issueLeaf(leafSpecOf(parseCertificates(pemOf(s!, 'tls.crt'))[0]!), r.namespace, newCa, notBefore, notAfter);
-      const res = await putSecretData(core, r.namespace, s!.metadata!.name!, s!.type ?? 'kubernetes.io/tls', { 'tls.crt': b64(leaf.certPem), 'tls.key': b64(leaf.keyPem), 'ca.crt': b64(newCa.certPem) });
-      updated.push(`${res.metadata!.name} (rv ${res.metadata!.resourceVersion})`);
-    }
-    const caRes = await putSecretData(core, r.namespace, r.caSecret, oldCa.secret.type ?? 'kubernetes.io/tls', { 'tls.crt': b64(newCa.certPem), 'tls.key': b64(newCa.keyPem), 'ca.crt': b64(newCa.certPem) });
+    for (const s of originals.slice(1)) updated.push(`${s!.metadata!.name} (rv ${await reissueSecret(core, r.namespace, s!, newCa, notBefore, notAfter)})`);
+    const caRes = await putSecretData(core, r.namespace, r.caSecret, oldCa.secret.type ?? 'kubernetes.io/tls', tlsData(newCa, newCa.certPem));
     ctx.log(`${r.namespace}: CA rotated (${caRes.metadata!.name} rv ${caRes.metadata!.resourceVersion}); re-issued ${updated.join(', ')}; originals in Secret ${r.backupSecret}`);
     // 3. only some pods pick the new certificates up
     for (const d of r.restart) {

@@ -69,13 +69,18 @@ export function issueLeaf(l: Pick<LeafSpec, 'commonName' | 'usage' | 'dnsNames'>
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
+/** A kubernetes.io/tls Secret's data: the certificate, its key and the trust bundle. */
+export function tlsData(cert: IssuedCertificate, caPem: string): Record<string, string> {
+  return { 'tls.crt': b64(cert.certPem), 'tls.key': b64(cert.keyPem), 'ca.crt': b64(caPem) };
+}
+
 export function tlsSecret(namespace: string, name: string, cert: IssuedCertificate, caPem: string): V1Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     type: 'kubernetes.io/tls',
     metadata: { name, namespace, labels: { [MANAGED_BY.key]: MANAGED_BY.value } },
-    data: { 'tls.crt': b64(cert.certPem), 'tls.key': b64(cert.keyPem), 'ca.crt': b64(caPem) },
+    data: tlsData(cert, caPem),
   };
 }
 

@@ -1,8 +1,9 @@
 // The certificate Secrets of a namespace as a workload sees them: the CA Secret and the leaf Secrets it signed.
 // Used by the rotation fault and the runbook; Secret data stays in memory and goes back to the API only.
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
-import { issuedBy, parseCertificates } from '../certs/index.js';
-import { readSecret } from './secrets.js';
+import { issuedBy, parseCertificates, type IssuedCertificate } from '../certs/index.js';
+import { issueLeaf, leafSpecOf, tlsData } from './pki.js';
+import { putSecretData, readSecret } from './secrets.js';
 
 export interface CaSecret {
   secret: V1Secret;
@@ -33,4 +34,22 @@ export async function leafSecretsOf(core: CoreV1Api, namespace: string, ca: CaSe
       return !!leaf && issuedBy(leaf, caCert);
     })
     .sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
+}
+
+/** The namespace's CA Secret: a kubernetes.io/tls Secret whose tls.crt is a CA certificate that is also in its
+ *  own ca.crt (the signer, as the mtls-certificates fixture and cert-manager's CA issuer store it). */
+export async function findCaSecret(core: CoreV1Api, namespace: string): Promise<string | undefined> {
+  const list = await core.listNamespacedSecret({ namespace, fieldSelector: 'type=kubernetes.io/tls' });
+  return list.items.find((s) => {
+    const crt = parseCertificates(pemOf(s, 'tls.crt'))[0];
+    return !!crt?.ca && !!s.data?.['tls.key'] && parseCertificates(pemOf(s, 'ca.crt')).some((c) => c.fingerprint256 === crt.fingerprint256);
+  })?.metadata?.name;
+}
+
+/** Re-issues a Secret's leaf certificate from `ca` (same names and usage) and sets its trust bundle to `ca`
+ *  alone: tls.crt, tls.key and ca.crt replaced, type and metadata kept. Returns the new resourceVersion. */
+export async function reissueSecret(core: CoreV1Api, namespace: string, s: V1Secret, ca: IssuedCertificate, notBefore: Date, notAfter: Date): Promise<string> {
+  const leaf = await issueLeaf(leafSpecOf(parseCertificates(pemOf(s, 'tls.crt'))[0]!), namespace, ca, notBefore, notAfter);
+  const res = await putSecretData(core, namespace, s.metadata!.name!, s.type ?? 'kubernetes.io/tls', tlsData(leaf, ca.certPem));
+  return res.metadata!.resourceVersion ?? '';
 }

@@ -3,18 +3,16 @@
 // Secrets again, waiting for each replacement to be Ready before the next. Verify: every pod serves its Secret's
 // current certificate, signed by the current CA.
 import { z } from 'zod';
-import { parseCertificates } from '../certs/index.js';
 import type { RunContext } from '../engine/context.js';
 import { analyzeNamespace } from '../detectors/stale-workload-certs.js';
 import type { Finding } from '../detectors/types.js';
 import { collectWorkloadCerts } from '../mtls/collect.js';
-import { issueLeaf, leafSpecOf } from '../mtls/pki.js';
 import { restartPod } from '../mtls/pods.js';
-import { putSecretData, readSecret } from '../mtls/secrets.js';
-import { pemOf, readCa } from '../mtls/workload.js';
+import { readSecret } from '../mtls/secrets.js';
+import { findCaSecret, readCa, reissueSecret } from '../mtls/workload.js';
 import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from './types.js';
 
-export const VerifyParams = z.object({ namespace: z.string().min(1), caSecret: z.string().min(1).default('mtls-ca') }).passthrough();
+export const VerifyParams = z.object({ namespace: z.string().min(1) }).passthrough();
 
 const DAY = 86_400_000;
 
@@ -42,19 +40,18 @@ export const staleWorkloadCertsRunbook: Runbook = {
 
   async remediate(ctx, diagnosis) {
     const namespace = String(diagnosis.data.namespace);
-    const caSecret = 'mtls-ca';
     const actions: string[] = [];
     const bad = diagnosis.data.badSecrets as string[];
     if (bad.length) {
-      // re-issue from the CA that the Secrets' trust bundle names, keeping names and usage
+      // re-issue from the namespace's CA Secret, keeping names and usage
+      const caSecret = await findCaSecret(ctx.kube.core, namespace);
+      if (!caSecret) return { mode: 'manual', actions: [`re-issue ${bad.join(', ')} from your current CA (no CA Secret with its key in ${namespace}), then restart the stale pods one at a time`] };
       const ca = await readCa(ctx.kube.core, namespace, caSecret);
       const now = new Date();
       for (const name of bad.filter((n) => n !== caSecret)) {
         const s = (await readSecret(ctx.kube.core, namespace, name))!;
-        const leaf = await issueLeaf(leafSpecOf(parseCertificates(pemOf(s, 'tls.crt'))[0]!), namespace, ca, new Date(now.getTime() - 5 * 60_000), new Date(now.getTime() + 30 * DAY));
-        const b64 = (x: string) => Buffer.from(x, 'utf8').toString('base64');
-        const res = await putSecretData(ctx.kube.core, namespace, name, s.type ?? 'kubernetes.io/tls', { 'tls.crt': b64(leaf.certPem), 'tls.key': b64(leaf.keyPem), 'ca.crt': b64(ca.certPem) });
-        actions.push(`re-issued ${namespace}/${name} from ${caSecret} (rv ${res.metadata!.resourceVersion})`);
+        const rv = await reissueSecret(ctx.kube.core, namespace, s, ca, new Date(now.getTime() - 5 * 60_000), new Date(now.getTime() + 30 * DAY));
+        actions.push(`re-issued ${namespace}/${name} from ${caSecret} (rv ${rv})`);
       }
     }
     // after a re-issue every pod mounting it is stale; otherwise the diagnosed ones
