@@ -8,6 +8,7 @@ import { consoleMessages } from '../../harness/load/k6.js';
 import { groupLogSignals, logMessage, type SecretCert, type ServedCert, type WorkloadCertSnapshot } from '../../harness/mtls/collect.js';
 import { dataDigest, issuePki, leafSpecOf, PkiSpec, pkiSecrets } from '../../harness/mtls/pki.js';
 import { backupKey, splitBackup } from '../../harness/mtls/secrets.js';
+import { parseReport } from '../../harness/report/schema.js';
 
 const NS = 'stale-certs-mtls';
 const spec = PkiSpec.parse({
@@ -132,5 +133,22 @@ describe('mtls PKI helpers', () => {
     for (const s of secrets) expect(dataDigest(back.get(s.metadata!.name!))).toBe(dataDigest(s.data));
     expect(dataDigest({ a: '1', b: '2' })).toBe(dataDigest({ b: '2', a: '1' }));
     expect(backupName('20261121-073228-3352')).toBe('faultline-backup-20261121-073228-3352');
+  });
+});
+
+describe('report', () => {
+  test('the alert note and the load numbers survive reading report.json back', () => {
+    const load = [{ probe: 'k6-mtls', phase: 'during', target: 'https://172.18.0.3:30443/', startedAt: now.toISOString(), seconds: 20, requests: 400, failed: 250, failureRate: 0.625, errors: ['status 502'] }];
+    const r = parseReport({
+      schemaVersion: 1,
+      tool: { name: 'faultline', version: '0' },
+      runId: 'r',
+      startedAt: now.toISOString(),
+      endedAt: now.toISOString(),
+      cluster: { provider: 'kind', name: 'c' },
+      scenarios: [{ id: 's', title: 't', status: 'passed', ttdSeconds: 1, ttrSeconds: 2, standardAlert: { name: 'A', waitSeconds: 300, note: 'cannot fire here' }, stages: [], findings: [], integrity: [], load }],
+    });
+    expect(r.scenarios[0]!.standardAlert.note).toBe('cannot fire here');
+    expect(r.scenarios[0]!.load).toEqual(load);
   });
 });
