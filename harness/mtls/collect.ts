@@ -156,7 +156,7 @@ export async function collectWorkloadCerts(ctx: KubeContext): Promise<WorkloadCe
       for (const p of ports) jobs.push(servedCert(ctx, pod, secret, p.containerPort, byKey.get(`${namespace}/${secret}`)!, now).then((s) => void snap.served.push(s)));
       jobs.push(
         core
-          .readNamespacedPodLog({ name: pod.metadata!.name!, namespace, sinceSeconds: LOG_WINDOW_SECONDS, tailLines: 2000 })
+          .readNamespacedPodLog({ name: pod.metadata!.name!, namespace, container: pod.spec!.containers[0]!.name, sinceSeconds: LOG_WINDOW_SECONDS, tailLines: 2000 })
           .then((log) => void snap.logs.push(...groupLogSignals(namespace, pod.metadata!.name!, String(log ?? ''))))
           .catch(() => undefined),
       );
