@@ -1,7 +1,7 @@
 // k6 from the host against a Service's NodePort over mutual TLS: the probe presents a client certificate from a
-// kubernetes.io/tls Secret (the workload's own CA signs it) on a new connection per request. The key goes to a
-// 0600 file in a private temp folder for k6 to read and is deleted when k6 ends; it is never logged.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// kubernetes.io/tls Secret (the workload's own CA signs it) on a new connection per request. Certificate and key
+// reach k6 in its environment only (never a file, so nothing is left behind if the run is killed; never logged).
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -43,15 +43,13 @@ export const k6Mtls: LoadProbe<K6MtlsParams> = {
     const dir = mkdtempSync(join(tmpdir(), 'faultline-k6-'));
     const startedAt = new Date();
     try {
-      writeFileSync(join(dir, 'client.crt'), Buffer.from(crt, 'base64'), { mode: 0o600 });
-      writeFileSync(join(dir, 'client.key'), Buffer.from(key, 'base64'), { mode: 0o600 });
       const script = isAbsolute(p.script) ? p.script : resolve(run.scenarioDir, p.script);
       const out = await runK6(
         script,
         {
           TARGET_URL: target,
-          CERT_FILE: join(dir, 'client.crt'),
-          KEY_FILE: join(dir, 'client.key'),
+          CERT_PEM: Buffer.from(crt, 'base64').toString('utf8'),
+          KEY_PEM: Buffer.from(key, 'base64').toString('utf8'),
           RATE: String(p.rate),
           DURATION: `${run.seconds}s`,
           HOME: dir,

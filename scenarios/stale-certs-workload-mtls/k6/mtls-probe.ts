@@ -1,6 +1,6 @@
 // k6 probe for the mutual-TLS scenario: a constant request rate to the frontend, each request on a new TLS
 // connection presenting the probe's client certificate (tlsAuth). Run by faultline's k6-mtls load probe, which
-// sets TARGET_URL, CERT_FILE, KEY_FILE, RATE, DURATION and SUMMARY_FILE.
+// sets TARGET_URL, CERT_PEM, KEY_PEM (PEM text, in the environment only), RATE, DURATION and SUMMARY_FILE.
 import http from 'k6/http';
 import type { Options } from 'k6/options';
 
@@ -14,7 +14,7 @@ export const options: Options = {
   // verifies the backend against its CA bundle), and its own client certificate must satisfy the frontend
   insecureSkipTLSVerify: true,
   noConnectionReuse: true,
-  tlsAuth: [{ cert: open(__ENV.CERT_FILE ?? ''), key: open(__ENV.KEY_FILE ?? '') }],
+  tlsAuth: [{ cert: __ENV.CERT_PEM ?? '', key: __ENV.KEY_PEM ?? '' }],
   scenarios: {
     probe: {
       executor: 'constant-arrival-rate',
