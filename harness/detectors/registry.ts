@@ -4,13 +4,14 @@ import { dedupeFindings } from './dedupe.js';
 import { etcdDiskLatencyDetector } from './etcd-disk-latency.js';
 import { etcdLivenessRestartsDetector } from './etcd-liveness-restarts.js';
 import { registryMirrorDetector } from './registry-mirror.js';
+import { staleWorkloadCertsDetector } from './stale-workload-certs.js';
 import { statefulsetEnvConflictDetector } from './statefulset-env-conflict.js';
 import type { AnyDetector, Finding } from './types.js';
 
 export type DetectorRegistry = Map<string, AnyDetector>;
 
 export function builtinDetectors(): DetectorRegistry {
-  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector, etcdDiskLatencyDetector, etcdLivenessRestartsDetector, registryMirrorDetector];
+  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector, etcdDiskLatencyDetector, etcdLivenessRestartsDetector, registryMirrorDetector, staleWorkloadCertsDetector];
   return new Map(all.map((d) => [d.id, d]));
 }
 

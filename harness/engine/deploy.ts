@@ -3,13 +3,16 @@ import { readFileSync } from 'node:fs';
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { isNotFound } from '../cluster/kube.js';
+import { builtinFixtures, type FixtureRegistry } from '../fixtures/registry.js';
 import { registerSecretValue } from '../report/redact.js';
 import type { RunContext } from './context.js';
 import { pollUntil } from './poll.js';
 import type { LoadedScenario } from './scenario.js';
 import type { StageCtx } from './stage.js';
 
-export const MANAGED_BY = { key: 'app.kubernetes.io/managed-by', value: 'faultline' };
+import { MANAGED_BY } from './labels.js';
+
+export { MANAGED_BY };
 const FIELD_MANAGER = 'faultline';
 const CLUSTER_SCOPED = new Set([
   'Namespace',
@@ -115,7 +118,10 @@ export function readiness(obj: Record<string, any>): ReadyState {
 const API_VERSION: Record<string, string> = { Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1', Pod: 'v1', Job: 'batch/v1' };
 
 export class KubeDeployer implements Deployer {
-  constructor(private readonly pollMs = 2_000) {}
+  constructor(
+    private readonly pollMs = 2_000,
+    private readonly fixtures: FixtureRegistry = builtinFixtures(),
+  ) {}
 
   async deploy(ctx: RunContext, scenario: LoadedScenario, s: StageCtx, onCreatedNamespace?: () => void): Promise<DeployOutcome> {
     const ns = scenario.victim.namespace;
@@ -129,6 +135,13 @@ export class KubeDeployer implements Deployer {
     }
     const createdNamespace = await this.ensureNamespace(ctx, ns);
     if (createdNamespace) onCreatedNamespace?.();
+    const made: string[] = [];
+    for (const f of scenario.victim.fixtures) {
+      const fixture = this.fixtures.get(f.type);
+      if (!fixture) throw new Error(`unknown fixture ${f.type}`);
+      s.progress(`fixture ${f.type}`);
+      made.push(await fixture.setup(ctx, fixture.paramsSchema.parse(f.params), ns));
+    }
     for (const obj of objs) {
       s.progress(`applying ${obj.kind} ${obj.metadata?.namespace ? obj.metadata.namespace + '/' : ''}${obj.metadata?.name}`);
       await ctx.kube.objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
@@ -148,7 +161,7 @@ export class KubeDeployer implements Deployer {
       },
       { intervalMs: this.pollMs, signal: s.signal },
     );
-    return { createdNamespace, message: `applied ${objs.length} object(s); ${wanted.length} workload(s) ready` };
+    return { createdNamespace, message: `${made.map((m) => `${m}; `).join('')}applied ${objs.length} object(s); ${wanted.length} workload(s) ready` };
   }
 
   /** Creates the namespace labelled as ours; refuses a namespace someone else owns, so a real

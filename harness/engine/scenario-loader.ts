@@ -3,6 +3,8 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { ZodError } from 'zod';
+import { builtinFixtures } from '../fixtures/registry.js';
+import { builtinLoadProbes } from '../load/registry.js';
 import { UserError } from './errors.js';
 import { repoRoot, scenariosDir } from './paths.js';
 import type { Registries } from './registries.js';
@@ -71,6 +73,20 @@ export function loadScenario(dir: string, registries: Registries): LoadedScenari
     const r = check!.paramsSchema.safeParse(c.params);
     if (!r.success) fail(firstIssue(r.error).replace(/^field /, `field integrity[${i}].params.`).replace(/^(?!field)/, `field integrity[${i}].params: `));
   });
+  const fixtures = registries.fixtures ?? builtinFixtures();
+  s.victim.fixtures.forEach((f, i) => {
+    const fx = fixtures.get(f.type);
+    if (!fx) fail(`field victim.fixtures[${i}].type: unknown fixture "${f.type}" (known: ${[...fixtures.keys()].join(', ')})`);
+    const r = fx!.paramsSchema.safeParse(f.params);
+    if (!r.success) fail(firstIssue(r.error).replace(/^field /, `field victim.fixtures[${i}].params.`).replace(/^(?!field)/, `field victim.fixtures[${i}].params: `));
+  });
+  if (s.load) {
+    const probes = registries.loadProbes ?? builtinLoadProbes();
+    const probe = probes.get(s.load.probe);
+    if (!probe) fail(`field load.probe: unknown load probe "${s.load.probe}" (known: ${[...probes.keys()].join(', ')})`);
+    const r = probe!.paramsSchema.safeParse(s.load.params);
+    if (!r.success) fail(firstIssue(r.error).replace(/^field /, 'field load.params.').replace(/^(?!field)/, 'field load.params: '));
+  }
   const manifestPaths = s.victim.manifests.map((m, i) => {
     const p = resolve(dir, m);
     if (!existsSync(p)) fail(`field victim.manifests[${i}]: ${m} does not exist`);

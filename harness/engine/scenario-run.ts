@@ -12,6 +12,8 @@ import type { Deployer } from './deploy.js';
 import type { JournalEntry, RunJournal } from './journal.js';
 import { pollUntil, sleep } from './poll.js';
 import type { Registries } from './registries.js';
+import { loadLine, runLoadPhase } from '../load/phases.js';
+import type { LoadResult } from '../load/types.js';
 import type { LoadedScenario, StageDeadlines } from './scenario.js';
 import { realClock, runStage, skippedStage, type Clock, type StageFn } from './stage.js';
 
@@ -117,6 +119,7 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
     return entry;
   };
   const selfHeal = sc.recovery === 'self';
+  const recordLoad = (r: LoadResult) => (report.load ??= []).push(r);
   const stage = async (name: StageName, fn: StageFn, always = false): Promise<StageReport> => {
     const deadline = sc.stageDeadlines[DEADLINE_KEY[name]] + (name === 'inject' ? holdMs / 1000 : 0);
     const st =
@@ -164,7 +167,12 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
       report.integrity.push(res);
       if (!res.ok) throw new Error(`integrity ${c.check}: ${res.details}`);
     }
-    return `all ${deps.registries.detectors.size} detector(s) quiet; ${sc.integrity.length} integrity marker(s) written`;
+    const before = await runLoadPhase(ctx, sc, 'before', s.signal, deps.registries.loadProbes);
+    if (before) {
+      recordLoad(before);
+      if (before.failed > 0) throw new Error(`the workload fails before the fault: ${loadLine(before)}`);
+    }
+    return `all ${deps.registries.detectors.size} detector(s) quiet; ${sc.integrity.length} integrity marker(s) written${before ? `; ${loadLine(before)}` : ''}`;
   });
 
   await stage('inject', async (s) => {
@@ -192,6 +200,9 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
     const ctx = ctxFor(s.signal);
     const want = new Set(sc.detect.expect);
     const ns = sc.detect.namespace ?? sc.victim.namespace;
+    // traffic during the fault, alongside detection (its own failures are not detection's concern)
+    const during = sc.load ? runLoadPhase(ctx, sc, 'during', s.signal, deps.registries.loadProbes) : undefined;
+    during?.catch(() => {});
     detected = await pollUntil(
       async (n) => {
         const findings = await scanAll(ctx, deps.registries.detectors);
@@ -212,7 +223,9 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
     detectedAt = clock.now();
     report.ttdSeconds = round((detectedAt - injectEnd!) / 1000);
     report.findings = detected.map(({ detector, summary, rootCause, evidence, runbook }) => ({ detector, summary, rootCause, evidence, runbook }));
-    return detected.map((f) => f.summary).join(' | ');
+    const load = await during;
+    if (load) recordLoad(load);
+    return `${detected.map((f) => f.summary).join(' | ')}${load ? `; ${loadLine(load)}` : ''}`;
   });
 
   let diagnosis: Diagnosis | undefined;
@@ -238,6 +251,13 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
     const result = await pollUntil(
       async (n) => {
         const v = await runbook.verify(ctx, params);
+        if (v.ok && sc.load) {
+          // recovery counts only when the workload serves traffic again without a single failure
+          const after = (await runLoadPhase(ctx, sc, 'after', s.signal, deps.registries.loadProbes))!;
+          recordLoad(after);
+          v.details.push(loadLine(after));
+          if (sc.load.requireCleanAfter && after.failed > 0) v.ok = false;
+        }
         if (v.ok) return v;
         s.progress(`waiting for recovery (poll ${n}): ${v.details.join('; ')}`);
         return undefined;

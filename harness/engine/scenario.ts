@@ -67,6 +67,9 @@ export const ScenarioSchema = z
         /** faults applied (journalled, reverted after the fault) before the manifests: what the victim needs
          *  outside the cluster, e.g. the upstream registry standing in for docker.io */
         setup: z.array(z.object({ type: z.string().min(1), params: Params.default({}) }).strict()).default([]),
+        /** registered fixtures made after the namespace exists and before the manifests are applied (generated
+         *  certificates in Secrets); optional */
+        fixtures: z.array(z.object({ type: z.string().min(1), params: Params.default({}) }).strict()).default([]),
       })
       .strict(),
     fault: z.object({ type: z.string().min(1), params: Params.default({}) }).strict(),
@@ -87,9 +90,29 @@ export const ScenarioSchema = z
      *  own; detect, diagnose and remediate are skipped and verify (the runbook's check) must pass, TTR counted
      *  from the end of the inject stage */
     recovery: z.enum(['runbook', 'self']).default('runbook'),
+    /** optional: a registered load probe run before the fault, during detection and after the fix; with
+     *  requireCleanAfter, verify passes only when the run after the fix has no failed request */
+    load: z
+      .object({
+        probe: z.string().min(1),
+        params: Params.default({}),
+        beforeSeconds: Seconds.default(10),
+        duringSeconds: Seconds.default(20),
+        afterSeconds: Seconds.default(15),
+        requireCleanAfter: z.boolean().default(true),
+      })
+      .strict()
+      .optional(),
     integrity: z.array(z.object({ check: z.string().min(1), params: Params.default({}) }).strict()).default([]),
     deadlines: Deadlines.default({}),
-    standardAlert: z.object({ name: z.string().min(1), waitSeconds: Seconds }).strict(),
+    standardAlert: z
+      .object({
+        name: z.string().min(1),
+        waitSeconds: Seconds,
+        /** optional: what the alert cannot see in this failure (printed beside TTD) */
+        note: z.string().min(1).optional(),
+      })
+      .strict(),
   })
   .strict();
 

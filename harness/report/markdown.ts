@@ -1,3 +1,4 @@
+import { loadLine } from '../load/phases.js';
 import { offset, secs, totals, versusAlert } from './format.js';
 import type { Report } from './types.js';
 
@@ -31,6 +32,7 @@ export function renderMarkdown(report: Report): string {
     }
     if (sc.diagnosis) out.push('', `### Diagnosis`, '', sc.diagnosis.summary, '', ...sc.diagnosis.details.map((d) => `    ${d}`));
     if (sc.remediation) out.push('', `### Remediation (${sc.remediation.mode})`, '', ...sc.remediation.actions.map((a) => `- ${a}`));
+    if (sc.load?.length) out.push('', '### Load', '', ...sc.load.map((l) => `- ${loadLine(l)}`));
     if (sc.integrity.length) out.push('', '### Integrity', '', ...sc.integrity.map((i) => `- ${i.check} ${i.phase}: ${i.ok ? 'ok' : '**failed**'} (${i.details})`));
   }
   return out.join('\n') + '\n';

@@ -1,3 +1,4 @@
+import { loadLine } from '../load/phases.js';
 import { offset, pad, secs, totals, versusAlert } from './format.js';
 import type { Report, ScenarioReport } from './types.js';
 
@@ -22,6 +23,7 @@ export function renderScenarioText(sc: ScenarioReport): string {
   }
   if (sc.diagnosis) lines.push(`  diagnosis: ${sc.diagnosis.summary}`, ...sc.diagnosis.details.map((d) => `    ${d}`));
   if (sc.remediation) lines.push(`  remediation (${sc.remediation.mode}): ${sc.remediation.actions.join('; ')}`);
+  for (const l of sc.load ?? []) lines.push(`  ${loadLine(l)}`);
   for (const i of sc.integrity) lines.push(`  integrity ${i.check} ${i.phase}: ${i.ok ? 'ok' : 'FAILED'} (${i.details})`);
   return lines.join('\n');
 }

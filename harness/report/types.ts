@@ -1,5 +1,6 @@
 // Report schema, version 1. Additive changes keep the version; anything else bumps it.
 import type { IntegrityResult } from '../integrity/types.js';
+import type { LoadResult } from '../load/types.js';
 
 export type StageName =
   | 'provision'
@@ -56,12 +57,14 @@ export interface ScenarioReport {
   ttdSeconds: number | null;
   /** seconds from detection to verified recovery; null if never verified */
   ttrSeconds: number | null;
-  standardAlert: { name: string; waitSeconds: number };
+  standardAlert: { name: string; waitSeconds: number; note?: string };
   stages: StageReport[];
   findings: FindingReport[];
   integrity: IntegrityResult[];
   diagnosis?: { summary: string; details: string[] };
   remediation?: { mode: string; actions: string[] };
+  /** the scenario's load probe: before the fault, during detection, after the fix (additive field) */
+  load?: LoadResult[];
 }
 
 export interface Report {

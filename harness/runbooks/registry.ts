@@ -2,12 +2,13 @@ import { crashloopRunbook } from './crashloop.js';
 import { etcdLivenessProbeRunbook } from './etcd-liveness-probe.js';
 import { etcdSlowDiskRunbook } from './etcd-slow-disk.js';
 import { registryMirrorFallbackRunbook } from './registry-mirror-fallback.js';
+import { staleWorkloadCertsRunbook } from './stale-workload-certs.js';
 import { statefulsetEnvConflictRunbook } from './statefulset-env-conflict.js';
 import type { Runbook } from './types.js';
 
 export type RunbookRegistry = Map<string, Runbook>;
 
 export function builtinRunbooks(): RunbookRegistry {
-  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook, registryMirrorFallbackRunbook];
+  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook, registryMirrorFallbackRunbook, staleWorkloadCertsRunbook];
   return new Map(all.map((r) => [r.id, r]));
 }

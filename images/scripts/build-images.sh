@@ -142,6 +142,7 @@ build_os_images() {
   dockerfile_image "docker.io/library/registry:2" "$DF/registry.Dockerfile" "$DF"
   dockerfile_image "docker.io/library/postgres:15" "$DF/postgres.Dockerfile" "$DF"
   dockerfile_image "$HAPROXY_IMAGE" "$DF/haproxy.Dockerfile" "$DF"
+  dockerfile_image "faultline/nginx-mtls:$DEBIAN_SUITE" "$DF/nginx-mtls.Dockerfile" "$DF"
 }
 
 # images holding the forged binaries, under the names kubeadm and the default manifests ask for

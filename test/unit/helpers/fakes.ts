@@ -208,7 +208,7 @@ export function fakeScenario(overrides: Partial<LoadedScenario> = {}): LoadedSce
     title: 'fake scenario',
     incident: { source: 'fake', summary: 'fake incident' },
     cluster: { needs: [] },
-    victim: { namespace: 'victim', manifests: [], ready: [], readyTimeoutSeconds: 1, preloadImages: false, setup: [] },
+    victim: { namespace: 'victim', manifests: [], ready: [], readyTimeoutSeconds: 1, preloadImages: false, setup: [], fixtures: [] },
     fault: { type: 'fake-fault', params: { target: 'x' } },
     detect: { expect: ['fake-detector'], evidence: [], deadlineSeconds: 1 },
     runbook: { id: 'fake-runbook', params: {} },
