@@ -1,11 +1,12 @@
 import { etcdFsyncDelay } from './etcd-fsync-delay.js';
 import { etcdLivenessProbe } from './etcd-liveness-probe.js';
+import { controlPlaneCert } from './control-plane-cert.js';
 import { statefulsetEnvConflict } from './statefulset-env-conflict.js';
 import type { AnyFault } from './types.js';
 
 export type FaultRegistry = Map<string, AnyFault>;
 
 export function builtinFaults(): FaultRegistry {
-  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdLivenessProbe];
+  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdLivenessProbe, controlPlaneCert];
   return new Map(all.map((f) => [f.type, f]));
 }
