@@ -44,7 +44,8 @@ export async function copyOnNode(na: NodeAccess, node: string, pairs: Array<{ fr
 }
 
 /** Stops the running container(s) of a static pod with containerd's ctr; the kubelet starts a new one that
- *  reads the certificate files again. The kubelet itself is restarted with systemctl. Returns what was done. */
+ *  reads the certificate files again. A static pod in crash-loop back-off, and the kubelet itself, get a
+ *  kubelet restart (systemctl). Returns what was done. */
 export async function restartHolder(na: NodeAccess, node: string, holder: string): Promise<string> {
   if (holder === 'kubectl') return 'nothing to restart (kubeconfig used by kubectl)';
   if (holder === 'kubelet') {
@@ -61,7 +62,12 @@ export async function restartHolder(na: NodeAccess, node: string, holder: string
   ].join('\n');
   const res = await nodeSh(na, node, script, 30_000);
   const n = Number(/#stopped (\d+)/.exec(res.stdout)?.[1] ?? 0);
-  return n > 0 ? `stopped the running ${holder} container on ${node}; the kubelet starts a new one` : `${holder} on ${node} had no running container (the kubelet starts one after its back-off)`;
+  if (n > 0) return `stopped the running ${holder} container on ${node}; the kubelet starts a new one`;
+  // crash-looping: the kubelet's back-off (up to 5 minutes) would hold the next start; it lives in the kubelet's
+  // memory, so restarting the kubelet (running containers keep running) starts the static pod now
+  const kubelet = await nodeSh(na, node, 'systemctl restart kubelet', 60_000);
+  if (kubelet.exitCode !== 0) return `${holder} on ${node} had no running container; restarting the kubelet failed (${kubelet.stderr.trim()}), it starts after its back-off`;
+  return `${holder} on ${node} had no running container (crash-loop back-off): restarted the kubelet so it starts ${holder} now`;
 }
 
 /** GET /readyz on the node's own API server (anonymous; kubeadm allows it), without the API client. */

@@ -146,7 +146,9 @@ certificate, kubelet :10250 with its kubelet client certificate). \`faultline do
 the cluster CA; on kind pass \`--config /kind/kubeadm.conf\`, elsewhere kubeadm reads the configuration from the
 cluster and falls back to defaults if the API is down). Then restart the static pod that holds the certificate
 (kube-apiserver for apiserver-*, etcd for etcd-*): stop its container (\`crictl stop\`/\`ctr task kill\`) or move
-its manifest out of \`/etc/kubernetes/manifests\` and back. Certificates kubeadm does not manage (the kubelet's
+its manifest out of \`/etc/kubernetes/manifests\` and back. A static pod that is already crash-looping waits out the
+kubelet's back-off (up to 5 minutes, and moving the manifest does not reset it): \`systemctl restart kubelet\` clears
+it, running containers keep running. Certificates kubeadm does not manage (the kubelet's
 rotating client certificate) are re-issued from the cluster CA by hand.
 
 **Verify.** No certificate on any node is expired, not yet valid or from the wrong CA; every handshake above
