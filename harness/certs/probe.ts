@@ -120,7 +120,9 @@ function httpStatusOf(s: tls.TLSSocket, opts: ProbeOptions, done: (status: numbe
   const settle = (): void => {
     const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(buf)?.[1]);
     if (!Number.isFinite(status)) return done(undefined, buf ? `no HTTP status in the answer: ${buf.slice(0, 80)}` : 'server closed the connection after the handshake (client certificate rejected)');
-    const body = buf.split('\r\n\r\n')[1]?.trim().slice(0, 160) ?? '';
+    const [head = '', ...rest] = buf.split('\r\n\r\n');
+    const raw = rest.join('\r\n\r\n');
+    const body = (/^transfer-encoding:\s*chunked/im.test(head) ? dechunk(raw) : raw).trim().slice(0, 160);
     done(status, status >= 400 ? body : '');
   };
   s.setEncoding('utf8');
@@ -134,4 +136,17 @@ export function tlsErrorText(err: Error): string {
   const alert = /:((?:sslv3|tlsv1[0-9]*) alert [^:]+):/.exec(err.message)?.[1];
   const num = /SSL alert number (\d+)/.exec(err.message)?.[1];
   return alert ? `TLS alert from the server: ${alert.replace(/^\S+ alert /, '')} (${alert}${num ? `, alert ${num}` : ''})` : err.message.trim();
+}
+
+/** The body of a chunked HTTP/1.1 answer. */
+function dechunk(raw: string): string {
+  let out = '';
+  let rest = raw;
+  for (;;) {
+    const nl = rest.indexOf('\r\n');
+    const size = nl < 0 ? NaN : parseInt(rest.slice(0, nl), 16);
+    if (!Number.isFinite(size) || size <= 0) return out;
+    out += rest.slice(nl + 2, nl + 2 + size);
+    rest = rest.slice(nl + 4 + size);
+  }
 }
