@@ -44,6 +44,15 @@ const CERT_BLOCKS = "sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE
 const TLS_WORDS = 'x509: |tls: |authentication handshake failed|Unable to authenticate|bad certificate|unknown authority';
 const APISERVER_WORDS = `${TLS_WORDS}|Error creating leases|broken pipe`;
 
+/** the components' log lines about TLS, as a section of the scan output */
+export const LOG_SCRIPT = [
+  'echo "===LOGS"',
+  // the two newest kube-apiserver container logs: the one failing now and the one before it
+  `for f in $(ls -t /var/log/pods/kube-system_kube-apiserver-*/kube-apiserver/*.log 2>/dev/null | head -n 2); do tail -n 400 "$f" | grep -E '${APISERVER_WORDS}' | tail -n 3; done | sort | tail -n 4 | sed 's/^/kube-apiserver /' | cut -c1-700`,
+  `f=$(ls -t /var/log/pods/kube-system_etcd-*/etcd/*.log 2>/dev/null | head -n 1); [ -n "$f" ] && tail -n 400 "$f" | grep -E '${TLS_WORDS}' | tail -n 3 | sed 's/^/etcd /' | cut -c1-700`,
+  `journalctl -u kubelet --since '-10min' --no-pager -o short-iso-precise 2>/dev/null | grep -E '${TLS_WORDS}' | tail -n 3 | sed 's/^/kubelet /' | cut -c1-700`,
+].join('\n');
+
 export const SCAN_SCRIPT = [
   // IPv4 first: etcd listens on the node's IPv4 address
   "echo \"===IP $( (hostname -i 2>/dev/null | tr ' ' '\\n' | grep -v : ; hostname -i 2>/dev/null | awk '{print $1}') | head -n 1)\"",
@@ -53,11 +62,7 @@ export const SCAN_SCRIPT = [
   '  for p in $(grep -E "^\\s*client-certificate:" "$f" | awk \'{print $2}\'); do echo "===KCFILE $f $p"; [ -f "$p" ] && ' + CERT_BLOCKS + ' "$p"; done',
   'done',
   `[ -f /var/lib/kubelet/pki/kubelet.crt ] && { echo "===KUBELET /var/lib/kubelet/pki/kubelet.crt"; ${CERT_BLOCKS} /var/lib/kubelet/pki/kubelet.crt; }`,
-  'echo "===LOGS"',
-  // the two newest kube-apiserver container logs: the one failing now and the one before it
-  `for f in $(ls -t /var/log/pods/kube-system_kube-apiserver-*/kube-apiserver/*.log 2>/dev/null | head -n 2); do tail -n 400 "$f" | grep -E '${APISERVER_WORDS}' | tail -n 3; done | sort | tail -n 4 | sed 's/^/kube-apiserver /' | cut -c1-700`,
-  `f=$(ls -t /var/log/pods/kube-system_etcd-*/etcd/*.log 2>/dev/null | head -n 1); [ -n "$f" ] && tail -n 400 "$f" | grep -E '${TLS_WORDS}' | tail -n 3 | sed 's/^/etcd /' | cut -c1-700`,
-  `journalctl -u kubelet --since '-10min' --no-pager -o short-iso-precise 2>/dev/null | grep -E '${TLS_WORDS}' | tail -n 3 | sed 's/^/kubelet /' | cut -c1-700`,
+  LOG_SCRIPT,
 ].join('\n');
 
 /** Pure: splits the scan script's output. */
@@ -157,6 +162,12 @@ export async function scanCluster(na: NodeAccess, controlPlanes: string[], all: 
       const etcdClient = controlPlane ? await clientPair(na, n, `${PKI_DIR}/apiserver-etcd-client.crt`) : undefined;
       const kubeletClient = controlPlane ? await clientPair(na, n, `${PKI_DIR}/apiserver-kubelet-client.crt`) : firstKubeletClient;
       n.probes = await probeEndpoints(n, { controlPlane, ...(etcdClient ? { etcdClient } : {}), ...(kubeletClient ? { kubeletClient } : {}) });
+      // a peer that rejected our handshake logs it: read the logs again so that line is evidence now, not a poll later
+      if (n.probes.some((p) => !p.result.ok && /alert|certificate|HTTP 401/i.test(p.result.error ?? ''))) {
+        // (a second for the container runtime to write the line)
+        const again = await nodeSh(na, n.node, `sleep 1\n${LOG_SCRIPT}`, 20_000).catch(() => undefined);
+        if (again?.exitCode === 0) n.logs = parseScan(n.node, again.stdout).logs;
+      }
     }),
   );
   return scanned;
