@@ -22,12 +22,17 @@ export interface ProbeOptions {
   settleMs?: number;
   /** options for inspecting the peer certificate (dates, soon window, trusted CAs) */
   inspect?: InspectOptions;
+  /** after the handshake, send GET <path> and report the HTTP status: servers that authenticate the client
+   *  certificate above TLS (the kubelet, the API server) answer 401 to a certificate they reject */
+  httpGet?: string;
 }
 
 export interface ProbeResult {
   ok: boolean;
   error?: string;
   peer?: CertCheck;
+  /** status of the GET sent with `httpGet` */
+  httpStatus?: number;
 }
 
 // OpenSSL's wording for the verify codes node reports when it does not reject the connection itself
@@ -56,12 +61,13 @@ export function probeTls(opts: ProbeOptions): Promise<ProbeResult> {
     let peer: CertCheck | undefined;
     let done = false;
     let socket: tls.TLSSocket | undefined;
+    let httpStatus: number | undefined;
     const finish = (ok: boolean, error?: string): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       socket?.destroy();
-      resolve({ ok, ...(error !== undefined ? { error } : {}), ...(peer ? { peer } : {}) });
+      resolve({ ok, ...(error !== undefined ? { error } : {}), ...(peer ? { peer } : {}), ...(httpStatus !== undefined ? { httpStatus } : {}) });
     };
     const timer = setTimeout(() => finish(false, `TLS handshake with ${opts.host}:${opts.port} timed out after ${opts.timeoutMs} ms`), opts.timeoutMs);
     try {
@@ -80,7 +86,7 @@ export function probeTls(opts: ProbeOptions): Promise<ProbeResult> {
       finish(false, (err as Error).message);
       return;
     }
-    socket.on('error', (err) => finish(false, err.message));
+    socket.on('error', (err) => finish(false, tlsErrorText(err)));
     socket.on('secureConnect', () => {
       const s = socket!;
       // getPeerCertificate once: on node 20 a getPeerX509Certificate call first leaves it empty
@@ -93,6 +99,11 @@ export function probeTls(opts: ProbeOptions): Promise<ProbeResult> {
         if (identityErr) return finish(false, identityErr.message);
         if (!s.authorized) return finish(false, verifyErrorText(s.authorizationError));
       }
+      if (opts.httpGet) return httpStatusOf(s, opts, (status, text) => {
+        httpStatus = status;
+        if (status === undefined) return finish(false, text);
+        finish(status !== 401, status === 401 ? `HTTP 401 Unauthorized: the server rejected the client certificate${text ? ` (${text})` : ''}` : undefined);
+      });
       if (!opts.cert) return finish(true);
       // a server that accepted the client certificate waits for a request (or speaks first); one that
       // rejected it sends an alert (an 'error' above) or just closes
@@ -101,4 +112,41 @@ export function probeTls(opts: ProbeOptions): Promise<ProbeResult> {
       setTimeout(() => finish(true), opts.settleMs ?? 400);
     });
   });
+}
+
+/** Sends a bare GET and reads the status line (and a short body for 4xx). */
+function httpStatusOf(s: tls.TLSSocket, opts: ProbeOptions, done: (status: number | undefined, text: string) => void): void {
+  let buf = '';
+  const settle = (): void => {
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(buf)?.[1]);
+    if (!Number.isFinite(status)) return done(undefined, buf ? `no HTTP status in the answer: ${buf.slice(0, 80)}` : 'server closed the connection after the handshake (client certificate rejected)');
+    const [head = '', ...rest] = buf.split('\r\n\r\n');
+    const raw = rest.join('\r\n\r\n');
+    const body = (/^transfer-encoding:\s*chunked/im.test(head) ? dechunk(raw) : raw).trim().slice(0, 160);
+    done(status, status >= 400 ? body : '');
+  };
+  s.setEncoding('utf8');
+  s.on('data', (d: string) => (buf += d));
+  s.once('end', settle);
+  s.write(`GET ${opts.httpGet} HTTP/1.1\r\nHost: ${opts.servername ?? opts.host}\r\nConnection: close\r\n\r\n`);
+}
+
+/** OpenSSL's alert errors carry a source path and codes; keep the alert ("sslv3 alert certificate expired"). */
+export function tlsErrorText(err: Error): string {
+  const alert = /:((?:sslv3|tlsv1[0-9]*) alert [^:]+):/.exec(err.message)?.[1];
+  const num = /SSL alert number (\d+)/.exec(err.message)?.[1];
+  return alert ? `TLS alert from the server: ${alert.replace(/^\S+ alert /, '')} (${alert}${num ? `, alert ${num}` : ''})` : err.message.trim();
+}
+
+/** The body of a chunked HTTP/1.1 answer. */
+function dechunk(raw: string): string {
+  let out = '';
+  let rest = raw;
+  for (;;) {
+    const nl = rest.indexOf('\r\n');
+    const size = nl < 0 ? NaN : parseInt(rest.slice(0, nl), 16);
+    if (!Number.isFinite(size) || size <= 0) return out;
+    out += rest.slice(nl + 2, nl + 2 + size);
+    rest = rest.slice(nl + 4 + size);
+  }
 }

@@ -68,3 +68,8 @@ export function pidAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/** One shell word for a node script, whatever the string holds. */
+export function shQuote(a: string): string {
+  return `'${a.replace(/'/g, `'\\''`)}'`;
+}

@@ -3,7 +3,7 @@
 // existed is kept too, so a restore of a file that was absent removes what the change created.
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
-import { nodeSh, type NodeAccess } from './node-access.js';
+import { nodeSh, shQuote, type NodeAccess } from './node-access.js';
 
 export interface NodeFileSnapshot {
   node: string;
@@ -19,13 +19,9 @@ export function sha256Hex(bytes: Buffer | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-function q(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 /** The file's bytes, or undefined when it does not exist. */
 export async function readNodeFile(na: NodeAccess, node: string, path: string): Promise<Buffer | undefined> {
-  const res = await nodeSh(na, node, `if [ -e ${q(path)} ]; then echo present; base64 -w0 ${q(path)}; else echo absent; fi`);
+  const res = await nodeSh(na, node, `if [ -e ${shQuote(path)} ]; then echo present; base64 -w0 ${shQuote(path)}; else echo absent; fi`);
   if (res.exitCode !== 0) throw new Error(`cannot read ${path} on ${node}: ${res.stderr.trim()}`);
   const [state, data = ''] = res.stdout.split('\n');
   return state === 'present' ? Buffer.from(data.trim(), 'base64') : undefined;
@@ -34,7 +30,7 @@ export async function readNodeFile(na: NodeAccess, node: string, path: string): 
 export async function snapshotNodeFile(na: NodeAccess, node: string, path: string): Promise<NodeFileSnapshot> {
   const bytes = await readNodeFile(na, node, path);
   if (bytes) return { node, path, existed: true, dirExisted: true, b64: bytes.toString('base64'), sha256: sha256Hex(bytes) };
-  const dir = await nodeSh(na, node, `[ -d ${q(dirname(path))} ]`);
+  const dir = await nodeSh(na, node, `[ -d ${shQuote(dirname(path))} ]`);
   return { node, path, existed: false, dirExisted: dir.exitCode === 0 };
 }
 
@@ -44,7 +40,7 @@ export async function writeNodeFile(na: NodeAccess, node: string, path: string, 
   const res = await nodeSh(
     na,
     node,
-    `mkdir -p ${q(dirname(path))} && base64 -d > ${q(tmp)} && chmod 644 ${q(tmp)} && mv ${q(tmp)} ${q(path)} && sha256sum ${q(path)}`,
+    `mkdir -p ${shQuote(dirname(path))} && base64 -d > ${shQuote(tmp)} && chmod 644 ${shQuote(tmp)} && mv ${shQuote(tmp)} ${shQuote(path)} && sha256sum ${shQuote(path)}`,
     20_000,
     bytes.toString('base64'),
   );
@@ -63,8 +59,8 @@ export async function restoreNodeFile(na: NodeAccess, snap: NodeFileSnapshot): P
     await writeNodeFile(na, snap.node, snap.path, original);
     return `${snap.path} on ${snap.node} restored byte for byte (sha256 ${snap.sha256!.slice(0, 12)})`;
   }
-  const rmDir = snap.dirExisted ? '' : ` && rmdir ${q(dirname(snap.path))} 2>/dev/null; true`;
-  const res = await nodeSh(na, snap.node, `rm -f ${q(snap.path)}${rmDir}`);
+  const rmDir = snap.dirExisted ? '' : ` && rmdir ${shQuote(dirname(snap.path))} 2>/dev/null; true`;
+  const res = await nodeSh(na, snap.node, `rm -f ${shQuote(snap.path)}${rmDir}`);
   if (res.exitCode !== 0) throw new Error(`cannot remove ${snap.path} on ${snap.node}: ${res.stderr.trim()}`);
   return current ? `${snap.path} on ${snap.node} removed (it did not exist before)` : `${snap.path} on ${snap.node} already absent`;
 }

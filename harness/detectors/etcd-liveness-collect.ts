@@ -1,7 +1,7 @@
 // Reads etcd's restarts, logs, health and probe on each control-plane node (node exec; the API may be down),
 // runs the probe's own command by hand inside the etcd container, and adds events when the API answers.
 import type { KubeContext } from '../engine/context.js';
-import { controlPlaneNodes, nodeAccess, nodeSh } from '../cluster/node-access.js';
+import { controlPlaneNodes, nodeAccess, nodeSh, shQuote } from '../cluster/node-access.js';
 import { parseContainerLogs, parseKubeletJournal, parseManifestProbe, parseTerminated, probeGist, type EtcdLivenessSnapshot, type EtcdNodeLiveness, type ProbeEvent } from './etcd-liveness-analysis.js';
 
 const SCRIPT = [
@@ -16,10 +16,6 @@ const SCRIPT = [
   "echo '---MANIFEST'",
   'cat /etc/kubernetes/manifests/etcd.yaml',
 ].join('\n');
-
-export function shQuote(a: string): string {
-  return `'${a.replace(/'/g, `'\\''`)}'`;
-}
 
 /** Runs argv inside the running etcd container with containerd's ctr (no API server needed). */
 export function byHandScript(argv: string[], timeoutSeconds: number): string {

@@ -1,4 +1,5 @@
 import type { KubeContext } from '../engine/context.js';
+import { controlPlaneCertsDetector } from './control-plane-certs.js';
 import { crashloopDetector } from './crashloop.js';
 import { dedupeFindings } from './dedupe.js';
 import { etcdDiskLatencyDetector } from './etcd-disk-latency.js';
@@ -11,7 +12,7 @@ import type { AnyDetector, Finding } from './types.js';
 export type DetectorRegistry = Map<string, AnyDetector>;
 
 export function builtinDetectors(): DetectorRegistry {
-  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector, etcdDiskLatencyDetector, etcdLivenessRestartsDetector, registryMirrorDetector, staleWorkloadCertsDetector];
+  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector, etcdDiskLatencyDetector, etcdLivenessRestartsDetector, registryMirrorDetector, staleWorkloadCertsDetector, controlPlaneCertsDetector];
   return new Map(all.map((d) => [d.id, d]));
 }
 

@@ -3,12 +3,13 @@ import { etcdLivenessProbe } from './etcd-liveness-probe.js';
 import { registryMirrorOutage } from './registry-mirror-outage.js';
 import { registryUpstream } from './registry-upstream.js';
 import { mtlsCaRotation } from './mtls-ca-rotation.js';
+import { controlPlaneCert } from './control-plane-cert.js';
 import { statefulsetEnvConflict } from './statefulset-env-conflict.js';
 import type { AnyFault } from './types.js';
 
 export type FaultRegistry = Map<string, AnyFault>;
 
 export function builtinFaults(): FaultRegistry {
-  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdLivenessProbe, registryUpstream, registryMirrorOutage, mtlsCaRotation];
+  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdLivenessProbe, registryUpstream, registryMirrorOutage, mtlsCaRotation, controlPlaneCert];
   return new Map(all.map((f) => [f.type, f]));
 }

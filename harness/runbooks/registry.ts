@@ -1,3 +1,4 @@
+import { controlPlaneCertsRunbook } from './control-plane-certs.js';
 import { crashloopRunbook } from './crashloop.js';
 import { etcdLivenessProbeRunbook } from './etcd-liveness-probe.js';
 import { etcdSlowDiskRunbook } from './etcd-slow-disk.js';
@@ -9,6 +10,6 @@ import type { Runbook } from './types.js';
 export type RunbookRegistry = Map<string, Runbook>;
 
 export function builtinRunbooks(): RunbookRegistry {
-  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook, registryMirrorFallbackRunbook, staleWorkloadCertsRunbook];
+  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook, registryMirrorFallbackRunbook, staleWorkloadCertsRunbook, controlPlaneCertsRunbook];
   return new Map(all.map((r) => [r.id, r]));
 }

@@ -2,6 +2,7 @@
 // and used in real TLS handshakes against a local node:tls server. Nothing is faked.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
@@ -109,7 +110,7 @@ describe('issueCertificate and inspectCertificate', () => {
 });
 
 describe('probeTls against a local TLS server', () => {
-  const servers: tls.Server[] = [];
+  const servers: Array<tls.Server | https.Server> = [];
   async function listen(leaf: IssuedCertificate, extra: tls.TlsOptions = {}): Promise<number> {
     const s = tls.createServer({ cert: leaf.certPem, key: leaf.keyPem, ...extra }, (sock) => {
       sock.on('error', () => undefined);
@@ -164,6 +165,23 @@ describe('probeTls against a local TLS server', () => {
     expect(bad.ok).toBe(false);
     expect(bad.error).toMatch(/certificate expired|bad certificate|client certificate rejected/i);
     expect(await probeTls({ ...base, cert: okClient.certPem, key: okClient.keyPem })).toMatchObject({ ok: true });
+  });
+
+  test('httpGet: a server that authenticates above TLS answers 401 to a client certificate it rejects (like the kubelet)', async () => {
+    const s = https.createServer({ cert: good.certPem, key: good.keyPem, requestCert: true, rejectUnauthorized: false, ca: ca.certPem }, (req, res) => {
+      const authorized = (req.socket as tls.TLSSocket).authorized;
+      res.writeHead(authorized ? 200 : 401).end(authorized ? 'ok' : 'Unauthorized');
+    });
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const port = (s.address() as AddressInfo).port;
+    const okClient = await issueCertificate({ commonName: 'kube-apiserver-kubelet-client', usage: 'client', notBefore: at(-1), notAfter: at(10), issuer: ca });
+    const wrong = await issueCertificate({ commonName: 'kube-apiserver-kubelet-client', usage: 'client', notBefore: at(-1), notAfter: at(10), issuer: otherCa, keyType: 'ecdsa-p256' });
+    const base = { host: '127.0.0.1', port, timeoutMs: 5000, httpGet: '/healthz' };
+    expect(await probeTls({ ...base, cert: okClient.certPem, key: okClient.keyPem })).toMatchObject({ ok: true, httpStatus: 200 });
+    const bad = await probeTls({ ...base, cert: wrong.certPem, key: wrong.keyPem });
+    expect(bad).toMatchObject({ ok: false, httpStatus: 401 });
+    expect(bad.error).toMatch(/^HTTP 401 Unauthorized: the server rejected the client certificate \(Unauthorized\)$/);
   });
 
   test('runs over a socket handed in, and times out on a silent peer', async () => {

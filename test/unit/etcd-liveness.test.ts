@@ -10,7 +10,8 @@ import {
   probeGist,
   type EtcdNodeLiveness,
 } from '../../harness/detectors/etcd-liveness-analysis.js';
-import { parseNodeOutput, shQuote } from '../../harness/detectors/etcd-liveness-collect.js';
+import { parseNodeOutput } from '../../harness/detectors/etcd-liveness-collect.js';
+import { shQuote } from '../../harness/cluster/node-access.js';
 import { brokenProbe, LivenessProbeParams, livenessProbeOf, sha256, withLivenessProbe } from '../../harness/faults/etcd-liveness-probe.js';
 import { isKubeadmLikeProbe, KUBEADM_ETCD_LIVENESS } from '../../harness/runbooks/etcd-liveness-probe.js';
 import { builtinDetectors } from '../../harness/detectors/registry.js';
