@@ -53,6 +53,19 @@ start_dockerd() {
   die "dockerd did not start; see $FAULTLINE_CACHE/logs/dockerd.log"
 }
 
+# every kind node runs systemd and its own inotify users; with several nodes up, the default 128 instances run out
+# and `kind create` fails waiting for "Multi-User System" (kind's known issue). Raised only where lower.
+raise_inotify_limits() {
+  local key want have
+  for key in fs.inotify.max_user_instances=512 fs.inotify.max_user_watches=524288; do
+    want=${key#*=}; key=${key%=*}
+    have=$(sysctl -n "$key" 2>/dev/null || echo "$want")
+    if [ "$have" -lt "$want" ]; then
+      as_root sysctl -qw "$key=$want" && log "$key: $have -> $want (kind nodes need more than the default)"
+    fi
+  done
+}
+
 main() {
   # kind nodes are Linux containers run by a Linux dockerd; elsewhere (Docker Desktop) use stock images
   [ "$(uname -s)" = Linux ] || die "make setup prepares Linux hosts only (this is $(uname -s)); elsewhere install Docker and kind yourself and let kind use its stock node image"
@@ -63,6 +76,7 @@ main() {
   docker_works || die "Docker does not answer (docker info); start it and run make setup again"
   # kind bind-mounts /lib/modules into every node; kernels without loadable modules have none
   [ -d /lib/modules ] || as_root mkdir -p /lib/modules
+  raise_inotify_limits
   log "docker: $(docker version --format '{{.Server.Version}}') ($(docker info --format '{{.DefaultRuntime}}') runtime, cgroup v$(docker info --format '{{.CgroupVersion}}'))"
   if [ -f "$REPO_DIR/package.json" ] && [ ! -d "$REPO_DIR/node_modules" ]; then
     log "installing npm dependencies"
