@@ -1,14 +1,8 @@
 // Node-level file and static pod operations on a kubeadm control plane, through the provider's node exec
 // (docker exec into kind nodes). Certificate bytes may travel; private keys are only copied node-side, and
 // read into memory only where a TLS handshake needs them (never logged).
-import { createHash } from 'node:crypto';
 import { nodeSh, shQuote, type NodeAccess } from '../cluster/node-access.js';
 
-export function sha256(bytes: string | Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** sha256 of each file on the node; missing files map to undefined. */
 export async function nodeSha256(na: NodeAccess, node: string, paths: string[]): Promise<Record<string, string | undefined>> {
   const res = await nodeSh(na, node, paths.map((p) => `sha256sum ${shQuote(p)} 2>/dev/null || echo "- ${p}"`).join('\n'));
   const out: Record<string, string | undefined> = Object.fromEntries(paths.map((p) => [p, undefined]));
@@ -17,21 +11,6 @@ export async function nodeSha256(na: NodeAccess, node: string, paths: string[]):
     if (m && m[2]! in out) out[m[2]!] = m[1];
   }
   return out;
-}
-
-export async function readNodeFile(na: NodeAccess, node: string, path: string): Promise<Buffer> {
-  const res = await nodeSh(na, node, `base64 -w0 ${shQuote(path)}`);
-  if (res.exitCode !== 0) throw new Error(`cannot read ${path} on ${node}: ${res.stderr.trim()}`);
-  return Buffer.from(res.stdout.trim(), 'base64');
-}
-
-/** Atomic write (temp file in the same directory, then rename) with the mode given, checked by sha256. */
-export async function writeNodeFile(na: NodeAccess, node: string, path: string, bytes: Buffer, mode: string): Promise<void> {
-  const tmp = `${path}.faultline-tmp`;
-  const script = `base64 -d > ${shQuote(tmp)} && chmod ${mode} ${shQuote(tmp)} && mv ${shQuote(tmp)} ${shQuote(path)} && sha256sum ${shQuote(path)}`;
-  const res = await nodeSh(na, node, script, 20_000, bytes.toString('base64'));
-  const got = res.stdout.trim().split(/\s+/)[0];
-  if (res.exitCode !== 0 || got !== sha256(bytes)) throw new Error(`cannot write ${path} on ${node}: ${res.stderr.trim() || `sha256 ${got} after write`}`);
 }
 
 /** Copies files node-side (cp -p keeps mode and times); the bytes never leave the node. */

@@ -6,7 +6,7 @@ import type { NodeAccess } from '../cluster/node-access.js';
 import { nodeSh } from '../cluster/node-access.js';
 import { probeTls, type ProbeResult } from './probe.js';
 import { CA_FILES, KUBECONFIG_DIR, PKI_DIR, keyPathOf } from './kubeadm-pki.js';
-import { readNodeFile } from './node-pki.js';
+import { mustReadNodeFile } from '../cluster/node-files.js';
 
 export interface ScannedFile {
   /** file path; for a kubeconfig, the kubeconfig's path (the certificate may live elsewhere: `from`) */
@@ -98,7 +98,7 @@ export interface ClientPair {
 /** A control-plane client certificate and its key (read into memory for handshakes only). */
 export async function clientPair(na: NodeAccess, n: NodeCerts, path: string): Promise<ClientPair | undefined> {
   const cert = n.files.find((f) => f.source === 'pki' && f.path === path)?.pem;
-  const key = (await readNodeFile(na, n.node, keyPathOf(path)).catch(() => undefined))?.toString('utf8');
+  const key = (await mustReadNodeFile(na, n.node, keyPathOf(path)).catch(() => undefined))?.toString('utf8');
   return cert && key ? { path, cert, key } : undefined;
 }
 

@@ -10,6 +10,13 @@ export interface NodeAccess {
   cluster: ClusterRef;
 }
 
+/** Node access, or an error naming the provider and what the caller needs it for (or what to do instead). */
+export function requireNodeAccess(ctx: KubeContext & { provider: Provider }, why: string): NodeAccess {
+  const na = nodeAccess(ctx);
+  if (!na) throw new Error(`provider ${ctx.provider.kind} has no node access: ${why}`);
+  return na;
+}
+
 export function nodeAccess(ctx: KubeContext): NodeAccess | undefined {
   const c = ctx as KubeContext & Partial<NodeAccess>;
   if (!c.provider || !c.cluster) return undefined;

@@ -27,6 +27,13 @@ export async function readNodeFile(na: NodeAccess, node: string, path: string): 
   return state === 'present' ? Buffer.from(data.trim(), 'base64') : undefined;
 }
 
+/** The file's bytes; a missing file is an error. */
+export async function mustReadNodeFile(na: NodeAccess, node: string, path: string): Promise<Buffer> {
+  const bytes = await readNodeFile(na, node, path);
+  if (!bytes) throw new Error(`cannot read ${path} on ${node}: no such file`);
+  return bytes;
+}
+
 export async function snapshotNodeFile(na: NodeAccess, node: string, path: string): Promise<NodeFileSnapshot> {
   const bytes = await readNodeFile(na, node, path);
   if (bytes) return { node, path, existed: true, dirExisted: true, b64: bytes.toString('base64'), sha256: sha256Hex(bytes) };
@@ -34,13 +41,15 @@ export async function snapshotNodeFile(na: NodeAccess, node: string, path: strin
   return { node, path, existed: false, dirExisted: dir.exitCode === 0 };
 }
 
-/** Atomic write: a dot-file in the same folder, then rename (a reader sees the old or the new file, never half). */
-export async function writeNodeFile(na: NodeAccess, node: string, path: string, bytes: Buffer): Promise<void> {
-  const tmp = `${dirname(path)}/.faultline-${path.split('/').pop()}.tmp`;
+/** Atomic write: a dot-file, then rename (a reader sees the old or the new file, never half), checked by sha256.
+ *  tmpDir must be on the same filesystem; give one outside a folder whose every file is read (the kubelet's
+ *  static pod manifests). */
+export async function writeNodeFile(na: NodeAccess, node: string, path: string, bytes: Buffer, opts: { mode?: string; tmpDir?: string } = {}): Promise<void> {
+  const tmp = `${opts.tmpDir ?? dirname(path)}/.faultline-${path.split('/').pop()}.tmp`;
   const res = await nodeSh(
     na,
     node,
-    `mkdir -p ${shQuote(dirname(path))} && base64 -d > ${shQuote(tmp)} && chmod 644 ${shQuote(tmp)} && mv ${shQuote(tmp)} ${shQuote(path)} && sha256sum ${shQuote(path)}`,
+    `mkdir -p ${shQuote(dirname(path))} && base64 -d > ${shQuote(tmp)} && chmod ${opts.mode ?? '644'} ${shQuote(tmp)} && mv ${shQuote(tmp)} ${shQuote(path)} && sha256sum ${shQuote(path)}`,
     20_000,
     bytes.toString('base64'),
   );

@@ -282,6 +282,9 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
       if (injected.length === 0) return 'nothing was injected';
       const ctx = ctxFor(s.signal);
       const done: string[] = [];
+      const failed: string[] = [];
+      // every entry gets its revert, newest first, even when an earlier one fails: a set-up entry must not stay
+      // behind because the fault's own revert broke
       for (const e of [...injected].reverse()) {
         const fault = deps.registries.faults.get(e.faultType)!;
         try {
@@ -290,9 +293,10 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
           done.push(`${e.id} reverted`);
         } catch (err) {
           journal.setState(e.id, 'revert-failed', (err as Error).message);
-          throw err;
+          failed.push(`${e.id}: ${(err as Error).message}`);
         }
       }
+      if (failed.length > 0) throw new Error(`revert failed for ${failed.join('; ')}${done.length ? ` (${done.join('; ')})` : ''}`);
       return done.join('; ');
     },
     true,

@@ -8,10 +8,11 @@
 // /etc/kubernetes (kubeadm never sees it); the journal holds only paths and sha256 digests. revert() puts the
 // exact bytes back (sha256 checked), restarts the holder and removes the node-side copy.
 import { z } from 'zod';
-import { controlPlaneNodes, nodeAccess, nodeSh, shQuote, type NodeAccess } from '../cluster/node-access.js';
+import { controlPlaneNodes, nodeAccess, nodeSh, shQuote, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import { inspectCertificate, issueCertificate, parseCertificates, type IssueRequest } from '../certs/index.js';
 import { CA_FILES, kubeadmCertByRenewName, keyPathOf, type Holder } from '../certs/kubeadm-pki.js';
-import { apiserverReadyz, copyOnNode, nodeSha256, readNodeFile, restartHolder, sha256, writeNodeFile } from '../certs/node-pki.js';
+import { apiserverReadyz, copyOnNode, nodeSha256, restartHolder } from '../certs/node-pki.js';
+import { mustReadNodeFile, writeNodeFile } from '../cluster/node-files.js';
 import type { RunContext } from '../engine/context.js';
 import { sleep } from '../engine/poll.js';
 import type { Fault } from './types.js';
@@ -51,9 +52,7 @@ export interface ControlPlaneCertRecord {
 }
 
 function needNodes(ctx: RunContext): NodeAccess {
-  const na = nodeAccess(ctx);
-  if (!na) throw new Error(`provider ${ctx.provider.kind} has no node access; control-plane-cert needs a kubeadm cluster whose nodes it can reach`);
-  return na;
+  return requireNodeAccess(ctx, `control-plane-cert needs a kubeadm cluster whose nodes it can reach`);
 }
 
 /** The request that re-issues `current` (same subject, SANs and usage) with the fault's dates and CA. */
@@ -84,8 +83,8 @@ export function staleRequest(current: string, usage: IssueRequest['usage'], p: P
 }
 
 async function signer(na: NodeAccess, node: string, mode: string, caPath: string): Promise<{ certPem: string; keyPem: string }> {
-  const caPem = (await readNodeFile(na, node, caPath)).toString('utf8');
-  if (mode !== 'wrong-ca') return { certPem: caPem, keyPem: (await readNodeFile(na, node, keyPathOf(caPath))).toString('utf8') };
+  const caPem = (await mustReadNodeFile(na, node, caPath)).toString('utf8');
+  if (mode !== 'wrong-ca') return { certPem: caPem, keyPem: (await mustReadNodeFile(na, node, keyPathOf(caPath))).toString('utf8') };
   // a foreign CA under the real CA's name: names match, the signature does not ("unknown authority")
   const caName = /CN=([^\n]+)/.exec(parseCertificates(caPem)[0]!.subject)?.[1] ?? 'kubernetes';
   const now = Date.now();
@@ -108,9 +107,7 @@ export const controlPlaneCert: Fault<ControlPlaneCertParams, ControlPlaneCertRec
     if (missing.length) throw new Error(`${missing.join(', ')} not found on ${node}: not a kubeadm control plane`);
     const backupDir = `${BACKUP_ROOT}/${ctx.runId}/${p.cert}`;
     const files = paths.map((path) => ({ path, backup: `${backupDir}/${path.split('/').pop()}`, sha256: digests[path]! }));
-    await copyOnNode(na, node, files.map((f) => ({ from: f.path, to: f.backup })));
-    const copied = await nodeSha256(na, node, files.map((f) => f.backup));
-    for (const f of files) if (copied[f.backup] !== f.sha256) throw new Error(`backup ${f.backup} on ${node} does not match ${f.path} (sha256)`);
+    // read-only: the node-side copy is made by apply(), after this record is journaled
     return { node, cert: p.cert, mode: p.mode, holder: info.holder, backupDir, readyTimeoutSeconds: p.readyTimeoutSeconds, files };
   },
 
@@ -122,13 +119,17 @@ export const controlPlaneCert: Fault<ControlPlaneCertParams, ControlPlaneCertRec
     if (now[certFile.path] !== certFile.sha256 || now[keyFile.path] !== keyFile.sha256) {
       throw new Error(`${certFile.path} on ${r.node} changed since plan (or the fault is already in place); not overwriting it`);
     }
-    const current = (await readNodeFile(na, r.node, certFile.path)).toString('utf8');
+    // the originals stay on the node (never in the journal); revert and `recover` copy them back
+    await copyOnNode(na, r.node, r.files.map((f) => ({ from: f.path, to: f.backup })));
+    const copied = await nodeSha256(na, r.node, r.files.map((f) => f.backup));
+    for (const f of r.files) if (copied[f.backup] !== f.sha256) throw new Error(`backup ${f.backup} on ${r.node} does not match ${f.path} (sha256)`);
+    const current = (await mustReadNodeFile(na, r.node, certFile.path)).toString('utf8');
     const issuer = await signer(na, r.node, r.mode, CA_FILES[info.ca]);
     const stale = await issueCertificate(staleRequest(current, info.usage, p, new Date(), issuer));
     // key first: a holder that restarts in between reads the old certificate with the new key and fails the
     // same way; the original pair is in the node-side backup
-    await writeNodeFile(na, r.node, keyFile.path, Buffer.from(stale.keyPem), '600');
-    await writeNodeFile(na, r.node, certFile.path, Buffer.from(stale.certPem), '644');
+    await writeNodeFile(na, r.node, keyFile.path, Buffer.from(stale.keyPem), { mode: '600' });
+    await writeNodeFile(na, r.node, certFile.path, Buffer.from(stale.certPem), { mode: '644' });
     const [c] = parseCertificates(stale.certPem);
     ctx.log(`${certFile.path} on ${r.node} re-issued ${r.mode} (notBefore ${c!.validFrom}, notAfter ${c!.validTo}, issuer ${c!.issuer.replace(/\n/g, ', ')}${r.mode === 'wrong-ca' ? ' (a foreign CA)' : ''}); originals kept on the node in ${r.backupDir}`);
     ctx.log(await restartHolder(na, r.node, r.holder));
@@ -163,7 +164,10 @@ export const controlPlaneCert: Fault<ControlPlaneCertParams, ControlPlaneCertRec
         await sleep(3000, ctx.signal);
         ready = await apiserverReadyz(na, r.node);
       }
-      ctx.log(ready.ok ? `kube-apiserver on ${r.node} ready again` : `kube-apiserver on ${r.node} not ready yet after restore: ${ready.body}`);
+      // the files are right, but a revert that leaves the API server down has not undone the fault: the entry
+      // stays open (revert-failed) so `faultline recover` tries again; the backup is kept for that
+      if (!ready.ok) throw new Error(`kube-apiserver on ${r.node} not ready ${r.readyTimeoutSeconds ?? 180}s after the original certificate was restored: ${ready.body}`);
+      ctx.log(`kube-apiserver on ${r.node} ready again`);
     }
     await removeBackup(ctx, na, r);
   },
@@ -177,8 +181,8 @@ export const controlPlaneCert: Fault<ControlPlaneCertParams, ControlPlaneCertRec
 async function currentCertStale(na: NodeAccess, r: ControlPlaneCertRecord): Promise<boolean> {
   try {
     const info = kubeadmCertByRenewName(r.cert)!;
-    const [cert] = parseCertificates(await readNodeFile(na, r.node, r.files[0]!.path));
-    const trusted = parseCertificates(await readNodeFile(na, r.node, CA_FILES[info.ca]));
+    const [cert] = parseCertificates(await mustReadNodeFile(na, r.node, r.files[0]!.path));
+    const trusted = parseCertificates(await mustReadNodeFile(na, r.node, CA_FILES[info.ca]));
     return !cert || inspectCertificate(cert, { trusted }).problems.length > 0;
   } catch {
     return true;

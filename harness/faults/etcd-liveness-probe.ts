@@ -8,10 +8,10 @@
 // IP only): etcdctl fails with "context deadline exceeded" while etcd answers on 2379. Thresholds are lowered so
 // kills come within a minute. The journal keeps the original manifest bytes (base64) and their sha256; revert
 // writes them back byte for byte.
-import { createHash } from 'node:crypto';
+import { mustReadNodeFile, sha256Hex, writeNodeFile } from '../cluster/node-files.js';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess } from '../cluster/node-access.js';
+import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import type { RunContext } from '../engine/context.js';
 import type { Fault } from './types.js';
 
@@ -37,10 +37,6 @@ export interface LivenessProbeRecord {
   /** the manifest as kubeadm left it, base64 */
   originalB64: string;
   originalSha256: string;
-}
-
-export function sha256(text: string | Buffer): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 export function brokenProbe(p: LivenessProbeParams): Record<string, unknown> {
@@ -79,25 +75,17 @@ export function livenessProbeOf(manifest: string): Record<string, unknown> | und
   return obj.spec?.containers?.find((c) => c.name === 'etcd')?.livenessProbe;
 }
 
-export async function readManifest(na: NodeAccess, node: string, path = ETCD_MANIFEST): Promise<Buffer> {
-  const res = await nodeSh(na, node, `base64 -w0 ${path}`, 20_000);
-  if (res.exitCode !== 0) throw new Error(`cannot read ${path} on ${node}: ${res.stderr.trim()}`);
-  return Buffer.from(res.stdout.trim(), 'base64');
+export function readManifest(na: NodeAccess, node: string, path = ETCD_MANIFEST): Promise<Buffer> {
+  return mustReadNodeFile(na, node, path);
 }
 
 /** Atomic write on the node: a dot-file outside the manifests dir (the kubelet never reads it), then rename. */
-export async function writeManifest(na: NodeAccess, node: string, bytes: Buffer, path = ETCD_MANIFEST): Promise<void> {
-  const tmp = `/etc/kubernetes/.faultline-${path.split('/').pop()}.tmp`;
-  const res = await nodeSh(na, node, `base64 -d > ${tmp} && chmod 600 ${tmp} && mv ${tmp} ${path} && sha256sum ${path}`, 20_000, bytes.toString('base64'));
-  if (res.exitCode !== 0) throw new Error(`cannot write ${path} on ${node}: ${res.stderr.trim()}`);
-  const got = res.stdout.trim().split(/\s+/)[0];
-  if (got !== sha256(bytes)) throw new Error(`${path} on ${node}: sha256 ${got} after write, expected ${sha256(bytes)}`);
+export function writeManifest(na: NodeAccess, node: string, bytes: Buffer, path = ETCD_MANIFEST): Promise<void> {
+  return writeNodeFile(na, node, path, bytes, { mode: '600', tmpDir: '/etc/kubernetes' });
 }
 
 function needNodes(ctx: RunContext): NodeAccess {
-  const na = nodeAccess(ctx);
-  if (!na) throw new Error(`provider ${ctx.provider.kind} has no node access; etcd-liveness-probe needs a kubeadm cluster whose nodes it can reach`);
-  return na;
+  return requireNodeAccess(ctx, `etcd-liveness-probe needs a kubeadm cluster whose nodes it can reach`);
 }
 
 export const etcdLivenessProbe: Fault<LivenessProbeParams, LivenessProbeRecord> = {
@@ -111,7 +99,7 @@ export const etcdLivenessProbe: Fault<LivenessProbeParams, LivenessProbeRecord> 
     if (!node) throw new Error('no control-plane node');
     const bytes = await readManifest(na, node);
     if (!livenessProbeOf(bytes.toString('utf8'))) throw new Error(`${ETCD_MANIFEST} on ${node} has no etcd container with a liveness probe`);
-    return { node, path: ETCD_MANIFEST, originalB64: bytes.toString('base64'), originalSha256: sha256(bytes) };
+    return { node, path: ETCD_MANIFEST, originalB64: bytes.toString('base64'), originalSha256: sha256Hex(bytes) };
   },
 
   async apply(ctx, p, r) {
@@ -123,7 +111,7 @@ export const etcdLivenessProbe: Fault<LivenessProbeParams, LivenessProbeRecord> 
       ctx.log(`${r.path} on ${r.node} already has the broken probe`);
       return;
     }
-    if (!current.equals(original)) throw new Error(`${r.path} on ${r.node} changed since plan (sha256 ${sha256(current)}); not overwriting it`);
+    if (!current.equals(original)) throw new Error(`${r.path} on ${r.node} changed since plan (sha256 ${sha256Hex(current)}); not overwriting it`);
     await writeManifest(na, r.node, broken, r.path);
     ctx.log(`${r.path} on ${r.node}: liveness probe is now exec etcdctl --endpoints=${p.endpoint} get foo (period ${p.periodSeconds}s, failureThreshold ${p.failureThreshold})`);
   },
@@ -131,7 +119,7 @@ export const etcdLivenessProbe: Fault<LivenessProbeParams, LivenessProbeRecord> 
   async revert(ctx, r) {
     const na = needNodes(ctx);
     const original = Buffer.from(r.originalB64, 'base64');
-    if (sha256(original) !== r.originalSha256) throw new Error('journal record is corrupt: original manifest does not match its sha256');
+    if (sha256Hex(original) !== r.originalSha256) throw new Error('journal record is corrupt: original manifest does not match its sha256');
     const current = await readManifest(na, r.node, r.path).catch(() => undefined);
     if (current?.equals(original)) {
       ctx.log(`${r.path} on ${r.node} already as kubeadm wrote it (sha256 ${r.originalSha256.slice(0, 12)})`);

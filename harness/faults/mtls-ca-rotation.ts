@@ -13,7 +13,7 @@ import { jsonPatch } from '../cluster/kube.js';
 import { MANAGED_BY } from '../engine/labels.js';
 import type { RunContext } from '../engine/context.js';
 import { dataDigest, leafSpecOf, tlsData } from '../mtls/pki.js';
-import { mountedSecrets, restartPod } from '../mtls/pods.js';
+import { mountedSecrets, restartPod, RESTART_TIMEOUT_MS } from '../mtls/pods.js';
 import { backupKey, digestOf, putSecretData, readSecret, splitBackup, type SecretDigest } from '../mtls/secrets.js';
 import { leafSecretsOf, readCa, reissueSecret } from '../mtls/workload.js';
 import type { Fault } from './types.js';
@@ -120,7 +120,7 @@ export const mtlsCaRotation: Fault<CaRotationParams, CaRotationRecord> = {
     ctx.log(`${r.namespace}: CA rotated (${caRes.metadata!.name} rv ${caRes.metadata!.resourceVersion}); re-issued ${updated.join(', ')}; originals in Secret ${r.backupSecret}`);
     // 3. only some pods pick the new certificates up
     for (const d of r.restart) {
-      for (const pod of d.pods) ctx.log(await restartPod(core, r.namespace, pod, { signal: ctx.signal ?? new AbortController().signal }));
+      for (const pod of d.pods) ctx.log(await restartPod(core, r.namespace, pod, { signal: ctx.signal ?? AbortSignal.timeout(RESTART_TIMEOUT_MS) }));
     }
   },
 
@@ -156,7 +156,7 @@ export const mtlsCaRotation: Fault<CaRotationParams, CaRotationRecord> = {
     const pods = (await core.listNamespacedPod({ namespace: r.namespace })).items.filter(
       (p) => !p.metadata?.deletionTimestamp && mountedSecrets(p).some((s) => names.has(s)) && new Date(p.metadata?.creationTimestamp ?? 0).getTime() < Date.parse(restoredAt!),
     );
-    for (const p of pods) ctx.log(await restartPod(core, r.namespace, p.metadata!.name!, { signal: ctx.signal ?? new AbortController().signal }));
+    for (const p of pods) ctx.log(await restartPod(core, r.namespace, p.metadata!.name!, { signal: ctx.signal ?? AbortSignal.timeout(RESTART_TIMEOUT_MS) }));
     await core.deleteNamespacedSecret({ name: r.backupSecret, namespace: r.namespace });
     ctx.log(`${r.namespace}: restored ${restored.length ? restored.join(', ') : 'nothing (Secrets were the originals)'} byte for byte; restarted ${pods.length} pod(s); deleted ${r.backupSecret}`);
   },

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { findBinary, describeMissing } from '../cluster/binaries.js';
 import { hostsTomlPath, renderDirectHosts } from '../cluster/containerd-hosts.js';
-import { nodeAccess, type NodeAccess } from '../cluster/node-access.js';
+import { nodeAccess, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import { restoreNodeFile, snapshotOnEveryNode, writeNodeFile, type NodeFileSnapshot } from '../cluster/node-files.js';
 import { run } from '../cluster/process.js';
 import type { RunContext } from '../engine/context.js';
@@ -51,9 +51,7 @@ function docker(): string {
 }
 
 export function needNodes(ctx: RunContext, what: string): NodeAccess {
-  const na = nodeAccess(ctx);
-  if (!na) throw new Error(`provider ${ctx.provider.kind} has no node access; ${what} writes containerd's hosts.toml on every node`);
-  return na;
+  return requireNodeAccess(ctx, `${what} writes containerd's hosts.toml on every node`);
 }
 
 async function containerRunning(name: string): Promise<boolean> {
@@ -121,10 +119,19 @@ export const registryUpstream: Fault<RegistryUpstreamParams, RegistryUpstreamRec
 
   async revert(ctx, r) {
     const na = needNodes(ctx, 'registry-upstream');
-    for (const f of r.files) ctx.log(await restoreNodeFile(na, f));
+    // the container goes whatever happens to the files (a node may be gone with its cluster)
+    const failed: string[] = [];
+    for (const f of r.files) {
+      try {
+        ctx.log(await restoreNodeFile(na, f));
+      } catch (err) {
+        failed.push(`${f.node}:${f.path}: ${(err as Error).message}`);
+      }
+    }
     const res = await run([docker(), 'rm', '-f', '-v', r.container], { reject: false, timeoutMs: 60_000 });
-    if (res.exitCode !== 0 && !/No such container/i.test(res.stderr)) throw new Error(`cannot remove upstream ${r.container}: ${res.stderr.trim()}`);
-    ctx.log(res.exitCode === 0 ? `removed upstream registry ${r.container}` : `upstream registry ${r.container} already gone`);
+    if (res.exitCode !== 0 && !/No such container/i.test(res.stderr)) failed.push(`cannot remove upstream ${r.container}: ${res.stderr.trim()}`);
+    else ctx.log(res.exitCode === 0 ? `removed upstream registry ${r.container}` : `upstream registry ${r.container} already gone`);
+    if (failed.length > 0) throw new Error(failed.join('; '));
   },
 
   describe(r) {

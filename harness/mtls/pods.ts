@@ -24,6 +24,10 @@ export function ownerKey(p: V1Pod): string | undefined {
 }
 
 /** Deletes one pod and waits until its owner has as many Ready pods as before, none of them the old one. */
+/** how long a restart may wait for its replacement to be Ready when the caller has no deadline of its own
+ *  (`faultline recover`) */
+export const RESTART_TIMEOUT_MS = 5 * 60_000;
+
 export async function restartPod(core: CoreV1Api, namespace: string, name: string, opts: { signal: AbortSignal; progress?(m: string): void; intervalMs?: number }): Promise<string> {
   let pod: V1Pod;
   try {

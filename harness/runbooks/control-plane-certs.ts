@@ -4,7 +4,7 @@
 // and prove every handshake the control plane makes succeeds and the API server is ready.
 import { z } from 'zod';
 import { checkReachable } from '../cluster/kube.js';
-import { controlPlaneNodes, nodeAccess, nodeSh, shQuote, type NodeAccess } from '../cluster/node-access.js';
+import { controlPlaneNodes, nodeAccess, nodeSh, shQuote, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import { kubeadmCertByPath } from '../certs/kubeadm-pki.js';
 import { scanCluster } from '../certs/node-scan.js';
 import { apiserverReadyz, restartHolder } from '../certs/node-pki.js';
@@ -20,9 +20,7 @@ export const VerifyParams = z.object({ failOnExpiringSoon: z.boolean().default(f
 const KUBEADM_CONFIG = '/kind/kubeadm.conf';
 
 function needNodes(ctx: RunContext): NodeAccess {
-  const na = nodeAccess(ctx);
-  if (!na) throw new Error(`provider ${ctx.provider.kind} has no node access: run kubeadm certs renew on the control-plane node by hand`);
-  return na;
+  return requireNodeAccess(ctx, `run kubeadm certs renew on the control-plane node by hand`);
 }
 
 /** "ns/CertificateFile/<node>:<path>" from the finding */

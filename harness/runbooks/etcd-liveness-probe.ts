@@ -2,7 +2,7 @@
 // wrong. The incident removed the probe; this runbook puts back the probe kubeadm generates (httpGet /livez on
 // the metrics port), keeping the rest of the manifest, and proves etcd stays up.
 import { z } from 'zod';
-import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess } from '../cluster/node-access.js';
+import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import { checkReachable } from '../cluster/kube.js';
 import type { RunContext } from '../engine/context.js';
 import { sleep } from '../engine/poll.js';
@@ -29,9 +29,7 @@ export function isKubeadmLikeProbe(probe: Record<string, unknown> | undefined): 
 }
 
 function needNodes(ctx: RunContext): NodeAccess {
-  const na = nodeAccess(ctx);
-  if (!na) throw new Error(`provider ${ctx.provider.kind} has no node access: edit /etc/kubernetes/manifests/etcd.yaml on the control-plane node by hand`);
-  return na;
+  return requireNodeAccess(ctx, `edit /etc/kubernetes/manifests/etcd.yaml on the control-plane node by hand`);
 }
 
 const ETCD_LOGS = 'for f in /var/log/pods/kube-system_etcd-*/etcd/*.log; do [ -e "$f" ] && echo "$f $(head -c 64 "$f" | head -n 1 | cut -d" " -f1)"; done';

@@ -3,7 +3,7 @@
 // control plane's storage to local disks. In this lab the "slow disk" is a tracer delaying etcd's syncs, so
 // "moving etcd to a healthy disk" is stopping what slows the disk under it.
 import { z } from 'zod';
-import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess } from '../cluster/node-access.js';
+import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import type { RunContext } from '../engine/context.js';
 import { sleep } from '../engine/poll.js';
 import { COMMIT_P99_MAX, describeMember, memberLatency, WAL_FSYNC_P99_MAX, type MemberSample } from '../detectors/etcd-disk-analysis.js';
@@ -39,9 +39,7 @@ async function sampleAll(na: NodeAccess, windowMs: number, signal?: AbortSignal)
 }
 
 function needNodes(ctx: RunContext): NodeAccess {
-  const na = nodeAccess(ctx);
-  if (!na) throw new Error(`provider ${ctx.provider.kind} has no node access: compare etcd members' commit latency from your monitoring instead`);
-  return na;
+  return requireNodeAccess(ctx, `compare etcd members' commit latency from your monitoring instead`);
 }
 
 const isSyncDelayingStrace = (cmdline: string[]) => /(^|\/)strace$/.test(cmdline[0] ?? '') && cmdline.some((a) => /inject=f(data)?sync/.test(a));

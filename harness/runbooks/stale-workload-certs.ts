@@ -7,7 +7,7 @@ import type { RunContext } from '../engine/context.js';
 import { analyzeNamespace } from '../detectors/stale-workload-certs.js';
 import type { Finding } from '../detectors/types.js';
 import { collectWorkloadCerts } from '../mtls/collect.js';
-import { restartPod } from '../mtls/pods.js';
+import { restartPod, RESTART_TIMEOUT_MS } from '../mtls/pods.js';
 import { readSecret } from '../mtls/secrets.js';
 import { findCaSecret, readCa, reissueSecret } from '../mtls/workload.js';
 import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from './types.js';
@@ -58,7 +58,7 @@ export const staleWorkloadCertsRunbook: Runbook = {
     const { finding } = await scan(ctx, namespace);
     const pods = (finding?.resources ?? []).map(parseResource).filter((r) => r.kind === 'Pod').map((r) => r.name);
     for (const pod of pods) {
-      const line = await restartPod(ctx.kube.core, namespace, pod, { signal: ctx.signal ?? new AbortController().signal });
+      const line = await restartPod(ctx.kube.core, namespace, pod, { signal: ctx.signal ?? AbortSignal.timeout(RESTART_TIMEOUT_MS) });
       ctx.log(line);
       actions.push(line);
     }

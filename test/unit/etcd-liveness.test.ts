@@ -12,7 +12,8 @@ import {
 } from '../../harness/detectors/etcd-liveness-analysis.js';
 import { parseNodeOutput } from '../../harness/detectors/etcd-liveness-collect.js';
 import { shQuote } from '../../harness/cluster/node-access.js';
-import { brokenProbe, LivenessProbeParams, livenessProbeOf, sha256, withLivenessProbe } from '../../harness/faults/etcd-liveness-probe.js';
+import { brokenProbe, LivenessProbeParams, livenessProbeOf, withLivenessProbe } from '../../harness/faults/etcd-liveness-probe.js';
+import { sha256Hex as sha256 } from '../../harness/cluster/node-files.js';
 import { isKubeadmLikeProbe, KUBEADM_ETCD_LIVENESS } from '../../harness/runbooks/etcd-liveness-probe.js';
 import { builtinDetectors } from '../../harness/detectors/registry.js';
 import { ETCD_MANIFEST, PROBE_OUTPUT, TERMINATED_LINE } from './fixtures/etcd.js';
