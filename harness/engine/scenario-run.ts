@@ -2,7 +2,6 @@
 // verify → revert → teardown. Revert runs whatever happened before it, including an abort.
 import type { ClusterRef, Provider } from '../cluster/types.js';
 import type { KubeClients } from '../cluster/kube.js';
-import { scanAll } from '../detectors/registry.js';
 import type { Finding } from '../detectors/types.js';
 import type { RunbookRegistry } from '../runbooks/registry.js';
 import type { Diagnosis } from '../runbooks/types.js';
@@ -10,6 +9,8 @@ import type { ScenarioReport, StageName, StageReport } from '../report/types.js'
 import type { RunContext } from './context.js';
 import type { Deployer } from './deploy.js';
 import type { JournalEntry, RunJournal } from './journal.js';
+import { scanAll } from '../detectors/registry.js';
+import { waitForFindings } from './detect-wait.js';
 import { pollUntil, sleep } from './poll.js';
 import type { Registries } from './registries.js';
 import { loadLine, runLoadPhase } from '../load/phases.js';
@@ -198,28 +199,26 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
   };
   await runbookStage('detect', async (s) => {
     const ctx = ctxFor(s.signal);
-    const want = new Set(sc.detect.expect);
-    const ns = sc.detect.namespace ?? sc.victim.namespace;
-    // traffic during the fault, alongside detection (its own failures are not detection's concern)
-    const during = sc.load ? runLoadPhase(ctx, sc, 'during', s.signal, deps.registries.loadProbes) : undefined;
-    during?.catch(() => {});
-    detected = await pollUntil(
-      async (n) => {
-        const findings = await scanAll(ctx, deps.registries.detectors);
-        const hits = findings.filter((f) => want.has(f.detector) && f.resources.some((r) => r.startsWith(`${ns}/`)));
-        const missing = [...want].filter((id) => !hits.some((f) => f.detector === id));
-        const text = hits.map((f) => [f.summary, ...f.evidence].join('\n')).join('\n');
-        const lacking = sc.detect.evidence.filter((e) => !text.includes(e));
-        if (missing.length === 0 && lacking.length === 0) return hits;
-        s.progress(
-          missing.length
-            ? `waiting for ${missing.join(', ')} (poll ${n})`
-            : `${[...want].join(', ')} fired; waiting for evidence ${lacking.map((e) => JSON.stringify(e)).join(', ')} (poll ${n})`,
-        );
-        return undefined;
-      },
-      { intervalMs: pollMs, signal: s.signal },
-    );
+    // traffic during the fault, alongside detection: its own failures are not detection's concern (they are
+    // logged), and it stops with the stage when detection fails
+    const loadStop = new AbortController();
+    const onStageAbort = () => loadStop.abort(s.signal.reason);
+    s.signal.addEventListener('abort', onStageAbort, { once: true });
+    const during = sc.load
+      ? runLoadPhase(ctx, sc, 'during', loadStop.signal, deps.registries.loadProbes).catch((err: Error) => {
+          log(`load during the fault: ${err.message}`);
+          return undefined;
+        })
+      : undefined;
+    try {
+      detected = await waitForFindings(ctx, sc, deps.registries.detectors, s, pollMs);
+    } catch (err) {
+      loadStop.abort(err);
+      await during;
+      throw err;
+    } finally {
+      s.signal.removeEventListener('abort', onStageAbort);
+    }
     detectedAt = clock.now();
     report.ttdSeconds = round((detectedAt - injectEnd!) / 1000);
     report.findings = detected.map(({ detector, summary, rootCause, evidence, runbook }) => ({ detector, summary, rootCause, evidence, runbook }));

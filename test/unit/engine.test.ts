@@ -1,5 +1,6 @@
 // Engine flow with FAKE provider, fault, detector, runbook, deployer and integrity check (see helpers/fakes.ts).
 import { describe, expect, test } from '@jest/globals';
+import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { openRunJournal } from '../../harness/engine/journal.js';
 import type { Deployer } from '../../harness/engine/deploy.js';
@@ -283,12 +284,33 @@ describe('engine with fakes: victim.setup and recovery "self"', () => {
     sc0.victim.setup = [{ type: 'fake-setup', params: { target: 'env' } }];
     const report = await runSuite([sc0], deps, { runId: 'run-setup', target: { mode: 'create', name: 'faultline-s' }, keep: false, signal: new AbortController().signal });
     expect(report.scenarios[0]!.status).toBe('passed');
+    expect(w.calls).toContain('setup.apply');
     expect(w.calls.indexOf('setup.apply')).toBeLessThan(w.calls.indexOf('fault.apply'));
     expect(w.calls.filter((c) => c.startsWith('fault.revert'))).toEqual(['fault.revert undo-x', 'fault.revert undo-env']);
     const journal = JSON.parse(readFileSync(`${tmp.path}/journal/run-setup.json`, 'utf8'));
     expect(journal.entries.map((e: any) => [e.id, e.state])).toEqual([
       ['fake-scenario-setup-1', 'reverted'],
       ['fake-scenario-2', 'reverted'],
+    ]);
+  });
+
+  test("a fault whose revert fails does not keep the set-up from being reverted; the stage fails naming it", async () => {
+    const w = fakeWorld({ firesAfterPolls: 1 });
+    const { deps } = setup(w);
+    const fault = deps.registries.faults.get('fake-fault')!;
+    deps.registries.faults.set('fake-fault', { ...fault, revert: async () => Promise.reject(new Error('node gone')) });
+    deps.registries.faults.set('fake-setup', { ...fault, type: 'fake-setup', apply: async () => void w.calls.push('setup.apply'), revert: async () => void w.calls.push('setup.revert') });
+    const sc0 = fakeScenario();
+    sc0.victim.setup = [{ type: 'fake-setup', params: { target: 'env' } }];
+    const report = await runSuite([sc0], deps, { runId: 'run-setup-fail', target: { mode: 'create', name: 'faultline-s' }, keep: false, signal: new AbortController().signal });
+    const revert = report.scenarios[0]!.stages.find((st) => st.name === 'revert')!;
+    expect(revert.status).toBe('failed');
+    expect(revert.message).toMatch(/revert failed for fake-scenario-2: node gone \(fake-scenario-setup-1 reverted\)/);
+    expect(w.calls).toContain('setup.revert');
+    const journal = JSON.parse(readFileSync(`${tmp.path}/journal/run-setup-fail.json`, 'utf8'));
+    expect(journal.entries.map((e: any) => [e.id, e.state])).toEqual([
+      ['fake-scenario-setup-1', 'reverted'],
+      ['fake-scenario-2', 'revert-failed'],
     ]);
   });
 
@@ -316,5 +338,49 @@ describe('engine with fakes: victim.setup and recovery "self"', () => {
     expect(sc.status).toBe('failed');
     expect(sc.reason).toMatch(/^verify failed/);
     expect(w.applied).toBe(false); // reverted all the same
+  });
+});
+
+describe('engine with fakes: load phases (FAKE load probe)', () => {
+  function probeRegistry(w: FakeWorld, failDuring: 'throw' | 'failures' | 'none') {
+    const probe = {
+      id: 'fake-load',
+      description: 'fake',
+      paramsSchema: z.object({}),
+      run: async (_ctx: unknown, _p: unknown, run: { phase: 'before' | 'during' | 'after'; signal: AbortSignal }) => {
+        w.calls.push(`load.${run.phase}`);
+        if (run.phase === 'during' && failDuring === 'throw') throw new Error('k6 exited 107');
+        const failed = run.phase === 'during' && failDuring === 'failures' ? 3 : 0;
+        return { probe: 'fake-load', phase: run.phase, target: 'x', startedAt: new Date().toISOString(), seconds: 1, requests: 10, failed, failureRate: failed / 10, errors: [] };
+      },
+    };
+    return new Map([['fake-load', probe]]);
+  }
+
+  test('before, during and after are recorded; failures during the fault are expected, none after', async () => {
+    const w = fakeWorld({ firesAfterPolls: 1 });
+    const { deps } = setup(w);
+    const report = await runSuite(
+      [fakeScenario({ load: { probe: 'fake-load', params: {}, beforeSeconds: 1, duringSeconds: 1, afterSeconds: 1, requireCleanAfter: true } })],
+      { ...deps, registries: { ...deps.registries, loadProbes: probeRegistry(w, 'failures') } },
+      { runId: 'run-load', target: { mode: 'create', name: 'faultline-l' }, keep: false, signal: new AbortController().signal },
+    );
+    const sc = report.scenarios[0]!;
+    expect(sc.status).toBe('passed');
+    expect(sc.load!.map((l) => [l.phase, l.failed])).toEqual([['before', 0], ['during', 3], ['after', 0]]);
+  });
+
+  test('a probe that breaks during the fault does not fail detection', async () => {
+    const w = fakeWorld({ firesAfterPolls: 1 });
+    const { deps } = setup(w);
+    const report = await runSuite(
+      [fakeScenario({ load: { probe: 'fake-load', params: {}, beforeSeconds: 1, duringSeconds: 1, afterSeconds: 1, requireCleanAfter: true } })],
+      { ...deps, registries: { ...deps.registries, loadProbes: probeRegistry(w, 'throw') } },
+      { runId: 'run-load-throw', target: { mode: 'create', name: 'faultline-l' }, keep: false, signal: new AbortController().signal },
+    );
+    const sc = report.scenarios[0]!;
+    expect(sc.stages.find((st) => st.name === 'detect')!.status).toBe('passed');
+    expect(sc.ttdSeconds).not.toBeNull();
+    expect(w.calls).toContain('load.during');
   });
 });

@@ -1,0 +1,30 @@
+// The detect stage's wait: every expected detector has fired on the scenario's namespace, with the evidence the
+// scenario asks for (the real signature, not just the static cause).
+import { scanAll, type DetectorRegistry } from '../detectors/registry.js';
+import type { Finding } from '../detectors/types.js';
+import type { RunContext } from './context.js';
+import { pollUntil } from './poll.js';
+import type { LoadedScenario } from './scenario.js';
+import type { StageCtx } from './stage.js';
+
+export function waitForFindings(ctx: RunContext, sc: LoadedScenario, detectors: DetectorRegistry, s: StageCtx, pollMs: number): Promise<Finding[]> {
+  const want = new Set(sc.detect.expect);
+  const ns = sc.detect.namespace ?? sc.victim.namespace;
+  return pollUntil(
+    async (n) => {
+      const findings = await scanAll(ctx, detectors);
+      const hits = findings.filter((f) => want.has(f.detector) && f.resources.some((r) => r.startsWith(`${ns}/`)));
+      const missing = [...want].filter((id) => !hits.some((f) => f.detector === id));
+      const text = hits.map((f) => [f.summary, ...f.evidence].join('\n')).join('\n');
+      const lacking = sc.detect.evidence.filter((e) => !text.includes(e));
+      if (missing.length === 0 && lacking.length === 0) return hits;
+      s.progress(
+        missing.length
+          ? `waiting for ${missing.join(', ')} (poll ${n})`
+          : `${[...want].join(', ')} fired; waiting for evidence ${lacking.map((e) => JSON.stringify(e)).join(', ')} (poll ${n})`,
+      );
+      return undefined;
+    },
+    { intervalMs: pollMs, signal: s.signal },
+  );
+}
