@@ -80,6 +80,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A rejection nobody awaited (an API client's socket reset while the API server restarts under a fault) must not
+// end the process: the run would stop between inject and revert and leave the fault in place. The operation that
+// needed the answer sees its own error or deadline; this only says so.
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(`faultline: warning: unhandled ${oneLine(errorMessage(reason))}\n`);
+});
+
 // a reader that stops early (`faultline --help | head`) is not an error
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
