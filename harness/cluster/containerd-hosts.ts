@@ -4,6 +4,7 @@
 // a host with override_path = true is used as the API root exactly as written.
 import { parse } from 'smol-toml';
 import { nodeSh, type NodeAccess } from './node-access.js';
+import { snapshotOnEveryNode, type NodeFileSnapshot } from './node-files.js';
 
 export const CERTS_D = '/etc/containerd/certs.d';
 
@@ -181,4 +182,22 @@ export async function probeFromNode(na: NodeAccess, node: string, urls: string[]
     const status = Number(code) || 0;
     return { url, status, outcome: probeOutcome(status, Number(exit)) };
   });
+}
+
+/** `[header]` or `[host."…".header]` tables: extra HTTP headers, e.g. Authorization */
+export function hasHeaderTables(text: string): boolean {
+  return /^\s*\[(host\.("[^"]*"|[^\].]*)\.)?header\]/m.test(text);
+}
+
+/** The hosts.toml of every node, captured for the journal: refused when one carries `header` tables (they may
+ *  hold registry credentials, and the journal keeps the bytes). */
+export async function snapshotHostsToml(na: NodeAccess, registry: string): Promise<NodeFileSnapshot[]> {
+  const snaps = await snapshotOnEveryNode(na, hostsTomlPath(registry));
+  for (const f of snaps) {
+    const text = f.b64 ? Buffer.from(f.b64, 'base64').toString('utf8') : '';
+    if (hasHeaderTables(text)) {
+      throw new Error(`${f.path} on ${f.node} has header entries (they may hold credentials, and faultline journals this file); use a cluster whose registry config carries none`);
+    }
+  }
+  return snaps;
 }

@@ -1,4 +1,4 @@
-// Issue 5: stale control-plane certificates. Like `kubeadm certs check-expiration`, but it also checks each
+// Incident 001, scenario 140: stale control-plane certificates. Like `kubeadm certs check-expiration`, but it also checks each
 // certificate's chain against the CA it must chain to (ca, etcd-ca, front-proxy-ca), looks at every node's
 // kubeconfigs (embedded and referenced client certificates) and the kubelet's, and makes the control plane's
 // own handshakes again (clients -> API server, API server -> etcd and -> kubelets, with the node's certificates).

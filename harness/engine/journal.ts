@@ -3,6 +3,8 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterRef } from '../cluster/types.js';
+import type { FaultRegistry } from '../faults/registry.js';
+import type { RunContext } from './context.js';
 import { writeFileAtomic } from './atomic.js';
 import { stateDir } from './paths.js';
 
@@ -109,3 +111,22 @@ export function listJournals(dir = journalDir()): RunJournal[] {
     });
 }
 
+/** Plan, journal (durable before the change: a run killed from here on is undone by `faultline recover`), apply.
+ *  onJournaled sees the entry before apply, so a caller's revert list holds it even when apply fails half-way. */
+export async function applyJournaled(
+  ctx: RunContext,
+  faults: FaultRegistry,
+  journal: RunJournal,
+  step: { scenario: string; id: string; type: string; params: unknown },
+  onJournaled?: (entry: JournalEntry) => void,
+): Promise<JournalEntry> {
+  const fault = faults.get(step.type);
+  if (!fault) throw new Error(`unknown fault type ${step.type}`);
+  const params = fault.paramsSchema.parse(step.params);
+  const record = await fault.plan(ctx, params);
+  const entry = journal.add({ id: step.id, scenario: step.scenario, faultType: fault.type, params, record });
+  onJournaled?.(entry);
+  await fault.apply(ctx, params, record);
+  journal.setState(entry.id, 'applied');
+  return entry;
+}

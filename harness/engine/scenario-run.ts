@@ -8,7 +8,7 @@ import type { Diagnosis } from '../runbooks/types.js';
 import type { ScenarioReport, StageName, StageReport } from '../report/types.js';
 import type { RunContext } from './context.js';
 import type { Deployer } from './deploy.js';
-import type { JournalEntry, RunJournal } from './journal.js';
+import { applyJournaled, type JournalEntry, type RunJournal } from './journal.js';
 import { scanAll } from '../detectors/registry.js';
 import { waitForFindings } from './detect-wait.js';
 import { pollUntil, sleep } from './poll.js';
@@ -95,6 +95,7 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
     ttdSeconds: null,
     ttrSeconds: null,
     standardAlert: sc.standardAlert,
+    ...(sc.recovery === 'self' ? { recovery: 'self' as const } : {}),
     stages: [input.provision],
     findings: [],
     integrity: [],
@@ -108,17 +109,8 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
   let detected: Finding[] = [];
 
   const ctxFor = (signal: AbortSignal): RunContext => ({ ...base!, signal });
-  /** plan, journal (durable before the change: a run killed from here on is undone by `faultline recover`), apply */
-  const journaledApply = async (ctx: RunContext, type: string, rawParams: unknown, id: string): Promise<JournalEntry> => {
-    const fault = deps.registries.faults.get(type)!;
-    const params = fault.paramsSchema.parse(rawParams);
-    const record = await fault.plan(ctx, params);
-    const entry = journal.add({ id, scenario: sc.id, faultType: fault.type, params, record });
-    injected.push(entry);
-    await fault.apply(ctx, params, record);
-    journal.setState(entry.id, 'applied');
-    return entry;
-  };
+  const journaledApply = (ctx: RunContext, type: string, params: unknown, id: string): Promise<JournalEntry> =>
+    applyJournaled(ctx, deps.registries.faults, journal, { scenario: sc.id, id, type, params }, (e) => injected.push(e));
   const selfHeal = sc.recovery === 'self';
   const recordLoad = (r: LoadResult) => (report.load ??= []).push(r);
   const stage = async (name: StageName, fn: StageFn, always = false): Promise<StageReport> => {

@@ -1,4 +1,4 @@
-// Issue 5 (stale certificates): a kubeadm control-plane certificate goes stale for real. The certificate the
+// Incident 001, scenario 140 (stale certificates): a kubeadm control-plane certificate goes stale for real. The certificate the
 // API server presents to etcd or to the kubelets is re-issued with its real subject and usages but dates in the
 // past (expired), in the future (not yet valid), or from a foreign CA that carries the real CA's name
 // (wrong-ca), written over the real file on the control-plane node, and the static pod that holds it is

@@ -15,10 +15,10 @@
 // The journal keeps every node's hosts.toml (bytes + sha256; it holds no secrets) and whether the node was
 // schedulable; revert writes the files back byte for byte and uncordons, and restarts nothing.
 import { z } from 'zod';
-import { hostsTomlPath, manifestUrl, parseImageRef, probeFromNode, renderMirrorHosts, type ProbeResult } from '../cluster/containerd-hosts.js';
+import { hostsTomlPath, snapshotHostsToml, manifestUrl, parseImageRef, probeFromNode, renderMirrorHosts, type ProbeResult } from '../cluster/containerd-hosts.js';
 import { isNotFound, mergePatch } from '../cluster/kube.js';
 import { nodeSh } from '../cluster/node-access.js';
-import { restoreNodeFile, snapshotOnEveryNode, writeNodeFile, type NodeFileSnapshot } from '../cluster/node-files.js';
+import { restoreNodeFile, writeNodeFile, type NodeFileSnapshot } from '../cluster/node-files.js';
 import type { RunContext } from '../engine/context.js';
 import { sleep } from '../engine/poll.js';
 import { needNodes, upstreamUrl } from './registry-upstream.js';
@@ -91,7 +91,7 @@ export const registryMirrorOutage: Fault<RegistryMirrorOutageParams, RegistryMir
     if (elsewhere.length) throw new Error(`victim pods not on the mirror's node ${node}: ${elsewhere.join(', ')}; their images would stay cached`);
     const images = [...new Set(pods.flatMap((x) => (x.spec?.containers ?? []).map((c) => c.image!)).filter(Boolean))].sort();
     const nodeObj = await ctx.kube.core.readNode({ name: node });
-    const files = await snapshotOnEveryNode(na, hostsTomlPath(p.registry));
+    const files = await snapshotHostsToml(na, p.registry);
     const fallbackUrl = p.fallback === 'broken' ? `${upstreamUrl(p.upstream)}${p.brokenPath}` : upstreamUrl(p.upstream);
     return {
       namespace: p.namespace,

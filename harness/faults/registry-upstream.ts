@@ -8,9 +8,9 @@
 // remove the container and put every node's hosts.toml back byte for byte.
 import { z } from 'zod';
 import { findBinary, describeMissing } from '../cluster/binaries.js';
-import { hostsTomlPath, renderDirectHosts } from '../cluster/containerd-hosts.js';
+import { hostsTomlPath, snapshotHostsToml, renderDirectHosts } from '../cluster/containerd-hosts.js';
 import { nodeAccess, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
-import { restoreNodeFile, snapshotOnEveryNode, writeNodeFile, type NodeFileSnapshot } from '../cluster/node-files.js';
+import { restoreNodeFile, writeNodeFile, type NodeFileSnapshot } from '../cluster/node-files.js';
 import { run } from '../cluster/process.js';
 import type { RunContext } from '../engine/context.js';
 import type { Fault } from './types.js';
@@ -103,7 +103,7 @@ export const registryUpstream: Fault<RegistryUpstreamParams, RegistryUpstreamRec
 
   async plan(ctx, p) {
     const na = needNodes(ctx, 'registry-upstream');
-    const files = await snapshotOnEveryNode(na, hostsTomlPath(p.registry));
+    const files = await snapshotHostsToml(na, p.registry);
     return { container: `faultline-upstream-${ctx.runId}`, alias: p.alias, network: p.network, files };
   },
 

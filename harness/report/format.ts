@@ -26,7 +26,7 @@ export function versusAlert(sc: ScenarioReport): string {
   const alert = `${sc.standardAlert.name} waits ${secs(sc.standardAlert.waitSeconds)}${sc.standardAlert.note ? ` (${sc.standardAlert.note})` : ''}`;
   if (sc.ttdSeconds !== null) return `detected in ${secs(sc.ttdSeconds)}; ${alert}`;
   // a self-healing scenario has nothing to detect; its TTR runs from the end of the fault
-  const selfHealed = sc.ttrSeconds !== null && sc.stages.some((st) => st.name === 'detect' && st.status === 'skipped' && /recovery "self"/.test(st.message ?? ''));
+  const selfHealed = sc.recovery === 'self' && sc.ttrSeconds !== null;
   return selfHealed ? `recovered on its own in ${secs(sc.ttrSeconds)}, no runbook action; ${alert}` : `not detected; ${alert}`;
 }
 

@@ -28,6 +28,7 @@ export const ReportSchema = z.object({
       reason: z.string().optional(),
       ttdSeconds: z.number().nullable(),
       ttrSeconds: z.number().nullable(),
+      recovery: z.enum(['runbook', 'self']).optional(),
       standardAlert: z.object({ name: z.string(), waitSeconds: z.number(), note: z.string().optional() }),
       stages: z.array(Stage),
       findings: z.array(z.object({ detector: z.string(), summary: z.string(), rootCause: z.string(), evidence: z.array(z.string()), runbook: z.string() })),

@@ -55,7 +55,10 @@ export interface ScenarioReport {
   incident?: { source: string; summary: string };
   /** seconds from the end of injection to the expected detector firing; null if it never did */
   ttdSeconds: number | null;
-  /** seconds from detection to verified recovery; null if never verified */
+  /** "self": the scenario claims the cluster recovers on its own (no detection or runbook; TTR runs from the end
+   *  of the fault); absent means "runbook" */
+  recovery?: 'runbook' | 'self';
+  /** seconds from detection to verified recovery (from the end of the fault for recovery "self"); null if never verified */
   ttrSeconds: number | null;
   standardAlert: { name: string; waitSeconds: number; note?: string };
   stages: StageReport[];

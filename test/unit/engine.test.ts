@@ -320,6 +320,7 @@ describe('engine with fakes: victim.setup and recovery "self"', () => {
     // the fake cluster heals itself once the fault is in
     deps.registries.runbooks.get('fake-runbook')!.verify = async () => ({ ok: w.applied, details: ['healed'] });
     const report = await runSuite([fakeScenario({ recovery: 'self' })], deps, { runId: 'run-self', target: { mode: 'create', name: 'faultline-h' }, keep: false, signal: new AbortController().signal });
+    expect(report.scenarios[0]!.recovery).toBe('self');
     const sc = report.scenarios[0]!;
     const st = Object.fromEntries(sc.stages.map((s) => [s.name, s]));
     expect(sc.status).toBe('passed');

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { UserError } from '../../harness/engine/errors.js';
 import { tempDir } from './helpers/tmp.js';
 import {
+  hasHeaderTables,
   apiRoot,
   manifestUrl,
   parseHostsToml,
@@ -215,4 +216,10 @@ describe('registry-outage scenario files with bad input', () => {
   test('an unknown recovery mode is refused', () => {
     expect(loadEdited((t) => `${t}recovery: sometimes\n`)).toMatch(/field recovery/);
   });
+});
+
+test('hosts.toml with header tables (possible credentials) is recognised, plain ones are not', () => {
+  expect(hasHeaderTables('server = "https://r"\n[host."https://m:5000"]\n  capabilities = ["pull"]\n')).toBe(false);
+  expect(hasHeaderTables('[host."https://m:5000"]\n  [host."https://m:5000".header]\n    Authorization = "Basic x"\n')).toBe(true);
+  expect(hasHeaderTables('[header]\n  x-custom = "1"\n')).toBe(true);
 });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { makeProvider } from '../../cluster/registry.js';
 import { KubeDeployer } from '../../engine/deploy.js';
 import { UserError, errorMessage } from '../../engine/errors.js';
-import { openRunJournal } from '../../engine/journal.js';
+import { applyJournaled, openRunJournal } from '../../engine/journal.js';
 import { builtinRegistries } from '../../engine/registries.js';
 import { assertInjectionAllowed } from '../../engine/safety.js';
 import { resolveScenarios } from '../../engine/scenario-loader.js';
@@ -48,21 +48,21 @@ Examples:
       const log = (m: string) => process.stderr.write(`faultline: ${m}\n`);
       const ctx = { runId, cluster: ref, provider: makeProvider(ref.provider), kube, log };
       try {
+        const journal = openRunJournal(runId, ref);
+        // what the victim needs outside its namespace comes first, journaled like the fault (recover undoes it)
+        for (const [i, st] of sc!.victim.setup.entries()) {
+          await applyJournaled(ctx, registries.faults, journal, { scenario: sc!.id, id: `${sc!.id}-setup-${i + 1}`, type: st.type, params: st.params });
+          log(`set-up ${st.type} applied`);
+        }
         if (flags.deploy) {
-          const st = await runStage('deploy', sc!.stageDeadlines.deploy, (s) => new KubeDeployer().deploy({ ...ctx, signal: s.signal }, sc!, s).then((o) => o.message), {
+          const st = await runStage('deploy', sc!.stageDeadlines.deploy, (s) => new KubeDeployer(undefined, registries.fixtures).deploy({ ...ctx, signal: s.signal }, sc!, s).then((o) => o.message), {
             onProgress: (_n, m) => log(`deploy: ${m}`),
           });
           if (st.status !== 'passed') throw new Error(`deploy ${st.status}: ${st.message}`);
         }
-        const fault = registries.faults.get(sc!.fault.type)!;
-        const params = fault.paramsSchema.parse(sc!.fault.params);
-        const record = await fault.plan(ctx, params);
-        const journal = openRunJournal(runId, ref);
-        const entry = journal.add({ id: `${sc!.id}-1`, scenario: sc!.id, faultType: fault.type, params, record });
-        await fault.apply(ctx, params, record);
-        journal.setState(entry.id, 'applied');
+        await applyJournaled(ctx, registries.faults, journal, { scenario: sc!.id, id: `${sc!.id}-1`, type: sc!.fault.type, params: sc!.fault.params });
         process.stdout.write(`${runId}\n`);
-        log(`${fault.type} applied to ${ref.context}; undo with \`faultline recover --run ${runId}\``);
+        log(`${sc!.fault.type} applied to ${ref.context}; undo with \`faultline recover --run ${runId}\``);
         process.exitCode = EXIT.ok;
       } catch (err) {
         process.stderr.write(`faultline: inject failed: ${errorMessage(err)}; if a journal entry was written, \`faultline recover --run ${runId}\` undoes it\n`);

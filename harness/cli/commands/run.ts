@@ -131,7 +131,7 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
       provider,
       registries,
       connect,
-      deployer: new KubeDeployer(),
+      deployer: new KubeDeployer(undefined, registries.fixtures),
       onProgress: progress,
       log: (m) => process.stderr.write(`faultline: ${m}\n`),
     },
