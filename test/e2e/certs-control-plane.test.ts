@@ -7,10 +7,9 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { KindProvider } from '../../harness/cluster/kind.js';
-import { assertBuilt, e2eTempDir, kindClusters, runCli, startCli, waitFor, type CliProcess } from './support.js';
+import { assertBuilt, e2eTempDir, kindClusters, runCli, startCli, waitFor, type CliProcess, cleanUpClusterUp } from './support.js';
 
 jest.setTimeout(40 * 60_000);
 
@@ -67,17 +66,7 @@ beforeAll(async () => {
   expect(keyLines.length).toBeGreaterThan(40);
 });
 
-afterAll(async () => {
-  for (const p of started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  if (created && !process.env.FAULTLINE_KEEP_CLUSTER) {
-    await runCli(['cluster', 'down', name], env, 10 * 60_000, 'cluster-down').catch(() => undefined);
-    if ((await kindClusters()).includes(name)) {
-      process.env.FAULTLINE_STATE_DIR = stateDir;
-      await new KindProvider().delete(name);
-    }
-  }
-  if (!process.env.FAULTLINE_KEEP_CLUSTER) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp }));
 
 describe('stale-certs-control-plane on a real kind cluster', () => {
   test('the run detects the expired etcd client certificate from the node, renews it and restores the original bytes', async () => {

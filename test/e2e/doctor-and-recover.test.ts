@@ -10,11 +10,11 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KindProvider } from '../../harness/cluster/kind.js';
 import {
   assertBuilt,
+  cleanUpClusterUp,
   e2eTempDir,
   kindClusters,
   runCli,
@@ -144,17 +144,7 @@ beforeAll(async () => {
   apps = kc.makeApiClient(k8s.AppsV1Api);
 });
 
-afterAll(async () => {
-  for (const p of started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  if (created && !process.env.FAULTLINE_KEEP_CLUSTER) {
-    await runCli(['cluster', 'down', name], env, 10 * 60_000, 'cluster-down').catch(() => undefined);
-    if ((await kindClusters()).includes(name)) {
-      process.env.FAULTLINE_STATE_DIR = stateDir;
-      await new KindProvider().delete(name);
-    }
-  }
-  if (!process.env.FAULTLINE_KEEP_CLUSTER) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp }));
 
 describe('doctor, SIGINT and SIGKILL during an applied fault, recover', () => {
   test('doctor exits 0 with no findings on the healthy new cluster', async () => {

@@ -11,10 +11,9 @@ import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals
 import * as k8s from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KindProvider } from '../../harness/cluster/kind.js';
-import { assertBuilt, e2eTempDir, kindClusters, runCli, startCli, waitFor, waitForSystemPods, type CliProcess, type CliResult } from './support.js';
+import { assertBuilt, e2eTempDir, kindClusters, runCli, startCli, waitFor, waitForSystemPods, type CliProcess, type CliResult, cleanUpClusterUp } from './support.js';
 
 jest.setTimeout(40 * 60_000);
 
@@ -92,18 +91,7 @@ async function kindNodes(): Promise<string[]> {
   return docker(['ps', '--filter', `label=io.x-k8s.kind.cluster=${name}`, '--format', '{{.Names}}']).split('\n').filter(Boolean);
 }
 
-afterAll(async () => {
-  for (const p of started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  if (created && !process.env.FAULTLINE_KEEP_CLUSTER) {
-    await runCli(['recover'], env, 10 * 60_000, 'recover').catch(() => undefined);
-    await runCli(['cluster', 'down', name], env, 10 * 60_000, 'cluster-down').catch(() => undefined);
-    if ((await kindClusters()).includes(name)) {
-      process.env.FAULTLINE_STATE_DIR = stateDir;
-      await new KindProvider().delete(name);
-    }
-  }
-  if (!process.env.FAULTLINE_KEEP_CLUSTER) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp, recover: true }));
 
 describe('registry outage with a mirror fallback, both variants, on a 1+2 kind cluster', () => {
   const scenario = (id: string) => JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')).scenarios.find((s: any) => s.id === id);

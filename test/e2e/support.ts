@@ -179,3 +179,20 @@ export async function cleanUpRun(cluster: string | undefined, stateDir: string, 
   }
   rmSync(tmp, { recursive: true, force: true });
 }
+
+/** For suites whose cluster comes from `faultline cluster up`: kill the CLI processes still running, undo what
+ *  they left (`recover`, when asked: e.g. an upstream container outside the cluster), delete the cluster through
+ *  the CLI (the provider as a fallback) and the temp dir. FAULTLINE_KEEP_CLUSTER keeps both. */
+export async function cleanUpClusterUp(o: { started: CliProcess[]; created: boolean; name: string; env: NodeJS.ProcessEnv; stateDir: string; tmp: string; recover?: boolean }): Promise<void> {
+  for (const p of o.started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  if (process.env.FAULTLINE_KEEP_CLUSTER) return;
+  if (o.created) {
+    if (o.recover) await runCli(['recover'], o.env, 10 * 60_000, 'recover').catch(() => undefined);
+    await runCli(['cluster', 'down', o.name], o.env, 10 * 60_000, 'cluster-down').catch(() => undefined);
+    if ((await kindClusters()).includes(o.name)) {
+      process.env.FAULTLINE_STATE_DIR = o.stateDir;
+      await new KindProvider().delete(o.name);
+    }
+  }
+  rmSync(o.tmp, { recursive: true, force: true });
+}
