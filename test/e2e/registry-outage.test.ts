@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBuilt, e2eTempDir, kindClusters, runCli, startCli, waitFor, waitForSystemPods, type CliProcess, type CliResult, cleanUpClusterUp } from './support.js';
+import { assertBuilt, e2eTempDir, runCli, startCli, waitFor, waitForSystemPods, type CliProcess, type CliResult, cleanUpClusterUp } from './support.js';
 
 jest.setTimeout(40 * 60_000);
 
