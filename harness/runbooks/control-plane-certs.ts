@@ -3,13 +3,13 @@
 // cluster's CA, which also fixes a certificate from a foreign CA), restart the static pods that hold them,
 // and prove every handshake the control plane makes succeeds and the API server is ready.
 import { z } from 'zod';
-import { checkReachable } from '../cluster/kube.js';
 import { controlPlaneNodes, nodeAccess, nodeSh, shQuote, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import { kubeadmCertByPath } from '../certs/kubeadm-pki.js';
 import { scanCluster } from '../certs/node-scan.js';
 import { apiserverReadyz, restartHolder } from '../certs/node-pki.js';
 import { certIssues, describeProbe, soonSecondsFromEnv } from '../detectors/control-plane-certs.js';
 import type { Finding } from '../detectors/types.js';
+import { apiAnswers } from './verify-helpers.js';
 import type { RunContext } from '../engine/context.js';
 import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from './types.js';
 
@@ -106,13 +106,9 @@ export const controlPlaneCertsRunbook: Runbook = {
         details.push(`${n.node}: kube-apiserver /readyz ${ready.ok ? 'ok' : `not ready: ${ready.body || 'no answer'}`}`);
       }
     }
-    try {
-      await checkReachable(ctx.kube.kc, 5_000);
-      details.push('API server answers through the kubeconfig');
-    } catch (err) {
-      ok = false;
-      details.push(`API server: ${(err as Error).message}`);
-    }
+    const api = await apiAnswers(ctx);
+    ok &&= api.ok;
+    details.push(api.detail);
     return { ok, details };
   },
 

@@ -3,7 +3,7 @@
 // the metrics port), keeping the rest of the manifest, and proves etcd stays up.
 import { z } from 'zod';
 import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
-import { checkReachable } from '../cluster/kube.js';
+import { apiAnswers } from './verify-helpers.js';
 import type { RunContext } from '../engine/context.js';
 import { sleep } from '../engine/poll.js';
 import { describeProbe, parseContainerLogs, probeEndpointMismatch } from '../detectors/etcd-liveness-analysis.js';
@@ -100,13 +100,9 @@ export const etcdLivenessProbeRunbook: Runbook = {
         `${node}: liveness probe ${describeProbe(probe)}`,
       );
     }
-    try {
-      await checkReachable(ctx.kube.kc, 5_000);
-      details.push('API server answers');
-    } catch (err) {
-      ok = false;
-      details.push(`API server: ${(err as Error).message}`);
-    }
+    const api = await apiAnswers(ctx);
+    ok &&= api.ok;
+    details.push(api.detail);
     return { ok, details };
   },
 

@@ -1,3 +1,4 @@
+import { checkReachable } from '../cluster/kube.js';
 import type { RunContext } from '../engine/context.js';
 import { isNotFound } from '../cluster/kube.js';
 
@@ -31,4 +32,14 @@ export async function dependantsReady(
     details.push(`${d.kind} ${namespace}/${d.name}: ready ${ready}/${want}`);
   }
   return { ok, details };
+}
+
+/** Does the API server answer through the run's kubeconfig? One line of detail either way. */
+export async function apiAnswers(ctx: RunContext): Promise<{ ok: boolean; detail: string }> {
+  try {
+    await checkReachable(ctx.kube.kc, 5_000);
+    return { ok: true, detail: 'API server answers through the kubeconfig' };
+  } catch (err) {
+    return { ok: false, detail: `API server: ${(err as Error).message}` };
+  }
 }
