@@ -1,6 +1,5 @@
-import { checkReachable } from '../cluster/kube.js';
+import { checkReachable, isNotFound } from '../cluster/kube.js';
 import type { RunContext } from '../engine/context.js';
-import { isNotFound } from '../cluster/kube.js';
 
 export async function podReady(ctx: RunContext, namespace: string, name: string): Promise<{ ok: boolean; detail: string }> {
   try {
