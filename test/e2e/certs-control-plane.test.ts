@@ -20,7 +20,8 @@ const name = `faultline-e2e-certs-${randomBytes(2).toString('hex')}`;
 const NODE = `${name}-control-plane`;
 const PKI = '/etc/kubernetes/pki';
 const FILES = [`${PKI}/apiserver-etcd-client.crt`, `${PKI}/apiserver-etcd-client.key`];
-// every key the harness could have handled: the certificate's own, and the CA keys it signs with
+// keys on the node before the runs: the certificate's own, and the CA keys it signs with; the SIGKILL test adds
+// the key the fault generated, read while that fault is in place
 const KEYS = [`${PKI}/apiserver-etcd-client.key`, `${PKI}/etcd/ca.key`, `${PKI}/ca.key`, `${PKI}/apiserver-kubelet-client.key`];
 const started: CliProcess[] = [];
 let created = false;
@@ -111,6 +112,10 @@ describe('stale-certs-control-plane on a real kind cluster', () => {
     started.push(run);
     await run.waitForLine(/^faultline: holding 600000ms after apply/, 10 * 60_000);
     expect(sha256s()[FILES[0]!]).not.toBe(original[FILES[0]!]);
+    const staleKey = onNode('cat', FILES[1]!).split('\n').filter((l) => l.length >= 40 && !l.startsWith('-----'));
+    expect(staleKey.length).toBeGreaterThan(0);
+    expect(staleKey.some((l) => keyLines.includes(l))).toBe(false); // a new key, not the original
+    keyLines.push(...staleKey);
     run.child.kill('SIGKILL');
     expect((await run.exited(60_000)).signal).toBe('SIGKILL');
     expect(sha256s()[FILES[0]!]).not.toBe(original[FILES[0]!]); // nothing undid it
@@ -124,6 +129,7 @@ describe('stale-certs-control-plane on a real kind cluster', () => {
       ['recover stdout', rec.stdout],
       ['recover stderr', rec.stderr],
       ['killed run stderr', run.stderr()],
+      ...filesUnder(join(stateDir, 'journal')).map((p) => [p, readFileSync(p, 'utf8')] as [string, string]),
     ]);
     const again = await runCli(['recover'], env, 2 * 60_000, 'recover-2');
     expect(again.stdout).toBe('nothing to recover\n');
