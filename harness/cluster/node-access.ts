@@ -35,6 +35,14 @@ export async function controlPlaneNodes(na: NodeAccess): Promise<string[]> {
   return (cp.length ? cp : nodes.slice(0, 1)).map((n) => n.name);
 }
 
+/** The node a fault targets: the one asked for, or the first control-plane node. */
+export async function targetControlPlaneNode(na: NodeAccess, asked?: string): Promise<string> {
+  if (asked) return asked;
+  const [first] = await controlPlaneNodes(na);
+  if (!first) throw new Error('no control-plane node');
+  return first;
+}
+
 export async function nodeSh(na: NodeAccess, node: string, script: string, timeoutMs = 20_000, input?: string): Promise<ExecResult> {
   return na.provider.exec(na.cluster, node, ['sh', '-c', script], { timeoutMs, ...(input !== undefined ? { input } : {}) });
 }

@@ -8,7 +8,7 @@
 // /etc/kubernetes (kubeadm never sees it); the journal holds only paths and sha256 digests. revert() puts the
 // exact bytes back (sha256 checked), restarts the holder and removes the node-side copy.
 import { z } from 'zod';
-import { controlPlaneNodes, nodeAccess, nodeSh, shQuote, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
+import { nodeSh, shQuote, type NodeAccess, requireNodeAccess, targetControlPlaneNode } from '../cluster/node-access.js';
 import { inspectCertificate, issueCertificate, parseCertificates, type IssueRequest } from '../certs/index.js';
 import { CA_FILES, kubeadmCertByRenewName, keyPathOf, type Holder } from '../certs/kubeadm-pki.js';
 import { apiserverReadyz, copyOnNode, nodeSha256, restartHolder } from '../certs/node-pki.js';
@@ -98,8 +98,7 @@ export const controlPlaneCert: Fault<ControlPlaneCertParams, ControlPlaneCertRec
 
   async plan(ctx, p) {
     const na = needNodes(ctx);
-    const node = p.node ?? (await controlPlaneNodes(na))[0];
-    if (!node) throw new Error('no control-plane node');
+    const node = await targetControlPlaneNode(na, p.node);
     const info = kubeadmCertByRenewName(p.cert)!;
     const paths = [info.path, keyPathOf(info.path)];
     const digests = await nodeSha256(na, node, paths);

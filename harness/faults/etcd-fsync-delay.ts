@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { deviceOfPath, ioCgroupOf, setWriteIopsLimit, wholeDisk, writeIopsLimit, type IoCgroup } from '../cluster/blkio.js';
-import { controlPlaneNodes, nodeAccess, pidAlive, tracerPid } from '../cluster/node-access.js';
+import { pidAlive, requireNodeAccess, targetControlPlaneNode, tracerPid } from '../cluster/node-access.js';
 import type { RunContext } from '../engine/context.js';
 import { sleep } from '../engine/poll.js';
 import { findOurStraces, isZombie, STRACE, stopProcess, straceArgv, tracerOf } from './strace-delay.js';
@@ -67,11 +67,7 @@ export type FsyncDelayRecord = StraceDelayRecord | BlkioThrottleRecord;
 
 async function resolveNode(ctx: RunContext, p: FsyncDelayParams): Promise<string> {
   if (p.node) return p.node;
-  const na = nodeAccess(ctx);
-  if (!na) throw new Error(`provider ${ctx.provider.kind} has no node access; etcd-fsync-delay needs a kind (or similar) cluster`);
-  const nodes = await controlPlaneNodes(na);
-  if (!nodes[0]) throw new Error('no control-plane node');
-  return nodes[0];
+  return targetControlPlaneNode(requireNodeAccess(ctx, 'etcd-fsync-delay needs a kind (or similar) cluster'));
 }
 
 /** etcd's cgroup and data disk, as the kernel sees them from the host */

@@ -11,7 +11,7 @@
 import { mustReadNodeFile, sha256Hex, writeNodeFile } from '../cluster/node-files.js';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
+import { type NodeAccess, requireNodeAccess, targetControlPlaneNode } from '../cluster/node-access.js';
 import type { RunContext } from '../engine/context.js';
 import type { Fault } from './types.js';
 
@@ -95,8 +95,7 @@ export const etcdLivenessProbe: Fault<LivenessProbeParams, LivenessProbeRecord> 
 
   async plan(ctx, p) {
     const na = needNodes(ctx);
-    const node = p.node ?? (await controlPlaneNodes(na))[0];
-    if (!node) throw new Error('no control-plane node');
+    const node = await targetControlPlaneNode(na, p.node);
     const bytes = await readManifest(na, node);
     if (!livenessProbeOf(bytes.toString('utf8'))) throw new Error(`${ETCD_MANIFEST} on ${node} has no etcd container with a liveness probe`);
     return { node, path: ETCD_MANIFEST, originalB64: bytes.toString('base64'), originalSha256: sha256Hex(bytes) };

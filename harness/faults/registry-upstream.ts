@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { findBinary, describeMissing } from '../cluster/binaries.js';
 import { hostsTomlPath, snapshotHostsToml, renderDirectHosts } from '../cluster/containerd-hosts.js';
-import { nodeAccess, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
+import { type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import { restoreNodeFile, writeNodeFile, type NodeFileSnapshot } from '../cluster/node-files.js';
 import { run } from '../cluster/process.js';
 import type { RunContext } from '../engine/context.js';

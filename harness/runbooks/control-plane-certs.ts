@@ -3,7 +3,7 @@
 // cluster's CA, which also fixes a certificate from a foreign CA), restart the static pods that hold them,
 // and prove every handshake the control plane makes succeeds and the API server is ready.
 import { z } from 'zod';
-import { controlPlaneNodes, nodeAccess, nodeSh, shQuote, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
+import { controlPlaneNodes, nodeSh, shQuote, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import { kubeadmCertByPath } from '../certs/kubeadm-pki.js';
 import { scanCluster } from '../certs/node-scan.js';
 import { apiserverReadyz, restartHolder } from '../certs/node-pki.js';

@@ -2,7 +2,7 @@
 // wrong. The incident removed the probe; this runbook puts back the probe kubeadm generates (httpGet /livez on
 // the metrics port), keeping the rest of the manifest, and proves etcd stays up.
 import { z } from 'zod';
-import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
+import { controlPlaneNodes, nodeSh, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import { apiAnswers } from './verify-helpers.js';
 import type { RunContext } from '../engine/context.js';
 import { sleep } from '../engine/poll.js';

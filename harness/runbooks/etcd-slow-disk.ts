@@ -3,7 +3,7 @@
 // control plane's storage to local disks. In this lab the "slow disk" is a tracer delaying etcd's syncs, so
 // "moving etcd to a healthy disk" is stopping what slows the disk under it.
 import { z } from 'zod';
-import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
+import { controlPlaneNodes, nodeSh, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import type { RunContext } from '../engine/context.js';
 import { sleep } from '../engine/poll.js';
 import { COMMIT_P99_MAX, describeMember, memberLatency, WAL_FSYNC_P99_MAX, type MemberSample } from '../detectors/etcd-disk-analysis.js';
