@@ -7,7 +7,7 @@ import { clusterName } from '../cluster/naming.js';
 import { findClusterRecord, readClusterRecords } from '../cluster/records.js';
 import { makeProvider, PROVIDER_KINDS } from '../cluster/registry.js';
 import type { ClusterRef, Provider, ProviderKind } from '../cluster/types.js';
-import { UserError } from '../engine/errors.js';
+import { UserError } from '../core/errors.js';
 import { KubeConfig } from '@kubernetes/client-node';
 
 export const EXIT = { ok: 0, failed: 1, badInput: 2, sigint: 130, sigterm: 143 } as const;

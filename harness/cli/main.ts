@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // faultline CLI entry: wires the commands and turns errors into exit codes.
 import { Command, CommanderError } from 'commander';
-import { UserError, errorMessage } from '../engine/errors.js';
-import { toolVersion } from '../engine/paths.js';
+import { UserError, errorMessage } from '../core/errors.js';
+import { toolVersion } from '../core/paths.js';
 import { EXIT } from './common.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerDoctor } from './commands/doctor.js';

@@ -1,7 +1,7 @@
 // Finds the external tools providers shell out to, in a fixed and logged order.
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { cacheDir } from '../engine/paths.js';
+import { cacheDir } from '../core/paths.js';
 
 export interface Found {
   path: string;

@@ -10,7 +10,7 @@ import {
   VersionApi,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { UserError } from '../engine/errors.js';
+import { UserError } from '../core/errors.js';
 import type { ClusterRef } from './types.js';
 
 export interface KubeClients {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { stateDir } from '../engine/paths.js';
+import { stateDir } from '../core/paths.js';
 
 export const CLUSTER_PREFIX = 'faultline-';
 

@@ -2,7 +2,7 @@
 // scenarios). Detectors are handed a KubeContext; inside a run it is a RunContext carrying the provider, so
 // node access is used where the provider offers it and skipped (API fallback) where it does not.
 import { readFileSync } from 'node:fs';
-import type { KubeContext } from '../engine/context.js';
+import type { KubeContext } from './context.js';
 import type { ClusterRef, ExecResult, Provider } from './types.js';
 
 export interface NodeAccess {

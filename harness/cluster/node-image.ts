@@ -1,7 +1,7 @@
 // Picks the kind node image and says why, so a run on an offline machine is explainable from its log.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../engine/paths.js';
+import { repoRoot } from '../core/paths.js';
 
 export interface ImageChoice {
   /** undefined means: let kind use its own default (stock kindest/node) */

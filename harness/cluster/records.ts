@@ -2,8 +2,8 @@
 // (or into contexts allowed by name).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../engine/atomic.js';
-import { stateDir } from '../engine/paths.js';
+import { writeFileAtomic } from '../core/atomic.js';
+import { stateDir } from '../core/paths.js';
 import type { ClusterRef } from './types.js';
 
 export interface ClusterRecord extends ClusterRef {

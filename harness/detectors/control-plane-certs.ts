@@ -5,7 +5,7 @@
 // Everything is read on the nodes, so it works while the API server is down (an expired etcd client
 // certificate takes it down). Findings name the file, the component that presents it and to whom, the problem,
 // and the components' own log lines. Certificates only: keys are used for handshakes and never reported.
-import type { KubeContext } from '../engine/context.js';
+import type { KubeContext } from '../cluster/context.js';
 import { controlPlaneNodes, nodeAccess } from '../cluster/node-access.js';
 import { inspectCertificate, parseCertificates, type CertCheck } from '../certs/index.js';
 import { CA_FILES, kubeadmCertByPath, type CaName, type KubeadmCert } from '../certs/kubeadm-pki.js';

@@ -1,9 +1,9 @@
 // Reads etcd's metrics and logs on each control-plane node (node exec) over a recent window, or without node
 // access the API server's view of etcd request latency.
-import type { KubeContext } from '../engine/context.js';
+import type { KubeContext } from '../cluster/context.js';
 import { apiRawGet } from '../cluster/api-raw.js';
 import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess } from '../cluster/node-access.js';
-import { sleep } from '../engine/poll.js';
+import { sleep } from '../core/poll.js';
 import { deltaHistogram, histogram, parseProm } from './prom-text.js';
 import { leaseLossesFromLines, MAX_WINDOW_MS, memberFromScrapes, restartsFromLogList, scrapeFromText, WINDOW_MS, type EtcdDiskSnapshot, type EtcdScrape, type LeaseLoss, type MemberSample } from './etcd-disk-analysis.js';
 

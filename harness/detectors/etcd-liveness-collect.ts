@@ -1,6 +1,6 @@
 // Reads etcd's restarts, logs, health and probe on each control-plane node (node exec; the API may be down),
 // runs the probe's own command by hand inside the etcd container, and adds events when the API answers.
-import type { KubeContext } from '../engine/context.js';
+import type { KubeContext } from '../cluster/context.js';
 import { controlPlaneNodes, nodeAccess, nodeSh, shQuote } from '../cluster/node-access.js';
 import { parseContainerLogs, parseKubeletJournal, parseManifestProbe, parseTerminated, probeGist, type EtcdLivenessSnapshot, type EtcdNodeLiveness, type ProbeEvent } from './etcd-liveness-analysis.js';
 

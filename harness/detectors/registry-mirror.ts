@@ -17,7 +17,7 @@ import {
 } from '../cluster/containerd-hosts.js';
 import { nodeAccess } from '../cluster/node-access.js';
 import { readNodeFile } from '../cluster/node-files.js';
-import type { KubeContext } from '../engine/context.js';
+import type { KubeContext } from '../cluster/context.js';
 import { resourceId, type Detector, type Finding } from './types.js';
 
 export const PULL_FAILURES = new Set(['ErrImagePull', 'ImagePullBackOff']);

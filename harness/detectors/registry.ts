@@ -1,4 +1,4 @@
-import type { KubeContext } from '../engine/context.js';
+import type { KubeContext } from '../cluster/context.js';
 import { controlPlaneCertsDetector } from './control-plane-certs.js';
 import { crashloopDetector } from './crashloop.js';
 import { dedupeFindings } from './dedupe.js';

@@ -1,7 +1,7 @@
 // A plain, serialisable picture of the workloads detectors reason about. Env *values* are kept only in
 // `refs` (to link dependants by host name) and are never copied into findings.
 import type { CoreV1Event, V1Container, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
-import type { KubeContext } from '../engine/context.js';
+import type { KubeContext } from '../cluster/context.js';
 
 export interface EnvVarInfo {
   name: string;

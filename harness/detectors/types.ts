@@ -1,4 +1,4 @@
-import type { KubeContext } from '../engine/context.js';
+import type { KubeContext } from '../cluster/context.js';
 
 export type Severity = 'critical' | 'warning' | 'info';
 

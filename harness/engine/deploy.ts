@@ -5,12 +5,12 @@ import { parseAllDocuments } from 'yaml';
 import { isNotFound } from '../cluster/kube.js';
 import { builtinFixtures, type FixtureRegistry } from '../fixtures/registry.js';
 import { registerSecretValue } from '../report/redact.js';
-import type { RunContext } from './context.js';
-import { pollUntil } from './poll.js';
+import type { RunContext } from '../cluster/context.js';
+import { pollUntil } from '../core/poll.js';
 import type { LoadedScenario } from './scenario.js';
 import type { StageCtx } from './stage.js';
 
-import { MANAGED_BY } from './labels.js';
+import { MANAGED_BY } from '../core/labels.js';
 
 export { MANAGED_BY };
 const FIELD_MANAGER = 'faultline';

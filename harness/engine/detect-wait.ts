@@ -2,8 +2,8 @@
 // scenario asks for (the real signature, not just the static cause).
 import { scanAll, type DetectorRegistry } from '../detectors/registry.js';
 import type { Finding } from '../detectors/types.js';
-import type { RunContext } from './context.js';
-import { pollUntil } from './poll.js';
+import type { RunContext } from '../cluster/context.js';
+import { pollUntil } from '../core/poll.js';
 import type { LoadedScenario } from './scenario.js';
 import type { StageCtx } from './stage.js';
 

@@ -4,9 +4,9 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterRef } from '../cluster/types.js';
 import type { FaultRegistry } from '../faults/registry.js';
-import type { RunContext } from './context.js';
-import { writeFileAtomic } from './atomic.js';
-import { stateDir } from './paths.js';
+import type { RunContext } from '../cluster/context.js';
+import { writeFileAtomic } from '../core/atomic.js';
+import { stateDir } from '../core/paths.js';
 
 export type EntryState = 'planned' | 'applied' | 'reverted' | 'revert-failed';
 

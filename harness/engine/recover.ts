@@ -3,7 +3,7 @@ import type { ClusterRef, Provider } from '../cluster/types.js';
 import type { KubeClients } from '../cluster/kube.js';
 import { pidAlive } from '../cluster/node-access.js';
 import type { FaultRegistry } from '../faults/registry.js';
-import { errorMessage } from './errors.js';
+import { errorMessage } from '../core/errors.js';
 import { listJournals, type RunJournal } from './journal.js';
 
 export interface RecoverDeps {

@@ -1,7 +1,7 @@
 // Injection goes only into clusters this tool created, or into contexts the user allowed by name.
 import { findClusterRecord, isFaultlineContext } from '../cluster/records.js';
 import type { ClusterRef } from '../cluster/types.js';
-import { UserError } from './errors.js';
+import { UserError } from '../core/errors.js';
 
 export function injectionAllowed(ref: ClusterRef, allowContexts: string[]): { ok: boolean; why: string } {
   if (allowContexts.includes(ref.context)) return { ok: true, why: `context ${ref.context} allowed with --allow-context` };

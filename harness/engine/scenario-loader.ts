@@ -5,8 +5,8 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { ZodError } from 'zod';
 import { builtinFixtures } from '../fixtures/registry.js';
 import { builtinLoadProbes } from '../load/registry.js';
-import { UserError } from './errors.js';
-import { repoRoot, scenariosDir } from './paths.js';
+import { UserError } from '../core/errors.js';
+import { repoRoot, scenariosDir } from '../core/paths.js';
 import type { Registries } from './registries.js';
 import { DEFAULT_DEADLINES, ScenarioSchema, type LoadedScenario } from './scenario.js';
 

@@ -5,17 +5,19 @@ import type { KubeClients } from '../cluster/kube.js';
 import type { Finding } from '../detectors/types.js';
 import type { RunbookRegistry } from '../runbooks/registry.js';
 import type { Diagnosis } from '../runbooks/types.js';
-import type { ScenarioReport, StageName, StageReport } from '../report/types.js';
-import type { RunContext } from './context.js';
+import { deadlineKey, type StageName } from '../core/stages.js';
+import type { ScenarioReport, StageReport } from '../report/types.js';
+import type { RunContext } from '../cluster/context.js';
 import type { Deployer } from './deploy.js';
 import { applyJournaled, type JournalEntry, type RunJournal } from './journal.js';
 import { scanAll } from '../detectors/registry.js';
 import { waitForFindings } from './detect-wait.js';
-import { pollUntil, sleep } from './poll.js';
+import { pollUntil, sleep } from '../core/poll.js';
 import type { Registries } from './registries.js';
-import { loadLine, runLoadPhase } from '../load/phases.js';
+import { runLoadPhase } from './load-phases.js';
+import { loadLine } from '../report/format.js';
 import type { LoadResult } from '../load/types.js';
-import type { LoadedScenario, StageDeadlines } from './scenario.js';
+import type { LoadedScenario } from './scenario.js';
 import { realClock, runStage, skippedStage, type Clock, type StageFn } from './stage.js';
 
 export interface ScenarioDeps {
@@ -44,19 +46,6 @@ export interface ScenarioRunInput {
   /** the suite's cleanup for this scenario; gets whether this run created the victim namespace */
   teardown(ctx: RunContext | undefined, createdNamespace: boolean): StageFn;
 }
-
-const DEADLINE_KEY: Record<StageName, keyof StageDeadlines> = {
-  provision: 'provision',
-  deploy: 'deploy',
-  'steady-state': 'steadyState',
-  inject: 'inject',
-  detect: 'detect',
-  diagnose: 'diagnose',
-  remediate: 'remediate',
-  verify: 'verify',
-  revert: 'revert',
-  teardown: 'teardown',
-};
 
 /** Test hook, not for normal use: FAULTLINE_TEST_HOLD_AFTER_APPLY_MS makes the inject stage wait that long
  *  after the fault is applied (and journalled), so a test can deliver SIGINT or SIGKILL while the fault is
@@ -114,7 +103,7 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
   const selfHeal = sc.recovery === 'self';
   const recordLoad = (r: LoadResult) => (report.load ??= []).push(r);
   const stage = async (name: StageName, fn: StageFn, always = false): Promise<StageReport> => {
-    const deadline = sc.stageDeadlines[DEADLINE_KEY[name]] + (name === 'inject' ? holdMs / 1000 : 0);
+    const deadline = sc.stageDeadlines[deadlineKey(name)] + (name === 'inject' ? holdMs / 1000 : 0);
     const st =
       stopped && !always
         ? skippedStage(name, deadline, `skipped: ${stopped}`, clock)
@@ -187,7 +176,7 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
       return;
     }
     const why = 'skipped: recovery "self" (the cluster must recover with no detection or runbook action)';
-    report.stages.push(skippedStage(name, sc.stageDeadlines[DEADLINE_KEY[name]], why, clock));
+    report.stages.push(skippedStage(name, sc.stageDeadlines[deadlineKey(name)], why, clock));
   };
   await runbookStage('detect', async (s) => {
     const ctx = ctxFor(s.signal);

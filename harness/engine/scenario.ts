@@ -1,5 +1,6 @@
 // The scenario file format (scenarios/<id>/scenario.yaml). Adding a scenario is adding data, not code.
 import { z } from 'zod';
+import { STAGE_ORDER, deadlineKey, type DeadlineKey } from '../core/stages.js';
 
 const Params = z.record(z.string(), z.unknown());
 const Seconds = z.number().positive();
@@ -13,22 +14,11 @@ export const ReadyRef = z
   .strict();
 
 export const Deadlines = z
-  .object({
-    provision: Seconds,
-    deploy: Seconds,
-    steadyState: Seconds,
-    inject: Seconds,
-    detect: Seconds,
-    diagnose: Seconds,
-    remediate: Seconds,
-    verify: Seconds,
-    revert: Seconds,
-    teardown: Seconds,
-  })
+  .object(Object.fromEntries(STAGE_ORDER.map((n) => [deadlineKey(n), Seconds])) as Record<DeadlineKey, typeof Seconds>)
   .strict()
   .partial();
 
-export const DEFAULT_DEADLINES: Required<z.infer<typeof Deadlines>> = {
+export const DEFAULT_DEADLINES: Record<DeadlineKey, number> = {
   provision: 900,
   deploy: 300,
   steadyState: 180,
@@ -117,7 +107,7 @@ export const ScenarioSchema = z
   .strict();
 
 export type Scenario = z.infer<typeof ScenarioSchema>;
-export type StageDeadlines = Required<z.infer<typeof Deadlines>>;
+export type StageDeadlines = Record<DeadlineKey, number>;
 
 export interface LoadedScenario extends Scenario {
   /** absolute folder of the scenario */

@@ -1,6 +1,7 @@
 // Runs one stage under a deadline and the run's abort signal, and turns the outcome into a timeline entry.
-import type { StageName, StageReport, StageStatus } from '../report/types.js';
-import { errorMessage } from './errors.js';
+import type { StageName, StageStatus } from '../core/stages.js';
+import type { StageReport } from '../report/types.js';
+import { errorMessage } from '../core/errors.js';
 
 export interface Clock {
   now(): number;

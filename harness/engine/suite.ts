@@ -1,11 +1,12 @@
 // A run of one or more scenarios: provisions (or reuses) a cluster per distinct cluster config, runs the
 // scenarios on it in order, tears down what it created, and returns the report.
 import type { ClusterRef } from '../cluster/types.js';
+import { STAGE_ORDER } from '../core/stages.js';
 import type { Report, ScenarioReport, StageReport } from '../report/types.js';
-import type { RunContext } from './context.js';
-import { errorMessage } from './errors.js';
+import type { RunContext } from '../cluster/context.js';
+import { errorMessage } from '../core/errors.js';
 import { openRunJournal, type RunJournal } from './journal.js';
-import { toolVersion } from './paths.js';
+import { toolVersion } from '../core/paths.js';
 import type { LoadedScenario } from './scenario.js';
 import { runScenario, type ScenarioDeps } from './scenario-run.js';
 import { realClock, runStage, skippedStage, type StageFn } from './stage.js';
@@ -111,7 +112,7 @@ export async function runSuite(scenarios: LoadedScenario[], deps: ScenarioDeps, 
       if (!ref || !journal) {
         // no cluster: every later stage is skipped, but the timeline still shows them
         const stages: StageReport[] = [provision.stage];
-        for (const name of ['deploy', 'steady-state', 'inject', 'detect', 'diagnose', 'remediate', 'verify', 'revert'] as const) {
+        for (const name of STAGE_ORDER.slice(1, -1)) {
           stages.push(skippedStage(name, 0, 'skipped: no cluster', clock));
         }
         // a create that failed or was interrupted half-way can leave node containers behind

@@ -13,8 +13,8 @@ import { inspectCertificate, issueCertificate, parseCertificates, type IssueRequ
 import { CA_FILES, kubeadmCertByRenewName, keyPathOf, type Holder } from '../certs/kubeadm-pki.js';
 import { apiserverReadyz, copyOnNode, nodeSha256, restartHolder } from '../certs/node-pki.js';
 import { mustReadNodeFile, writeNodeFile } from '../cluster/node-files.js';
-import type { RunContext } from '../engine/context.js';
-import { sleep } from '../engine/poll.js';
+import type { RunContext } from '../cluster/context.js';
+import { sleep } from '../core/poll.js';
 import type { Fault } from './types.js';
 
 export const STALE_CERTS = ['apiserver-etcd-client', 'apiserver-kubelet-client', 'front-proxy-client'] as const;

@@ -20,8 +20,8 @@ import { execa } from 'execa';
 import { z } from 'zod';
 import { deviceOfPath, ioCgroupOf, setWriteIopsLimit, wholeDisk, writeIopsLimit, type IoCgroup } from '../cluster/blkio.js';
 import { pidAlive, requireNodeAccess, targetControlPlaneNode, tracerPid } from '../cluster/node-access.js';
-import type { RunContext } from '../engine/context.js';
-import { sleep } from '../engine/poll.js';
+import type { RunContext } from '../cluster/context.js';
+import { sleep } from '../core/poll.js';
 import { findOurStraces, isZombie, STRACE, stopProcess, straceArgv, tracerOf } from './strace-delay.js';
 import type { Fault } from './types.js';
 

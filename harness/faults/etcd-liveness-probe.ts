@@ -12,7 +12,7 @@ import { mustReadNodeFile, sha256Hex, writeNodeFile } from '../cluster/node-file
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { type NodeAccess, requireNodeAccess, targetControlPlaneNode } from '../cluster/node-access.js';
-import type { RunContext } from '../engine/context.js';
+import type { RunContext } from '../cluster/context.js';
 import type { Fault } from './types.js';
 
 export const ETCD_MANIFEST = '/etc/kubernetes/manifests/etcd.yaml';

@@ -19,8 +19,8 @@ import { hostsTomlPath, snapshotHostsToml, manifestUrl, parseImageRef, probeFrom
 import { isNotFound, mergePatch } from '../cluster/kube.js';
 import { nodeSh } from '../cluster/node-access.js';
 import { restoreNodeFile, writeNodeFile, type NodeFileSnapshot } from '../cluster/node-files.js';
-import type { RunContext } from '../engine/context.js';
-import { sleep } from '../engine/poll.js';
+import type { RunContext } from '../cluster/context.js';
+import { sleep } from '../core/poll.js';
 import { needNodes, upstreamUrl } from './registry-upstream.js';
 import type { Fault } from './types.js';
 

@@ -12,7 +12,7 @@ import { hostsTomlPath, snapshotHostsToml, renderDirectHosts } from '../cluster/
 import { type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import { restoreNodeFile, writeNodeFile, type NodeFileSnapshot } from '../cluster/node-files.js';
 import { run } from '../cluster/process.js';
-import type { RunContext } from '../engine/context.js';
+import type { RunContext } from '../cluster/context.js';
 import type { Fault } from './types.js';
 
 export const UPSTREAM_LABEL = 'faultline.upstream-registry';

@@ -8,7 +8,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { V1EnvVar, V1PodTemplateSpec, V1StatefulSet, V1StatefulSetUpdateStrategy } from '@kubernetes/client-node';
 import { z } from 'zod';
-import type { RunContext } from '../engine/context.js';
+import type { RunContext } from '../cluster/context.js';
 import { etcdctl, storageKey } from '../cluster/etcdctl.js';
 import { isNotFound, jsonPatch, type JsonPatchOp } from '../cluster/kube.js';
 import type { Fault } from './types.js';

@@ -2,7 +2,7 @@
 // stopping such a strace again (by the traced process's TracerPid, or a /proc scan for the injection's token).
 import { readFileSync, readdirSync } from 'node:fs';
 import { pidAlive, procCmdline, tracerPid } from '../cluster/node-access.js';
-import { sleep } from '../engine/poll.js';
+import { sleep } from '../core/poll.js';
 
 export const STRACE = process.env.FAULTLINE_STRACE ?? '/usr/bin/strace';
 

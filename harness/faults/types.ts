@@ -1,5 +1,5 @@
 import type { ZodType } from 'zod';
-import type { RunContext } from '../engine/context.js';
+import type { RunContext } from '../cluster/context.js';
 
 /** A fault is split so the engine can journal the undo record (fsync'd) after plan() and before apply(). */
 export interface Fault<P = unknown, R = unknown> {

@@ -3,7 +3,7 @@
 // so it never appears in an argv.
 import { z } from 'zod';
 import { execInPod } from '../cluster/pod-exec.js';
-import type { RunContext } from '../engine/context.js';
+import type { RunContext } from '../cluster/context.js';
 import type { IntegrityCheck, IntegrityResult } from './types.js';
 
 export const PostgresMarkerParams = z

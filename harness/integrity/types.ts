@@ -1,5 +1,5 @@
 import type { ZodType } from 'zod';
-import type { RunContext } from '../engine/context.js';
+import type { RunContext } from '../cluster/context.js';
 
 export interface IntegrityResult {
   check: string;

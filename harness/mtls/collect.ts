@@ -5,7 +5,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { inspectCertificate, parseCertificates, probeTls, type CertCheck } from '../certs/index.js';
 import { nodeAccess } from '../cluster/node-access.js';
-import type { KubeContext } from '../engine/context.js';
+import type { KubeContext } from '../cluster/context.js';
 import { mountedSecrets } from './pods.js';
 import { podPortStream } from './port-forward.js';
 import { pemOf } from './workload.js';

@@ -5,7 +5,7 @@ import { createHash, type X509Certificate } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { issueCertificate, type IssuedCertificate } from '../certs/index.js';
-import { MANAGED_BY } from '../engine/labels.js';
+import { MANAGED_BY } from '../core/labels.js';
 
 export const LeafSpec = z
   .object({

@@ -2,7 +2,7 @@
 // the owner's replacement to be Ready, next), which is how a pod picks up a Secret it reads only at start.
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import { isNotFound } from '../cluster/kube.js';
-import { pollUntil } from '../engine/poll.js';
+import { pollUntil } from '../core/poll.js';
 
 export function podReady(p: V1Pod): boolean {
   return !p.metadata?.deletionTimestamp && p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');

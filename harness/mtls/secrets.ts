@@ -2,7 +2,7 @@
 // digests leave this module; Secret data goes from the API to the API.
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { isNotFound } from '../cluster/kube.js';
-import { MANAGED_BY } from '../engine/labels.js';
+import { MANAGED_BY } from '../core/labels.js';
 import { dataDigest } from './pki.js';
 
 export interface SecretDigest {

@@ -1,7 +1,7 @@
 // Benchmark table: stage times, TTD and TTR per scenario over several runs, next to the standard alert's wait.
 import { cpus, release, totalmem } from 'node:os';
-import type { Report, ScenarioReport, StageName } from './types.js';
-import { STAGE_ORDER } from './types.js';
+import { STAGE_ORDER, type StageName } from '../core/stages.js';
+import type { Report, ScenarioReport } from './types.js';
 
 export interface BenchRow {
   id: string;

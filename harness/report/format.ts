@@ -1,4 +1,5 @@
 // Small helpers shared by the renderers.
+import type { LoadResult } from '../load/types.js';
 import type { Report, ScenarioReport, StageReport } from './types.js';
 
 export function secs(n: number | null | undefined): string {
@@ -37,4 +38,8 @@ export function pad(s: string, n: number): string {
 /** Removes characters XML 1.0 cannot carry (terminal escapes in logs). */
 export function xmlSafe(s: string): string {
   return s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '');
+}
+
+export function loadLine(r: LoadResult): string {
+  return `load ${r.phase}: ${r.requests} request(s), ${r.failed} failed (${(r.failureRate * 100).toFixed(1)}%) in ${r.seconds} s${r.errors.length ? `; e.g. ${r.errors[0]}` : ''}`;
 }

@@ -1,5 +1,4 @@
-import { loadLine } from '../load/phases.js';
-import { offset, secs, totals, versusAlert } from './format.js';
+import { loadLine, offset, secs, totals, versusAlert } from './format.js';
 import type { Report } from './types.js';
 
 function cell(s: string): string {

@@ -1,5 +1,4 @@
-import { loadLine } from '../load/phases.js';
-import { offset, pad, secs, totals, versusAlert } from './format.js';
+import { loadLine, offset, pad, secs, totals, versusAlert } from './format.js';
 import type { Report, ScenarioReport } from './types.js';
 
 export function timelineText(sc: ScenarioReport): string {

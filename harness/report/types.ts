@@ -1,33 +1,7 @@
 // Report schema, version 1. Additive changes keep the version; anything else bumps it.
 import type { IntegrityResult } from '../integrity/types.js';
 import type { LoadResult } from '../load/types.js';
-
-export type StageName =
-  | 'provision'
-  | 'deploy'
-  | 'steady-state'
-  | 'inject'
-  | 'detect'
-  | 'diagnose'
-  | 'remediate'
-  | 'verify'
-  | 'revert'
-  | 'teardown';
-
-export const STAGE_ORDER: readonly StageName[] = [
-  'provision',
-  'deploy',
-  'steady-state',
-  'inject',
-  'detect',
-  'diagnose',
-  'remediate',
-  'verify',
-  'revert',
-  'teardown',
-];
-
-export type StageStatus = 'passed' | 'failed' | 'skipped' | 'interrupted';
+import type { StageName, StageStatus } from '../core/stages.js';
 
 export interface StageReport {
   name: StageName;

@@ -10,7 +10,7 @@ import { apiserverReadyz, restartHolder } from '../certs/node-pki.js';
 import { certIssues, describeProbe, soonSecondsFromEnv } from '../detectors/control-plane-certs.js';
 import type { Finding } from '../detectors/types.js';
 import { apiAnswers } from './verify-helpers.js';
-import type { RunContext } from '../engine/context.js';
+import type { RunContext } from '../cluster/context.js';
 import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from './types.js';
 
 /** verify: also fail on certificates inside the soon-to-expire window (default: only stale ones fail) */

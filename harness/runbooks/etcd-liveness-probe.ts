@@ -4,8 +4,8 @@
 import { z } from 'zod';
 import { controlPlaneNodes, nodeSh, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import { apiAnswers } from './verify-helpers.js';
-import type { RunContext } from '../engine/context.js';
-import { sleep } from '../engine/poll.js';
+import type { RunContext } from '../cluster/context.js';
+import { sleep } from '../core/poll.js';
 import { describeProbe, parseContainerLogs, probeEndpointMismatch } from '../detectors/etcd-liveness-analysis.js';
 import type { Finding } from '../detectors/types.js';
 import { ETCD_MANIFEST, livenessProbeOf, readManifest, withLivenessProbe, writeManifest } from '../faults/etcd-liveness-probe.js';

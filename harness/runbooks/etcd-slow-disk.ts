@@ -4,8 +4,8 @@
 // "moving etcd to a healthy disk" is stopping what slows the disk under it.
 import { z } from 'zod';
 import { controlPlaneNodes, nodeSh, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
-import type { RunContext } from '../engine/context.js';
-import { sleep } from '../engine/poll.js';
+import type { RunContext } from '../cluster/context.js';
+import { sleep } from '../core/poll.js';
 import { COMMIT_P99_MAX, describeMember, memberLatency, WAL_FSYNC_P99_MAX, type MemberSample } from '../detectors/etcd-disk-analysis.js';
 import { sampleMember } from '../detectors/etcd-disk-sampling.js';
 import { fmtSeconds } from '../detectors/prom-text.js';

@@ -11,7 +11,7 @@ import { readNodeFile, writeNodeFile } from '../cluster/node-files.js';
 import { isNotFound } from '../cluster/kube.js';
 import { collectRegistry, type NodeRegistryView } from '../detectors/registry-mirror.js';
 import type { Finding } from '../detectors/types.js';
-import type { RunContext } from '../engine/context.js';
+import type { RunContext } from '../cluster/context.js';
 import type { Diagnosis, Runbook, VerifyResult } from './types.js';
 
 interface Fix {

@@ -3,7 +3,7 @@
 // Secrets again, waiting for each replacement to be Ready before the next. Verify: every pod serves its Secret's
 // current certificate, signed by the current CA.
 import { z } from 'zod';
-import type { RunContext } from '../engine/context.js';
+import type { RunContext } from '../cluster/context.js';
 import { analyzeNamespace } from '../detectors/stale-workload-certs.js';
 import type { Finding } from '../detectors/types.js';
 import { collectWorkloadCerts } from '../mtls/collect.js';

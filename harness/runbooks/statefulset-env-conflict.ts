@@ -1,7 +1,7 @@
 // Runbook for incident 002. The incident deleted the StatefulSet and hoped the PVC survived; patching the
 // template keeps the StatefulSet and its claims untouched, so no data is put at risk.
 import { z } from 'zod';
-import type { RunContext } from '../engine/context.js';
+import type { RunContext } from '../cluster/context.js';
 import { collectWorkloads, statefulSetInfo, type WorkloadSnapshot } from '../detectors/snapshot.js';
 import { fieldPath, findEnvConflicts } from '../detectors/statefulset-env-conflict.js';
 import type { Finding } from '../detectors/types.js';

@@ -1,4 +1,4 @@
-import type { RunContext } from '../engine/context.js';
+import type { RunContext } from '../cluster/context.js';
 import type { Finding } from '../detectors/types.js';
 
 export interface Diagnosis {

@@ -1,5 +1,5 @@
 import { checkReachable, isNotFound } from '../cluster/kube.js';
-import type { RunContext } from '../engine/context.js';
+import type { RunContext } from '../cluster/context.js';
 
 export async function podReady(ctx: RunContext, namespace: string, name: string): Promise<{ ok: boolean; detail: string }> {
   try {

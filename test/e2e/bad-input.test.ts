@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findBinary } from '../../harness/cluster/binaries.js';
-import { repoRoot } from '../../harness/engine/paths.js';
+import { repoRoot } from '../../harness/core/paths.js';
 import { writeUnreachableKubeconfig } from '../helpers/kubeconfig.js';
 import { assertBuilt, e2eTempDir, kindClusters, runCli, type CliResult } from './support.js';
 

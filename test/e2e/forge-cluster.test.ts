@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { KindProvider } from '../../harness/cluster/kind.js';
 import { forgedKubernetesVersion } from '../../harness/cluster/node-image.js';
 import type { ClusterRef } from '../../harness/cluster/types.js';
-import { repoRoot } from '../../harness/engine/paths.js';
+import { repoRoot } from '../../harness/core/paths.js';
 import { podSpec, waitFor, waitForPodPhase, waitForSystemPods } from './support.js';
 
 jest.setTimeout(20 * 60_000);

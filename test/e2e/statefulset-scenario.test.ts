@@ -8,8 +8,8 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { repoRoot } from '../../harness/engine/paths.js';
-import { STAGE_ORDER } from '../../harness/report/types.js';
+import { repoRoot } from '../../harness/core/paths.js';
+import { STAGE_ORDER } from '../../harness/core/stages.js';
 import { assertBuilt, e2eTempDir, kindClusters, runCli, runCluster, cleanUpRun, type CliResult } from './support.js';
 
 jest.setTimeout(30 * 60_000);

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KindProvider } from '../../harness/cluster/kind.js';
-import { repoRoot } from '../../harness/engine/paths.js';
+import { repoRoot } from '../../harness/core/paths.js';
 
 export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | false | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;

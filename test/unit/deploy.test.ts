@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import { readiness, readManifests, registerManifestSecrets } from '../../harness/engine/deploy.js';
-import { repoRoot } from '../../harness/engine/paths.js';
+import { repoRoot } from '../../harness/core/paths.js';
 import { clearSecretValues, redactText } from '../../harness/report/redact.js';
 
 afterEach(() => clearSecretValues());

@@ -4,10 +4,10 @@ import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { openRunJournal } from '../../harness/engine/journal.js';
 import type { Deployer } from '../../harness/engine/deploy.js';
-import { sleep } from '../../harness/engine/poll.js';
+import { sleep } from '../../harness/core/poll.js';
 import { HOLD_ENV, holdAfterApplyMs } from '../../harness/engine/scenario-run.js';
 import { runSuite } from '../../harness/engine/suite.js';
-import { STAGE_ORDER } from '../../harness/report/types.js';
+import { STAGE_ORDER } from '../../harness/core/stages.js';
 import { FAKE_KUBE, FakeDeployer, FakeProvider, fakeRegistries, fakeScenario, fakeWorld, type FakeWorld } from './helpers/fakes.js';
 import { useTempStateDir } from './helpers/tmp.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { scanAll, type DetectorRegistry } from '../../harness/detectors/registry.js';
 import type { Detector, Finding } from '../../harness/detectors/types.js';
 import { builtinRegistries } from '../../harness/engine/registries.js';
-import { repoRoot } from '../../harness/engine/paths.js';
+import { repoRoot } from '../../harness/core/paths.js';
 import { loadScenario } from '../../harness/engine/scenario-loader.js';
 import { missingCapability } from '../../harness/engine/suite.js';
 

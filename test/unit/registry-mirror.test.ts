@@ -4,7 +4,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../../harness/engine/errors.js';
+import { UserError } from '../../harness/core/errors.js';
 import { tempDir } from './helpers/tmp.js';
 import {
   hasHeaderTables,
@@ -21,7 +21,7 @@ import { analyzeRegistry, fallbacks, pullFailures, type NodeRegistryView, type R
 import { qualifiedImage } from '../../harness/faults/registry-mirror-outage.js';
 import { fixesFor } from '../../harness/runbooks/registry-mirror-fallback.js';
 import { builtinRegistries } from '../../harness/engine/registries.js';
-import { repoRoot } from '../../harness/engine/paths.js';
+import { repoRoot } from '../../harness/core/paths.js';
 import { loadScenario } from '../../harness/engine/scenario-loader.js';
 
 const MIRROR = 'http://10.96.77.77:5000';

@@ -6,7 +6,7 @@ import { render, FORMATS } from '../../harness/report/render.js';
 import { parseReport } from '../../harness/report/schema.js';
 import { clearSecretValues, registerSecretValue } from '../../harness/report/redact.js';
 import type { Report, ScenarioReport, StageReport } from '../../harness/report/types.js';
-import { STAGE_ORDER } from '../../harness/report/types.js';
+import { STAGE_ORDER } from '../../harness/core/stages.js';
 
 const PEM = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n-----END RSA PRIVATE KEY-----';
 

@@ -2,8 +2,8 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../../harness/engine/errors.js';
-import { repoRoot } from '../../harness/engine/paths.js';
+import { UserError } from '../../harness/core/errors.js';
+import { repoRoot } from '../../harness/core/paths.js';
 import { builtinRegistries } from '../../harness/engine/registries.js';
 import { listScenarioIds, loadScenario, parseFaultParams, resolveScenarios, withFaultParams } from '../../harness/engine/scenario-loader.js';
 import { tempDir } from './helpers/tmp.js';

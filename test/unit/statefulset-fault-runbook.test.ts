@@ -6,7 +6,7 @@ import { diagnoseFromSnapshot, statefulsetEnvConflictRunbook } from '../../harne
 import { crashloopRunbook } from '../../harness/runbooks/crashloop.js';
 import { analyzeEnvConflicts } from '../../harness/detectors/statefulset-env-conflict.js';
 import { eventInfo, podInfo, statefulSetInfo } from '../../harness/detectors/snapshot.js';
-import type { RunContext } from '../../harness/engine/context.js';
+import type { RunContext } from '../../harness/cluster/context.js';
 import { FakeKube } from './helpers/fake-kube.js';
 import { NOW, SECRET_LITERAL, corePod, failedCreateEvent, postgresPod0, postgresSts } from './fixtures/cluster.js';
 

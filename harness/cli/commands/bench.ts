@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { UserError } from '../../engine/errors.js';
+import { UserError } from '../../core/errors.js';
 import { renderBench } from '../../report/bench.js';
 import type { Report } from '../../report/types.js';
 import { EXIT, collect } from '../common.js';

@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CLUSTER_PREFIX, clusterName } from '../../cluster/naming.js';
 import { findClusterRecord, forgetCluster, readClusterRecords } from '../../cluster/records.js';
-import { UserError } from '../../engine/errors.js';
-import { repoRoot } from '../../engine/paths.js';
+import { UserError } from '../../core/errors.js';
+import { repoRoot } from '../../core/paths.js';
 import { parseChoice, providerReady } from '../common.js';
 
 const CREATABLE = ['kind', 'k3d'] as const;

@@ -1,10 +1,10 @@
 // Read-only commands: list, runbook, report.
 import { readFileSync, existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { UserError } from '../../engine/errors.js';
+import { UserError } from '../../core/errors.js';
 import { builtinRegistries } from '../../engine/registries.js';
 import { listScenarioIds, loadScenario, displayPath } from '../../engine/scenario-loader.js';
-import { scenariosDir } from '../../engine/paths.js';
+import { scenariosDir } from '../../core/paths.js';
 import { FORMATS, render, type Format } from '../../report/render.js';
 import { parseReport } from '../../report/schema.js';
 import { parseChoice } from '../common.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { makeProvider } from '../../cluster/registry.js';
 import { KubeDeployer } from '../../engine/deploy.js';
-import { UserError, errorMessage } from '../../engine/errors.js';
+import { UserError, errorMessage } from '../../core/errors.js';
 import { applyJournaled, openRunJournal } from '../../engine/journal.js';
 import { builtinRegistries } from '../../engine/registries.js';
 import { assertInjectionAllowed } from '../../engine/safety.js';

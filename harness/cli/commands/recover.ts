@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { connect } from '../../cluster/kube.js';
 import { makeProvider } from '../../cluster/registry.js';
-import { UserError } from '../../engine/errors.js';
+import { UserError } from '../../core/errors.js';
 import { listJournals } from '../../engine/journal.js';
 import { recover } from '../../engine/recover.js';
 import { builtinFaults } from '../../faults/registry.js';

@@ -5,7 +5,7 @@ import { connect } from '../../cluster/kube.js';
 import { clusterName } from '../../cluster/naming.js';
 import { makeProvider } from '../../cluster/registry.js';
 import { KubeDeployer } from '../../engine/deploy.js';
-import { UserError, errorMessage } from '../../engine/errors.js';
+import { UserError, errorMessage } from '../../core/errors.js';
 import { builtinRegistries, type Registries } from '../../engine/registries.js';
 import type { LoadedScenario } from '../../engine/scenario.js';
 import { assertInjectionAllowed } from '../../engine/safety.js';

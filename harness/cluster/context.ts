@@ -1,6 +1,6 @@
 // What every fault, detector, runbook and integrity check is handed: one cluster, its API clients, a way to log.
-import type { KubeClients } from '../cluster/kube.js';
-import type { ClusterRef, Provider } from '../cluster/types.js';
+import type { KubeClients } from './kube.js';
+import type { ClusterRef, Provider } from './types.js';
 
 export interface KubeContext {
   kube: KubeClients;

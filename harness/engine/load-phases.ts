@@ -1,13 +1,9 @@
 // The engine's use of a scenario's load probe: one run per phase (before the fault, during detection, after
 // the fix), each recorded in the report. Kept out of scenario-run.ts so the flow there stays readable.
-import type { RunContext } from '../engine/context.js';
-import type { LoadedScenario } from '../engine/scenario.js';
-import { builtinLoadProbes, type LoadProbeRegistry } from './registry.js';
-import type { LoadPhase, LoadResult } from './types.js';
-
-export function loadLine(r: LoadResult): string {
-  return `load ${r.phase}: ${r.requests} request(s), ${r.failed} failed (${(r.failureRate * 100).toFixed(1)}%) in ${r.seconds} s${r.errors.length ? `; e.g. ${r.errors[0]}` : ''}`;
-}
+import type { RunContext } from '../cluster/context.js';
+import type { LoadedScenario } from './scenario.js';
+import { builtinLoadProbes, type LoadProbeRegistry } from '../load/registry.js';
+import type { LoadPhase, LoadResult } from '../load/types.js';
 
 /** Runs the scenario's probe for one phase; undefined when the scenario has no load. */
 export async function runLoadPhase(ctx: RunContext, sc: LoadedScenario, phase: LoadPhase, signal: AbortSignal, probes: LoadProbeRegistry = builtinLoadProbes()): Promise<LoadResult | undefined> {
