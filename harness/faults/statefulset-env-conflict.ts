@@ -6,7 +6,7 @@
 // the fault writes the StatefulSet into etcd as such an older API server stored it, so the real controller
 // meets the same persisted template the incident's cluster had.
 import { isDeepStrictEqual } from 'node:util';
-import type { V1EnvVar, V1PodTemplateSpec, V1StatefulSet, V1StatefulSetUpdateStrategy } from '@kubernetes/client-node';
+import type { V1EnvVar, V1StatefulSet } from '@kubernetes/client-node';
 import { z } from 'zod';
 import type { RunContext } from '../cluster/context.js';
 import { etcdctl, storageKey } from '../cluster/etcdctl.js';
@@ -25,6 +25,8 @@ export const StsEnvConflictParams = z
   .strict();
 export type StsEnvConflictParams = z.infer<typeof StsEnvConflictParams>;
 
+/** Names and positions only: the env var's literal value is the incident's password, and a journal must never
+ *  hold it. Revert removes the valueFrom the fault added, guarded by test ops on these names and positions. */
 export interface StsEnvConflictRecord {
   namespace: string;
   statefulset: string;
@@ -32,11 +34,9 @@ export interface StsEnvConflictRecord {
   env: string;
   secretName: string;
   secretKey: string;
-  /** the pod template as it was (may hold literal values: the journal is mode 0600 and never reported) */
-  originalTemplate: V1PodTemplateSpec;
-  originalEnv: V1EnvVar[];
-  updateStrategy?: V1StatefulSetUpdateStrategy;
-  resourceVersion?: string;
+  /** index of the container in spec.template.spec.containers, and of the env var in its env list */
+  containerIndex: number;
+  envIndex: number;
 }
 
 export function locate(sts: V1StatefulSet, container: string, env: string): { ci: number; ei: number } {
@@ -109,13 +109,8 @@ export const statefulsetEnvConflict: Fault<StsEnvConflictParams, StsEnvConflictR
     if (ei < 0 || env[ei]!.value === undefined) {
       throw new Error(`env ${p.env} in container ${p.container} has no literal value; this fault needs one to conflict with`);
     }
-    return {
-      ...p,
-      originalTemplate: JSON.parse(JSON.stringify(sts.spec!.template)) as V1PodTemplateSpec,
-      originalEnv: JSON.parse(JSON.stringify(env)) as V1EnvVar[],
-      updateStrategy: sts.spec!.updateStrategy,
-      resourceVersion: sts.metadata?.resourceVersion,
-    };
+    if (env[ei]!.valueFrom !== undefined) throw new Error(`env ${p.env} in container ${p.container} already has a valueFrom`);
+    return { ...p, containerIndex: ci, envIndex: ei };
   },
 
   async apply(ctx, p, _record) {
@@ -154,24 +149,24 @@ export const statefulsetEnvConflict: Fault<StsEnvConflictParams, StsEnvConflictR
       ctx.log(`StatefulSet ${r.namespace}/${r.statefulset} is gone; nothing to revert`);
       return;
     }
+    // found by name: the positions in the record are where they were, and the lists may have moved since
     const { ci, ei } = locate(sts, r.container, r.env);
-    const env = sts.spec!.template.spec!.containers[ci]!.env ?? [];
-    if (isDeepStrictEqual(env, r.originalEnv)) {
-      ctx.log(`env of ${r.container} in ${r.namespace}/${r.statefulset} already as captured`);
-    } else if (hasConflict(env[ei])) {
+    const env = sts.spec!.template.spec!.containers[ci]!.env?.[ei];
+    const added = { secretKeyRef: { name: r.secretName, key: r.secretKey } };
+    if (hasConflict(env) && isDeepStrictEqual(env!.valueFrom, added)) {
       const base = `/spec/template/spec/containers/${ci}`;
-      await ctx.kube.apps.patchNamespacedStatefulSet(
-        {
-          name: r.statefulset,
-          namespace: r.namespace,
-          body: [
-            { op: 'test', path: `${base}/name`, value: r.container },
-            { op: 'replace', path: `${base}/env`, value: r.originalEnv },
-          ] satisfies JsonPatchOp[],
-        },
-        jsonPatch,
-      );
-      ctx.log(`restored env of ${r.container} in ${r.namespace}/${r.statefulset} (${r.env} without valueFrom)`);
+      // the guards make the patch fail rather than touch another container or env var if the lists move
+      // between this read and the patch
+      const ops: JsonPatchOp[] = [
+        { op: 'test', path: `${base}/name`, value: r.container },
+        { op: 'test', path: `${base}/env/${ei}/name`, value: r.env },
+        { op: 'test', path: `${base}/env/${ei}/valueFrom`, value: added },
+        { op: 'remove', path: `${base}/env/${ei}/valueFrom` },
+      ];
+      await ctx.kube.apps.patchNamespacedStatefulSet({ name: r.statefulset, namespace: r.namespace, body: ops }, jsonPatch);
+      ctx.log(`removed the valueFrom the fault added to ${r.env} of ${r.container} in ${r.namespace}/${r.statefulset}`);
+    } else if (env?.name === r.env && env.valueFrom === undefined) {
+      ctx.log(`env ${r.env} of ${r.container} in ${r.namespace}/${r.statefulset} already as captured`);
     } else {
       // a runbook (or a person) already removed the conflict differently: keep their fix rather than undo it
       ctx.log(`env ${r.env} of ${r.namespace}/${r.statefulset} no longer conflicts; leaving the remediated template`);
@@ -181,6 +176,6 @@ export const statefulsetEnvConflict: Fault<StsEnvConflictParams, StsEnvConflictR
   },
 
   describe(r) {
-    return `StatefulSet ${r.namespace}/${r.statefulset}: env ${r.env} of container ${r.container} restored to its captured definition, and pod ${r.statefulset}-0 deleted if it is not Running`;
+    return `StatefulSet ${r.namespace}/${r.statefulset}: the valueFrom added to env ${r.env} of container ${r.container} removed, and pod ${r.statefulset}-0 deleted if it is not Running`;
   },
 };

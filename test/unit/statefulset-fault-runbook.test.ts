@@ -31,14 +31,14 @@ const params = { namespace: 'harbor', statefulset: 'postgresql', container: 'pos
 const envOf = (kube: FakeKube) => kube.statefulSets.get('harbor/postgresql')!.spec.template.spec.containers[0].env;
 
 describe('statefulset-env-conflict fault (fake API)', () => {
-  test('plan captures the template; apply adds valueFrom next to value and deletes pod -0; apply is idempotent', async () => {
+  test('plan records names and positions, never the value; apply adds valueFrom next to value and deletes pod -0; apply is idempotent', async () => {
     const kube = new FakeKube();
     kube.statefulSets.set('harbor/postgresql', literalSts());
     kube.pods.set('harbor/postgresql-0', postgresPod0 as any);
     const ctx = fakeCtx(kube);
     const record = await statefulsetEnvConflict.plan(ctx, params);
-    expect(record.originalEnv[4]).toEqual({ name: 'POSTGRES_PASSWORD', value: SECRET_LITERAL });
-    expect(record.originalTemplate.spec!.containers[0]!.name).toBe('postgresql');
+    expect(record).toEqual({ ...params, containerIndex: 0, envIndex: 4 });
+    expect(JSON.stringify(record)).not.toContain(SECRET_LITERAL);
     await statefulsetEnvConflict.apply(ctx, params, record);
     expect(envOf(kube)[4]).toEqual({ name: 'POSTGRES_PASSWORD', value: SECRET_LITERAL, valueFrom: { secretKeyRef: { name: 'postgresql', key: 'postgres-password' } } });
     expect(kube.pods.has('harbor/postgresql-0')).toBe(false);
@@ -53,18 +53,37 @@ describe('statefulset-env-conflict fault (fake API)', () => {
     await expect(statefulsetEnvConflict.plan(fakeCtx(kube), params)).rejects.toThrow(/no literal value/);
   });
 
-  test('revert restores the captured env, twice safely; after a runbook fix it keeps the fix', async () => {
+  test('revert finds the env var by name when the list moved, and removes only the valueFrom it added', async () => {
     const kube = new FakeKube();
     kube.statefulSets.set('harbor/postgresql', literalSts());
     const ctx = fakeCtx(kube);
+    const record = await statefulsetEnvConflict.plan(ctx, params);
+    await statefulsetEnvConflict.apply(ctx, params, record);
+    // someone inserted an env var ahead of it, with the same valueFrom shape: it must stay as it is
+    const other = { name: 'OTHER', value: 'x', valueFrom: { secretKeyRef: { name: 'postgresql', key: 'postgres-password' } } };
+    kube.statefulSets.get('harbor/postgresql')!.spec.template.spec.containers[0].env.splice(4, 0, other);
+    await statefulsetEnvConflict.revert(ctx, record);
+    expect(envOf(kube)[4]).toEqual(other);
+    expect(envOf(kube)[5]).toEqual({ name: 'POSTGRES_PASSWORD', value: SECRET_LITERAL });
+  });
+
+  test('revert restores the captured env with guarded patches, twice safely; after a runbook fix it keeps the fix', async () => {
+    const kube = new FakeKube();
+    kube.statefulSets.set('harbor/postgresql', literalSts());
+    const ctx = fakeCtx(kube);
+    const original = JSON.parse(JSON.stringify(envOf(kube)));
     const record: StsEnvConflictRecord = await statefulsetEnvConflict.plan(ctx, params);
     await statefulsetEnvConflict.apply(ctx, params, record);
     kube.pods.set('harbor/postgresql-0', { status: { phase: 'Pending' } });
     await statefulsetEnvConflict.revert(ctx, record);
-    expect(envOf(kube)).toEqual(record.originalEnv);
+    expect(envOf(kube)).toEqual(original);
+    const revertPatch = kube.calls.filter((c) => c.startsWith('patch')).pop()!;
+    expect(revertPatch).toContain('"op":"test","path":"/spec/template/spec/containers/0/env/4/name","value":"POSTGRES_PASSWORD"');
+    expect(revertPatch).toContain('"op":"remove","path":"/spec/template/spec/containers/0/env/4/valueFrom"');
+    expect(revertPatch).not.toContain(SECRET_LITERAL);
     expect(kube.pods.has('harbor/postgresql-0')).toBe(false); // not Running: deleted
     await statefulsetEnvConflict.revert(ctx, record); // second call: no error, no change
-    expect(envOf(kube)).toEqual(record.originalEnv);
+    expect(envOf(kube)).toEqual(original);
 
     // inject again, remediate with the runbook, then revert: the remediated template stays
     await statefulsetEnvConflict.apply(ctx, params, record);
