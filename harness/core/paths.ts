@@ -1,7 +1,7 @@
 // Where faultline keeps things. Everything is overridable by environment so tests and CI can use temp dirs.
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root: the nearest ancestor of this module holding faultline's package.json.
@@ -43,4 +43,10 @@ export function toolVersion(): string {
   } catch {
     return '0.0.0';
   }
+}
+
+/** A path as a user would type it from here: relative when under the working directory, else absolute. */
+export function displayPath(p: string): string {
+  const rel = relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p;
 }

@@ -1,7 +1,9 @@
 // Polling with abort: used by stages that wait for the cluster (readiness, detection, recovery).
+import { assertTimerMs } from './durations.js';
 import { AbortedError, errorMessage } from './errors.js';
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  assertTimerMs(ms, 'sleep');
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new AbortedError(String(signal.reason)));
     const t = setTimeout(() => {

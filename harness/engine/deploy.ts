@@ -1,11 +1,12 @@
 // Deploys a scenario's victim with server-side apply through the client library and waits for readiness.
-import { readFileSync } from 'node:fs';
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { isNotFound } from '../cluster/kube.js';
 import { builtinFixtures, type FixtureRegistry } from '../fixtures/registry.js';
 import { registerSecretValue } from '../report/redact.js';
 import type { RunContext } from '../cluster/context.js';
+import { readRegularFile } from '../core/files.js';
+import { displayPath } from '../core/paths.js';
 import { pollUntil } from '../core/poll.js';
 import type { LoadedScenario } from './scenario.js';
 import type { StageCtx } from './stage.js';
@@ -44,11 +45,11 @@ export interface Deployer {
 export function readManifests(paths: string[], namespace: string): KubernetesObject[] {
   const objs: KubernetesObject[] = [];
   for (const p of paths) {
-    for (const doc of parseAllDocuments(readFileSync(p, 'utf8'))) {
-      if (doc.errors.length) throw new Error(`${p}: ${doc.errors[0]!.message.split('\n')[0]}`);
+    for (const doc of parseAllDocuments(readRegularFile(p))) {
+      if (doc.errors.length) throw new Error(`${displayPath(p)}: invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
       const obj = doc.toJS() as KubernetesObject | null;
       if (!obj) continue;
-      if (!obj.kind || !obj.apiVersion || !obj.metadata?.name) throw new Error(`${p}: every object needs apiVersion, kind and metadata.name`);
+      if (!obj.kind || !obj.apiVersion || !obj.metadata?.name) throw new Error(`${displayPath(p)}: every object needs apiVersion, kind and metadata.name`);
       if (!CLUSTER_SCOPED.has(obj.kind)) obj.metadata.namespace ??= namespace;
       objs.push(obj);
     }

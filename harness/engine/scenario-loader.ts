@@ -1,21 +1,20 @@
 // Reads and validates scenario folders. Any problem becomes one line naming the file and the field.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { ZodError } from 'zod';
 import { builtinFixtures } from '../fixtures/registry.js';
 import { builtinLoadProbes } from '../load/registry.js';
-import { UserError } from '../core/errors.js';
-import { repoRoot, scenariosDir } from '../core/paths.js';
+import { UserError, errorMessage } from '../core/errors.js';
+import { InputFileError, readRegularFile } from '../core/files.js';
+import { displayPath, repoRoot, scenariosDir } from '../core/paths.js';
+
+export { displayPath };
+import { readManifests } from './deploy.js';
 import type { Registries } from './registries.js';
 import { DEFAULT_DEADLINES, ScenarioSchema, type LoadedScenario } from './scenario.js';
 
 const FIX = 'fix the file (format: docs/scenarios.md)';
-
-export function displayPath(p: string): string {
-  const rel = relative(process.cwd(), p);
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p;
-}
 
 export function firstIssue(err: ZodError): string {
   const issue = err.issues[0];
@@ -38,9 +37,9 @@ export function loadScenario(dir: string, registries: Registries): LoadedScenari
   const fail = (what: string): never => {
     throw new UserError(`${where}: ${what}`, FIX);
   };
-  if (!existsSync(file)) fail('not found');
+  const text = readInput(file, fail);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(readFileSync(file, 'utf8'), { prettyErrors: false, lineCounter });
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const pos = lineCounter.linePos(e.pos[0]);
@@ -87,12 +86,23 @@ export function loadScenario(dir: string, registries: Registries): LoadedScenari
     const r = probe!.paramsSchema.safeParse(s.load.params);
     if (!r.success) fail(firstIssue(r.error).replace(/^field /, 'field load.params.').replace(/^(?!field)/, 'field load.params: '));
   }
+  // manifests may be shared between scenarios of one catalog, but never come from outside it
+  const catalog = dirname(dir);
   const manifestPaths = s.victim.manifests.map((m, i) => {
-    const p = resolve(dir, m);
-    if (!existsSync(p)) fail(`field victim.manifests[${i}]: ${m} does not exist`);
+    const field = `field victim.manifests[${i}]`;
+    const p = confined(resolve(dir, m), [catalog], `${field}: ${m}`, fail);
+    try {
+      readManifests([p], s.victim.namespace);
+    } catch (err) {
+      fail(`${field}: ${err instanceof InputFileError ? `${m} ${err.reason}` : errorMessage(err)}`);
+    }
     return p;
   });
-  const clusterConfigPath = s.cluster.config ? resolve(repoRoot(), s.cluster.config) : undefined;
+  let clusterConfigPath: string | undefined;
+  if (s.cluster.config) {
+    clusterConfigPath = confined(resolve(repoRoot(), s.cluster.config), [repoRoot(), catalog], `field cluster.config: ${s.cluster.config}`, fail);
+    readInput(clusterConfigPath, (why) => fail(`field cluster.config: ${s.cluster.config} ${why}`));
+  }
   return {
     ...s,
     dir,
@@ -101,6 +111,25 @@ export function loadScenario(dir: string, registries: Registries): LoadedScenari
     ...(clusterConfigPath ? { clusterConfigPath } : {}),
     stageDeadlines: { ...DEFAULT_DEADLINES, detect: s.detect.deadlineSeconds, ...s.deadlines },
   };
+}
+
+function readInput(path: string, fail: (what: string) => never): string {
+  try {
+    return readRegularFile(path);
+  } catch (err) {
+    return fail(err instanceof InputFileError ? err.reason : errorMessage(err));
+  }
+}
+
+/** The path, when it lies inside one of the roots once symlinks are resolved; else a refusal naming the field. */
+function confined(path: string, roots: string[], what: string, fail: (what: string) => never): string {
+  if (!existsSync(path)) return fail(`${what} does not exist`);
+  const real = realpathSync(path);
+  const inside = roots.some((r) => {
+    const rel = relative(realpathSync(r), real);
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  });
+  return inside ? path : fail(`${what} lies outside ${roots.map(displayPath).join(' and ')}`);
 }
 
 /** Resolves ids (or all) to loaded scenarios; an unknown id is bad input. */

@@ -5,6 +5,7 @@ import type { KubeClients } from '../cluster/kube.js';
 import type { Finding } from '../detectors/types.js';
 import type { RunbookRegistry } from '../runbooks/registry.js';
 import type { Diagnosis } from '../runbooks/types.js';
+import { MAX_SECONDS } from '../core/durations.js';
 import { deadlineKey, type StageName } from '../core/stages.js';
 import type { ScenarioReport, StageReport } from '../report/types.js';
 import type { RunContext } from '../cluster/context.js';
@@ -55,8 +56,9 @@ export const HOLD_ENV = 'FAULTLINE_TEST_HOLD_AFTER_APPLY_MS';
 export function holdAfterApplyMs(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env[HOLD_ENV];
   if (raw === undefined || raw === '') return 0;
-  if (!/^\d+$/.test(raw.trim())) throw new Error(`${HOLD_ENV} must be a whole number of milliseconds (got "${raw}")`);
-  return Number(raw.trim());
+  const ms = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  if (!(ms <= MAX_SECONDS * 1000)) throw new Error(`${HOLD_ENV} must be a whole number of milliseconds up to ${MAX_SECONDS * 1000} (got "${raw}")`);
+  return ms;
 }
 
 function pickFinding(findings: Finding[], runbooks: RunbookRegistry, runbookId: string): Finding | undefined {

@@ -1,9 +1,10 @@
 // The scenario file format (scenarios/<id>/scenario.yaml). Adding a scenario is adding data, not code.
 import { z } from 'zod';
+import { secondsSchema } from '../core/durations.js';
 import { STAGE_ORDER, deadlineKey, type DeadlineKey } from '../core/stages.js';
 
 const Params = z.record(z.string(), z.unknown());
-const Seconds = z.number().positive();
+const Seconds = secondsSchema();
 
 export const ReadyRef = z
   .object({

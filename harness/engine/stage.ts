@@ -1,6 +1,7 @@
 // Runs one stage under a deadline and the run's abort signal, and turns the outcome into a timeline entry.
 import type { StageName, StageStatus } from '../core/stages.js';
 import type { StageReport } from '../report/types.js';
+import { assertTimerMs } from '../core/durations.js';
 import { errorMessage } from '../core/errors.js';
 
 export interface Clock {
@@ -60,6 +61,7 @@ export async function runStage(name: StageName, deadlineSeconds: number, fn: Sta
     };
   };
   if (runSignal?.aborted) return finish('interrupted', `interrupted by ${String(runSignal.reason)}`);
+  assertTimerMs(deadlineSeconds * 1000, `${name} deadline`);
 
   let timer: NodeJS.Timeout | undefined;
   let outcome: 'deadline' | 'abort' | undefined;

@@ -8,6 +8,7 @@
 // /etc/kubernetes (kubeadm never sees it); the journal holds only paths and sha256 digests. revert() puts the
 // exact bytes back (sha256 checked), restarts the holder and removes the node-side copy.
 import { z } from 'zod';
+import { secondsSchema } from '../core/durations.js';
 import { nodeSh, shQuote, type NodeAccess, requireNodeAccess, targetControlPlaneNode } from '../cluster/node-access.js';
 import { inspectCertificate, issueCertificate, parseCertificates, type IssueRequest } from '../certs/index.js';
 import { CA_FILES, kubeadmCertByRenewName, keyPathOf, type Holder } from '../certs/kubeadm-pki.js';
@@ -29,7 +30,7 @@ export const ControlPlaneCertParams = z
     /** expired: how long ago notAfter passed; not-yet-valid: how far ahead notBefore is */
     offsetSeconds: z.number().int().positive().default(DAY_S),
     /** how long revert waits for the API server's /readyz after restoring */
-    readyTimeoutSeconds: z.number().int().positive().default(180),
+    readyTimeoutSeconds: secondsSchema().int().default(180),
   })
   .strict();
 export type ControlPlaneCertParams = z.infer<typeof ControlPlaneCertParams>;

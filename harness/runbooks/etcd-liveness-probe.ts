@@ -2,6 +2,7 @@
 // wrong. The incident removed the probe; this runbook puts back the probe kubeadm generates (httpGet /livez on
 // the metrics port), keeping the rest of the manifest, and proves etcd stays up.
 import { z } from 'zod';
+import { secondsSchema } from '../core/durations.js';
 import { controlPlaneNodes, nodeSh, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import { apiAnswers } from './verify-helpers.js';
 import type { RunContext } from '../cluster/context.js';
@@ -20,7 +21,7 @@ export const KUBEADM_ETCD_LIVENESS = {
   timeoutSeconds: 15,
 };
 
-export const VerifyParams = z.object({ stableSeconds: z.number().positive().default(60) }).passthrough();
+export const VerifyParams = z.object({ stableSeconds: secondsSchema().default(60) }).passthrough();
 
 /** Is this probe one that checks etcd the way kubeadm does (httpGet on 2381 / the probe port)? */
 export function isKubeadmLikeProbe(probe: Record<string, unknown> | undefined): boolean {

@@ -3,6 +3,7 @@
 // control plane's storage to local disks. In this lab the "slow disk" is a tracer delaying etcd's syncs, so
 // "moving etcd to a healthy disk" is stopping what slows the disk under it.
 import { z } from 'zod';
+import { secondsSchema } from '../core/durations.js';
 import { controlPlaneNodes, nodeSh, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import type { RunContext } from '../cluster/context.js';
 import { sleep } from '../core/poll.js';
@@ -18,9 +19,9 @@ import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from '
 export const VerifyParams = z
   .object({
     /** leader-elected components must not restart during this window */
-    stableSeconds: z.number().positive().default(30),
+    stableSeconds: secondsSchema().default(30),
     /** latency window of the fresh scrape */
-    windowSeconds: z.number().positive().default(10),
+    windowSeconds: secondsSchema().default(10),
   })
   .passthrough();
 

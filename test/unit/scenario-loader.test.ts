@@ -1,8 +1,11 @@
 // Scenario files: the shipped one loads; broken copies in a temp dir give one line naming file and field.
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../harness/core/errors.js';
+import { MAX_INPUT_BYTES } from '../../harness/core/files.js';
+import { sleep } from '../../harness/core/poll.js';
 import { repoRoot } from '../../harness/core/paths.js';
 import { builtinRegistries } from '../../harness/engine/registries.js';
 import { listScenarioIds, loadScenario, parseFaultParams, resolveScenarios, withFaultParams } from '../../harness/engine/scenario-loader.js';
@@ -83,6 +86,45 @@ describe('scenario loader', () => {
   test('the id must match the folder; missing manifests are named', () => {
     expect(withFile(original.replace(`id: ${ID}`, 'id: other')).message).toMatch(/must equal the folder name/);
     expect(withFile(original.replace('manifests/core.yaml', 'manifests/gone.yaml')).message).toMatch(/field victim.manifests\[2\]: manifests\/gone.yaml does not exist/);
+  });
+
+  test('a deadline past a week is refused, since Node fires a timer over 2^31-1 ms at once', () => {
+    expect(withFile(original.replace('deadlineSeconds: 120', 'deadlineSeconds: 2200000')).message).toMatch(/field detect\.deadlineSeconds: at most 604800 seconds/);
+    expect(withFile(original.replace('  verify: 300\n', '  verify: 3000000\n')).message).toMatch(/field deadlines\.verify: at most 604800 seconds/);
+    expect(() => sleep(2 ** 31)).toThrow(RangeError);
+  });
+
+  test('a scenario.yaml that is a FIFO, a directory or too big is named, and nothing blocks', () => {
+    const file = join(dir, 'scenario.yaml');
+    rmSync(file);
+    execFileSync('mkfifo', [file]);
+    expect(errorOf(() => loadScenario(dir, registries)).message).toMatch(/scenario\.yaml: is a FIFO, not a regular file/);
+    rmSync(file);
+    mkdirSync(file);
+    expect(errorOf(() => loadScenario(dir, registries)).message).toMatch(/scenario\.yaml: is a directory, not a regular file/);
+    rmSync(file, { recursive: true });
+    writeFileSync(file, original + '#'.repeat(MAX_INPUT_BYTES));
+    expect(errorOf(() => loadScenario(dir, registries)).message).toMatch(/scenario\.yaml: is \d+ bytes, more than the/);
+    rmSync(file);
+    expect(errorOf(() => loadScenario(dir, registries)).message).toMatch(/scenario\.yaml: does not exist/);
+  });
+
+  test('manifest and cluster.config paths stay inside the catalog (and the repository)', () => {
+    expect(withFile(original.replace('manifests/core.yaml', '../../../etc/passwd')).message).toMatch(/field victim.manifests\[2\]: \.\.\/\.\.\/\.\.\/etc\/passwd lies outside/);
+    symlinkSync('/etc/hostname', join(dir, 'manifests', 'link.yaml'));
+    expect(withFile(original.replace('manifests/core.yaml', 'manifests/link.yaml')).message).toMatch(/field victim.manifests\[2\]: manifests\/link.yaml lies outside/);
+    expect(withFile(original.replace('config: kind-configs/one-worker.yaml', 'config: /etc/hostname')).message).toMatch(/field cluster.config: \/etc\/hostname lies outside/);
+    expect(withFile(original.replace('config: kind-configs/one-worker.yaml', 'config: kind-configs/nope.yaml')).message).toMatch(/field cluster.config: kind-configs\/nope.yaml does not exist/);
+  });
+
+  test('a manifest that is not YAML, or an object without kind, is refused at load, before any cluster exists', () => {
+    writeFileSync(join(dir, 'manifests', 'core.yaml'), 'kind: [unclosed\n');
+    expect(withFile(original).message).toMatch(/field victim.manifests\[2\]: .*core\.yaml: invalid YAML/);
+    writeFileSync(join(dir, 'manifests', 'core.yaml'), 'metadata: {name: x}\n');
+    expect(withFile(original).message).toMatch(/field victim.manifests\[2\]: .*core\.yaml: every object needs apiVersion, kind and metadata.name/);
+    rmSync(join(dir, 'manifests', 'core.yaml'));
+    execFileSync('mkfifo', [join(dir, 'manifests', 'core.yaml')]);
+    expect(withFile(original).message).toMatch(/field victim.manifests\[2\]: manifests\/core.yaml is a FIFO/);
   });
 
   test('unknown scenario ids are bad input', () => {

@@ -1,7 +1,7 @@
 // Read-only commands: list, runbook, report.
-import { readFileSync, existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors.js';
+import { InputFileError, readRegularFile } from '../../core/files.js';
 import { builtinRegistries } from '../../engine/registries.js';
 import { listScenarioIds, loadScenario, displayPath } from '../../engine/scenario-loader.js';
 import { scenariosDir } from '../../core/paths.js';
@@ -62,10 +62,16 @@ export function registerReport(program: Command): void {
     .addHelpText('after', '\nExamples:\n  faultline report out/report.json -o junit > junit.xml\n  faultline report out/report.json -o html > timeline.html')
     .action((file: string, flags: { output: string }) => {
       const format = parseChoice(flags.output, FORMATS, '--output') as Format;
-      if (!existsSync(file)) throw new UserError(`${file} does not exist`, 'pass the path of a report.json');
+      let text: string;
+      try {
+        text = readRegularFile(file);
+      } catch (err) {
+        if (err instanceof InputFileError) throw new UserError(err.message, 'pass the path of a report.json');
+        throw err;
+      }
       let json: unknown;
       try {
-        json = JSON.parse(readFileSync(file, 'utf8'));
+        json = JSON.parse(text);
       } catch {
         throw new UserError(`${file} is not valid JSON`, 'pass a report.json written by faultline');
       }
