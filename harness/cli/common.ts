@@ -8,9 +8,10 @@ import { findClusterRecord, readClusterRecords } from '../cluster/records.js';
 import { makeProvider, PROVIDER_KINDS } from '../cluster/registry.js';
 import type { ClusterRef, Provider, ProviderKind } from '../cluster/types.js';
 import { UserError } from '../core/errors.js';
+import { redactText } from '../core/redact.js';
 import { KubeConfig } from '@kubernetes/client-node';
 
-export const EXIT = { ok: 0, failed: 1, badInput: 2, sigint: 130, sigterm: 143 } as const;
+export const EXIT = { ok: 0, failed: 1, badInput: 2, sighup: 129, sigint: 130, sigterm: 143 } as const;
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -91,35 +92,63 @@ function splitReason(reason: string): [string, string] {
   return i > 0 ? [reason.slice(0, i), reason.slice(i + 2)] : [reason, 'see faultline doctor --help'];
 }
 
-/** "[  12s] detect: waiting for ..." on stderr; times are from the start of the command. */
+/** One line on stderr, "faultline: ...", redacted: a log line may quote an API answer or a manifest. */
+export function say(msg: string): void {
+  process.stderr.write(`faultline: ${redactText(msg)}\n`);
+}
+
+/** "[  12s] detect: waiting for ..." on stderr, redacted; times are from the start of the command. */
 export function progressPrinter(start = Date.now(), showScenario = false) {
   return (scenario: string, stage: string, msg: string) => {
     const t = Math.round((Date.now() - start) / 1000);
-    process.stderr.write(`[${String(t).padStart(4)}s] ${showScenario ? `${scenario} ` : ''}${stage}: ${msg}\n`);
+    process.stderr.write(redactText(`[${String(t).padStart(4)}s] ${showScenario ? `${scenario} ` : ''}${stage}: ${msg}`) + '\n');
   };
 }
 
-/** First Ctrl-C/SIGTERM aborts the current stage (revert still runs); a second one exits at once. */
-export function trapSignals(controller: AbortController, runId: string): () => void {
+export const TRAPPED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+type Trapped = (typeof TRAPPED_SIGNALS)[number];
+
+export interface SignalDeps {
+  /** what is still in place right now, one item each (open journal entries, clusters this run created) */
+  leftBehind(): string[];
+  /** the commands that undo it */
+  undo(): string[];
+  on?(sig: Trapped, h: (sig: Trapped) => void): void;
+  off?(sig: Trapped, h: (sig: Trapped) => void): void;
+  exit?(code: number): void;
+  write?(line: string): void;
+}
+
+/** First SIGINT/SIGTERM/SIGHUP aborts the current stage (revert still runs); a second one exits at once, saying
+ *  exactly what is left in place and how to undo it. */
+export function trapSignals(controller: AbortController, deps: SignalDeps): () => void {
+  const on = deps.on ?? ((sig, h) => process.on(sig, h));
+  const off = deps.off ?? ((sig, h) => process.off(sig, h));
+  const write = deps.write ?? ((l: string) => say(l));
+  const exit = deps.exit ?? ((code: number) => process.exit(code));
   let count = 0;
-  const handler = (sig: NodeJS.Signals) => {
+  const handler = (sig: Trapped) => {
     count++;
     if (count === 1) {
-      process.stderr.write(`faultline: ${sig} received; stopping the current stage, then reverting (again to exit now)\n`);
+      write(`${sig} received; stopping the current stage, then reverting (again to exit now)`);
       controller.abort(sig);
       return;
     }
-    process.stderr.write(`faultline: exiting without revert; undo later with \`faultline recover --run ${runId}\`\n`);
-    process.exit(sig === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint);
+    const left = deps.leftBehind();
+    if (left.length === 0) write(`${sig} again: exiting; nothing faultline changed is left in place`);
+    else {
+      write(`${sig} again: exiting before the revert finished; left in place: ${left.join('; ')}`);
+      write(`undo it with: ${deps.undo().join(' && ')}`);
+    }
+    exit(signalExit(sig));
   };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
+  for (const sig of TRAPPED_SIGNALS) on(sig, handler);
   return () => {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
+    for (const sig of TRAPPED_SIGNALS) off(sig, handler);
   };
 }
 
 export function signalExit(reason: unknown): number {
-  return String(reason) === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
+  const r = String(reason);
+  return r === 'SIGTERM' ? EXIT.sigterm : r === 'SIGHUP' ? EXIT.sighup : EXIT.sigint;
 }

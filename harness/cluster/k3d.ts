@@ -5,7 +5,7 @@ import { describeMissing, findBinary } from './binaries.js';
 import { dockerExec, hostPidInContainer, partitionLocalImages } from './docker-node.js';
 import { kubeconfigPathFor } from './naming.js';
 import { run as defaultRun, type Runner } from './process.js';
-import { forgetCluster, recordCluster } from './records.js';
+import { createOwned, forgetOwned } from './ownership.js';
 import type { Capabilities, ClusterRef, CreateSpec, ExecResult, LoadedImages, NodeRef, Preflight, Provider } from './types.js';
 
 export interface K3dOptions {
@@ -81,21 +81,16 @@ export class K3dProvider implements Provider {
       createdByFaultline: true,
       ...(spec.image ? { nodeImage: spec.image } : {}),
     };
-    recordCluster(ref);
-    try {
+    await createOwned(this, ref, async () => {
       await this.run(argv, { timeoutMs: 15 * 60_000, signal: spec.signal, onStderrLine: (l) => spec.onProgress?.(l) });
-    } catch (err) {
-      const left = await this.list().catch(() => [spec.name]);
-      if (!left.includes(spec.name)) forgetCluster('k3d', spec.name);
-      throw err;
-    }
-    await this.kubeconfig(ref);
+      await this.kubeconfig(ref);
+    }, this.log);
     return ref;
   }
 
   async delete(name: string): Promise<void> {
     await this.run([this.bin(), 'cluster', 'delete', name], { timeoutMs: 5 * 60_000 });
-    forgetCluster('k3d', name);
+    forgetOwned('k3d', name);
   }
 
   async list(): Promise<string[]> {

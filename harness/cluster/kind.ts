@@ -6,7 +6,7 @@ import { dockerExec, hostPidInContainer, imageExists, partitionLocalImages } fro
 import { kubeconfigPathFor } from './naming.js';
 import { forgedKubernetesVersion, resolveNodeImage } from './node-image.js';
 import { run as defaultRun, type Runner } from './process.js';
-import { forgetCluster, recordCluster } from './records.js';
+import { createOwned, forgetOwned } from './ownership.js';
 import type { Capabilities, ClusterRef, CreateSpec, ExecResult, LoadedImages, NodeRef, Preflight, Provider } from './types.js';
 
 export interface KindOptions {
@@ -83,22 +83,15 @@ export class KindProvider implements Provider {
       createdByFaultline: true,
       ...(choice.image ? { nodeImage: choice.image } : {}),
     };
-    // recorded before creating, so a create killed half-way is still known to `cluster down` and safety checks
-    recordCluster(ref);
-    try {
+    await createOwned(this, ref, async () => {
       await this.run(argv, { timeoutMs: CREATE_TIMEOUT_MS, signal: spec.signal, onStderrLine: (l) => spec.onProgress?.(l) });
-    } catch (err) {
-      // kind removes a cluster whose creation failed; drop our record of it too
-      const left = await this.list().catch(() => [spec.name]);
-      if (!left.includes(spec.name)) forgetCluster('kind', spec.name);
-      throw err;
-    }
+    }, say);
     return ref;
   }
 
   async delete(name: string): Promise<void> {
     await this.run([this.kindBin(), 'delete', 'cluster', '--name', name], { timeoutMs: 5 * 60_000 });
-    forgetCluster('kind', name);
+    forgetOwned('kind', name);
   }
 
   async list(): Promise<string[]> {

@@ -86,3 +86,18 @@ export async function snapshotOnEveryNode(na: NodeAccess, path: string): Promise
   const nodes = await na.provider.nodes(na.cluster);
   return Promise.all(nodes.map((n) => snapshotNodeFile(na, n.name, path)));
 }
+
+/** The root of every folder faultline makes on a node; nothing outside it is ever pruned. */
+export const NODE_STATE_ROOT = '/var/lib/faultline';
+
+/** Removes `dir` and each parent up to and including `root` while they are empty, so a node keeps no trace of
+ *  faultline once its last backup is gone; a folder that still holds something stops the climb. */
+export function pruneEmptyDirsScript(dir: string, root = NODE_STATE_ROOT): string {
+  if (dir !== root && !dir.startsWith(`${root}/`)) throw new Error(`${dir} is not under ${root}`);
+  const dirs: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    dirs.push(d);
+    if (d === root) break;
+  }
+  return dirs.map((d) => `{ [ ! -d ${shQuote(d)} ] || rmdir ${shQuote(d)} 2>/dev/null; }`).join(' && ');
+}

@@ -40,8 +40,3 @@ export function forgetCluster(provider: ClusterRef['provider'], name: string): v
 export function findClusterRecord(name: string, provider?: ClusterRef['provider']): ClusterRecord | undefined {
   return readClusterRecords().find((r) => r.name === name && (!provider || r.provider === provider));
 }
-
-/** True when a context name belongs to a cluster this tool created. */
-export function isFaultlineContext(context: string): boolean {
-  return readClusterRecords().some((r) => r.context === context);
-}

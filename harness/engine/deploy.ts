@@ -3,7 +3,7 @@ import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { isNotFound } from '../cluster/kube.js';
 import { builtinFixtures, type FixtureRegistry } from '../fixtures/registry.js';
-import { registerSecretValue } from '../report/redact.js';
+import { registerSecretValue } from '../core/redact.js';
 import type { RunContext } from '../cluster/context.js';
 import { readRegularFile } from '../core/files.js';
 import { displayPath } from '../core/paths.js';

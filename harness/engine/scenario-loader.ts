@@ -10,7 +10,7 @@ import { InputFileError, readRegularFile } from '../core/files.js';
 import { displayPath, repoRoot, scenariosDir } from '../core/paths.js';
 
 export { displayPath };
-import { readManifests } from './deploy.js';
+import { readManifests, registerManifestSecrets } from './deploy.js';
 import type { Registries } from './registries.js';
 import { DEFAULT_DEADLINES, ScenarioSchema, type LoadedScenario } from './scenario.js';
 
@@ -92,7 +92,8 @@ export function loadScenario(dir: string, registries: Registries): LoadedScenari
     const field = `field victim.manifests[${i}]`;
     const p = confined(resolve(dir, m), [catalog], `${field}: ${m}`, fail);
     try {
-      readManifests([p], s.victim.namespace);
+      // secret values in the victim are masked in every line faultline writes from now on, deployed or not
+      registerManifestSecrets(readManifests([p], s.victim.namespace));
     } catch (err) {
       fail(`${field}: ${err instanceof InputFileError ? `${m} ${err.reason}` : errorMessage(err)}`);
     }

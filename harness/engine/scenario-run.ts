@@ -13,6 +13,7 @@ import type { Deployer } from './deploy.js';
 import { applyJournaled, type JournalEntry, type RunJournal } from './journal.js';
 import { scanAll } from '../detectors/registry.js';
 import { waitForFindings } from './detect-wait.js';
+import { revertEntries } from './revert.js';
 import { pollUntil, sleep } from '../core/poll.js';
 import type { Registries } from './registries.js';
 import { runLoadPhase } from './load-phases.js';
@@ -28,8 +29,6 @@ export interface ScenarioDeps {
   deployer: Deployer;
   clock?: Clock;
   pollIntervalMs?: number;
-  /** how long a stage's work gets to stop after an abort or deadline */
-  settleMs?: number;
   onProgress?(scenario: string, stage: StageName, msg: string): void;
   log?(msg: string): void;
   /** test hook (see holdAfterApplyMs); defaults to $FAULTLINE_TEST_HOLD_AFTER_APPLY_MS */
@@ -112,7 +111,6 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
         : await runStage(name, deadline, fn, {
             clock,
             runSignal: always ? undefined : runSignal,
-            settleMs: deps.settleMs,
             onProgress: (n, m) => deps.onProgress?.(sc.id, n, m),
           });
     report.stages.push(st);
@@ -262,23 +260,11 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
     'revert',
     async (s) => {
       if (injected.length === 0) return 'nothing was injected';
-      const ctx = ctxFor(s.signal);
-      const done: string[] = [];
-      const failed: string[] = [];
-      // every entry gets its revert, newest first, even when an earlier one fails: a set-up entry must not stay
-      // behind because the fault's own revert broke
-      for (const e of [...injected].reverse()) {
-        const fault = deps.registries.faults.get(e.faultType)!;
-        try {
-          await fault.revert(ctx, e.record);
-          journal.setState(e.id, 'reverted');
-          done.push(`${e.id} reverted`);
-        } catch (err) {
-          journal.setState(e.id, 'revert-failed', (err as Error).message);
-          failed.push(`${e.id}: ${(err as Error).message}`);
-        }
+      const res = await revertEntries(ctxFor(s.signal), injected, deps.registries.faults, journal);
+      const done = res.reverted.map((r) => `${r.id} reverted`);
+      if (res.failed.length > 0) {
+        throw new Error(`revert failed for ${res.failed.map((f) => `${f.id}: ${f.error}`).join('; ')}${done.length ? ` (${done.join('; ')})` : ''}`);
       }
-      if (failed.length > 0) throw new Error(`revert failed for ${failed.join('; ')}${done.length ? ` (${done.join('; ')})` : ''}`);
       return done.join('; ');
     },
     true,

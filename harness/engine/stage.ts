@@ -23,8 +23,8 @@ export interface StageOptions {
   runSignal?: AbortSignal;
   clock?: Clock;
   onProgress?(stage: StageName, msg: string): void;
-  /** how long to wait for a stage's work to notice an abort before moving on */
-  settleMs?: number;
+  /** how often to say that a stopped stage's work is still running (default 10 s) */
+  stoppingNoticeMs?: number;
 }
 
 export class DeadlineExceeded extends Error {
@@ -93,8 +93,23 @@ export async function runStage(name: StageName, deadlineSeconds: number, fn: Sta
   // the run's signal outlives every stage: leaving listeners on it leaks one per stage and scenario
   if (onAbort) runSignal?.removeEventListener('abort', onAbort);
   if (first && !outcome) return first.ok ? finish('passed', first.message) : finish('failed', errorMessage(first.error));
-  // deadline or abort: give the work a moment to stop touching the cluster before later stages (revert) run
-  await Promise.race([work, new Promise((r) => setTimeout(r, opts.settleMs ?? 10_000).unref())]);
-  if (outcome === 'abort') return finish('interrupted', `interrupted by ${String(runSignal?.reason ?? 'signal')}`);
-  return finish('failed', `${name} exceeded its deadline of ${deadlineSeconds}s${lastProgress ? ` (last: ${lastProgress})` : ''}`);
+  const why = outcome === 'abort' ? `interrupted by ${String(runSignal?.reason ?? 'signal')}` : `${name} exceeded its deadline of ${deadlineSeconds}s`;
+  const last = lastProgress;
+  // The work may still be changing the cluster (an apply that does not honour its signal): a later stage, revert
+  // above all, must not start before it has ended, or the cluster changes after the journal says "reverted".
+  // So there is no grace period: the stage waits for its work, and says so while it takes.
+  await waitForWork(work, name, why, opts);
+  const lastSaid = last ? ` (last: ${last})` : '';
+  return outcome === 'abort' ? finish('interrupted', why) : finish('failed', `${why}${lastSaid}`);
+}
+
+async function waitForWork(work: Promise<unknown>, name: StageName, why: string, opts: StageOptions): Promise<void> {
+  const every = opts.stoppingNoticeMs ?? 10_000;
+  const ticker = setInterval(() => opts.onProgress?.(name, `${why}; waiting for its work to stop before going on`), every);
+  ticker.unref();
+  try {
+    await work;
+  } finally {
+    clearInterval(ticker);
+  }
 }

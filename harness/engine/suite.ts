@@ -1,11 +1,13 @@
 // A run of one or more scenarios: provisions (or reuses) a cluster per distinct cluster config, runs the
 // scenarios on it in order, tears down what it created, and returns the report.
+import { lockCluster } from '../cluster/ownership.js';
 import type { ClusterRef } from '../cluster/types.js';
+import { LockHeld, type Lock } from '../core/lock.js';
 import { STAGE_ORDER } from '../core/stages.js';
 import type { Report, ScenarioReport, StageReport } from '../report/types.js';
 import type { RunContext } from '../cluster/context.js';
-import { errorMessage } from '../core/errors.js';
-import { openRunJournal, type RunJournal } from './journal.js';
+import { UserError, errorMessage } from '../core/errors.js';
+import { closeJournalsOf, RunJournal, type AllowedBy, type OpenOptions } from './journal.js';
 import { toolVersion } from '../core/paths.js';
 import type { LoadedScenario } from './scenario.js';
 import { runScenario, type ScenarioDeps } from './scenario-run.js';
@@ -18,7 +20,11 @@ export interface SuiteOptions {
   target: ClusterTarget;
   keep: boolean;
   signal: AbortSignal;
-  journal?(runId: string, cluster: ClusterRef): RunJournal;
+  /** how injection into a reused cluster was allowed (journaled, so recover asks the same) */
+  allowedBy?: AllowedBy;
+  /** the command line, named in this run's locks */
+  command?: string;
+  journal?(runId: string, cluster: ClusterRef, opts: OpenOptions): RunJournal;
 }
 
 /** Scenarios the provider cannot serve are skipped with the reason, never failed. */
@@ -56,7 +62,6 @@ function groups(scenarios: LoadedScenario[], target: ClusterTarget): LoadedScena
 export async function runSuite(scenarios: LoadedScenario[], deps: ScenarioDeps, opts: SuiteOptions): Promise<Report> {
   const clock = deps.clock ?? realClock;
   const startedAt = new Date(clock.now()).toISOString();
-  const makeJournal = opts.journal ?? openRunJournal;
   const report: Report = {
     schemaVersion: 1,
     tool: { name: 'faultline', version: toolVersion() },
@@ -70,11 +75,30 @@ export async function runSuite(scenarios: LoadedScenario[], deps: ScenarioDeps, 
   };
   const gs = groups(scenarios, opts.target);
   for (const [gi, group] of gs.entries()) {
-    let ref: ClusterRef | undefined = opts.target.mode === 'reuse' ? opts.target.ref : undefined;
-    const created = opts.target.mode === 'create';
-    const clusterName = opts.target.mode === 'create' ? (gs.length > 1 ? `${opts.target.name}-${gi + 1}` : opts.target.name) : ref!.name;
-    let provisionError: string | undefined;
-    let journal: RunJournal | undefined;
+    const name = opts.target.mode === 'create' ? (gs.length > 1 ? `${opts.target.name}-${gi + 1}` : opts.target.name) : opts.target.ref.name;
+    const runId = gi === 0 ? opts.runId : `${opts.runId}-${gi + 1}`;
+    const ref = await runGroup(group, name, runId, deps, opts, report);
+    if (ref && (gi === 0 || !report.cluster.nodeImage)) {
+      report.cluster = { provider: ref.provider, name: ref.name, ...(ref.nodeImage ? { nodeImage: ref.nodeImage } : {}) };
+    }
+  }
+  if (opts.signal.aborted) report.interrupted = String(opts.signal.reason);
+  report.endedAt = new Date(clock.now()).toISOString();
+  return report;
+}
+
+/** The scenarios of one cluster, under that cluster's lock, with one journal. Returns the cluster if there was one. */
+async function runGroup(group: LoadedScenario[], clusterName: string, runId: string, deps: ScenarioDeps, opts: SuiteOptions, report: Report): Promise<ClusterRef | undefined> {
+  const clock = deps.clock ?? realClock;
+  const created = opts.target.mode === 'create';
+  let ref: ClusterRef | undefined = opts.target.mode === 'reuse' ? opts.target.ref : undefined;
+  const command = opts.command ?? `faultline run (run ${opts.runId})`;
+  // the lock comes before anything changes: another run on this cluster is refused, not interleaved with
+  const clusterLock = acquireClusterLock(ref ?? { provider: deps.provider.kind, name: clusterName, context: '' }, command);
+  const makeJournal = opts.journal ?? ((id, c, o) => RunJournal.create(id, c, o));
+  let journal: RunJournal | undefined;
+  let provisionError: string | undefined;
+  try {
     const runnable = group.filter((sc) => !missingCapability(sc, deps.provider.capabilities()));
     const lastRunnable = runnable[runnable.length - 1];
     for (const sc of group) {
@@ -88,14 +112,15 @@ export async function runSuite(scenarios: LoadedScenario[], deps: ScenarioDeps, 
         continue;
       }
       const provision = await provisionStage(sc, ref, provisionError, deps, opts, clusterName, clock);
-      if (provision.ref) {
-        ref = provision.ref;
-        if (gi === 0 || !report.cluster.nodeImage) {
-          report.cluster = { provider: ref.provider, name: ref.name, ...(ref.nodeImage ? { nodeImage: ref.nodeImage } : {}) };
-        }
-      } else if (provision.stage.status === 'failed') provisionError = provision.stage.message;
-      journal ??= ref ? makeJournal(gi === 0 ? opts.runId : `${opts.runId}-${gi + 1}`, ref) : undefined;
+      if (provision.ref) ref = provision.ref;
+      else if (provision.stage.status === 'failed') provisionError = provision.stage.message;
+      journal ??= ref ? makeJournal(runId, ref, { command, allowedBy: created ? 'created' : (opts.allowedBy ?? 'record') }) : undefined;
+      if (!ref || !journal) {
+        report.scenarios.push(noCluster(sc, provision.stage, clock));
+        continue;
+      }
       const isLast = sc === lastRunnable;
+      const own = journal;
       const teardown = (ctx: RunContext | undefined, createdNamespace: boolean): StageFn => async (s) => {
         const msgs: string[] = [];
         const deleteCluster = created && isLast && !opts.keep && ref !== undefined;
@@ -106,41 +131,41 @@ export async function runSuite(scenarios: LoadedScenario[], deps: ScenarioDeps, 
           s.progress(`deleting cluster ${ref!.name}`);
           await deps.provider.delete(ref!.name);
           msgs.push(`deleted cluster ${ref!.name}`);
+          // what a failed revert left went with the cluster: no journal stays open for it
+          const closed = closeJournalsOf(ref!, `cluster ${ref!.name} was deleted by run ${opts.runId}`, [own]);
+          if (closed.length) msgs.push(`closed the journal(s) ${closed.join(', ')}: their cluster is gone`);
         } else if (created && isLast && opts.keep && ref) msgs.push(`kept cluster ${ref.name} (--keep)`);
         return msgs.join('; ') || 'nothing to tear down';
       };
-      if (!ref || !journal) {
-        // no cluster: every later stage is skipped, but the timeline still shows them
-        const stages: StageReport[] = [provision.stage];
-        for (const name of STAGE_ORDER.slice(1, -1)) {
-          stages.push(skippedStage(name, 0, 'skipped: no cluster', clock));
-        }
-        // a create that failed or was interrupted half-way can leave node containers behind
-        stages.push(
-          await runStage(
-            'teardown',
-            sc.stageDeadlines.teardown,
-            async () => {
-              if (!created || opts.keep) return 'nothing to tear down';
-              const left = await deps.provider.list().catch(() => [] as string[]);
-              if (!left.includes(clusterName)) return 'no partial cluster left';
-              await deps.provider.delete(clusterName);
-              return `deleted partial cluster ${clusterName}`;
-            },
-            { clock, settleMs: deps.settleMs },
-          ),
-        );
-        report.scenarios.push({ ...skippedScenario(sc, ''), status: 'failed', reason: `provision failed: ${provision.stage.message ?? ''}`, stages });
-        continue;
-      }
       report.scenarios.push(
         await runScenario({ scenario: sc, runId: opts.runId, cluster: ref, journal, runSignal: opts.signal, provision: provision.stage, teardown }, deps),
       );
     }
+    return ref;
+  } finally {
+    journal?.close();
+    clusterLock.release();
   }
-  if (opts.signal.aborted) report.interrupted = String(opts.signal.reason);
-  report.endedAt = new Date(clock.now()).toISOString();
-  return report;
+}
+
+function acquireClusterLock(ref: Pick<ClusterRef, 'provider' | 'name' | 'context'>, command: string): Lock {
+  try {
+    return lockCluster(ref, command);
+  } catch (err) {
+    if (!(err instanceof LockHeld)) throw err;
+    throw new UserError(
+      `cluster ${ref.name} is in use by pid ${err.owner.pid} (${err.owner.command}, since ${err.owner.since})`,
+      'wait for that run to end, or use another cluster',
+    );
+  }
+}
+
+/** No cluster: every later stage is skipped, but the timeline still shows them. A create that failed removed its
+ *  own leftovers (ownership.createOwned), so nothing else is deleted here: the name may be someone else's. */
+function noCluster(sc: LoadedScenario, provision: StageReport, clock: NonNullable<ScenarioDeps['clock']>): ScenarioReport {
+  const stages: StageReport[] = [provision];
+  for (const name of STAGE_ORDER.slice(1)) stages.push(skippedStage(name, 0, 'skipped: no cluster', clock));
+  return { ...skippedScenario(sc, ''), status: 'failed', reason: `provision failed: ${provision.message ?? ''}`, stages };
 }
 
 async function provisionStage(
@@ -169,7 +194,7 @@ async function provisionStage(
       });
       return `created ${deps.provider.kind} cluster ${made.name}${made.nodeImage ? ` (image ${made.nodeImage})` : ''}`;
     },
-    { clock, runSignal: opts.signal, settleMs: deps.settleMs, onProgress: (n, m) => deps.onProgress?.(sc.id, n, m) },
+    { clock, runSignal: opts.signal, onProgress: (n, m) => deps.onProgress?.(sc.id, n, m) },
   );
   if (stage.status !== 'passed' && made === undefined && !ref) {
     return { stage: { ...stage, message: stage.message ?? errorMessage('provision failed') } };

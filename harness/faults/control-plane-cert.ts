@@ -13,13 +13,14 @@ import { nodeSh, shQuote, type NodeAccess, requireNodeAccess, targetControlPlane
 import { inspectCertificate, issueCertificate, parseCertificates, type IssueRequest } from '../certs/index.js';
 import { CA_FILES, kubeadmCertByRenewName, keyPathOf, type Holder } from '../certs/kubeadm-pki.js';
 import { apiserverReadyz, copyOnNode, nodeSha256, restartHolder } from '../certs/node-pki.js';
-import { mustReadNodeFile, writeNodeFile } from '../cluster/node-files.js';
+import { NODE_STATE_ROOT, mustReadNodeFile, pruneEmptyDirsScript, writeNodeFile } from '../cluster/node-files.js';
+import { dirname } from 'node:path';
 import type { RunContext } from '../cluster/context.js';
 import { sleep } from '../core/poll.js';
 import type { Fault } from './types.js';
 
 export const STALE_CERTS = ['apiserver-etcd-client', 'apiserver-kubelet-client', 'front-proxy-client'] as const;
-export const BACKUP_ROOT = '/var/lib/faultline/cert-backup';
+export const BACKUP_ROOT = `${NODE_STATE_ROOT}/cert-backup`;
 const DAY_S = 86_400;
 
 export const ControlPlaneCertParams = z
@@ -191,6 +192,6 @@ async function currentCertStale(na: NodeAccess, r: ControlPlaneCertRecord): Prom
 
 async function removeBackup(ctx: RunContext, na: NodeAccess, r: ControlPlaneCertRecord): Promise<void> {
   // the originals are back: the node-side copy of the key is not needed any more
-  const rm = await nodeSh(na, r.node, `rm -rf ${shQuote(r.backupDir)} && (rmdir ${shQuote(r.backupDir.replace(/\/[^/]+$/, ''))} 2>/dev/null; true)`);
+  const rm = await nodeSh(na, r.node, `rm -rf ${shQuote(r.backupDir)} && { ${pruneEmptyDirsScript(dirname(r.backupDir))}; true; }`);
   if (rm.exitCode !== 0) ctx.log(`could not remove ${r.backupDir} on ${r.node}: ${rm.stderr.trim()}`);
 }

@@ -2,7 +2,7 @@
 import { renderHtml } from './html.js';
 import { renderJUnit } from './junit.js';
 import { renderMarkdown } from './markdown.js';
-import { redactDeep } from './redact.js';
+import { redactDeep } from '../core/redact.js';
 import { renderText } from './text.js';
 import type { Report } from './types.js';
 

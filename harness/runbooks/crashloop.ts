@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { isNotFound } from '../cluster/kube.js';
 import { collectWorkloads } from '../detectors/snapshot.js';
 import { crashingContainers, describeCrash } from '../detectors/pod-health.js';
-import { redactText } from '../report/redact.js';
+import { redactText } from '../core/redact.js';
 import { parseResource, type Diagnosis, type Runbook } from './types.js';
 
 const LOG_LINES = 20;

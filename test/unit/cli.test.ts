@@ -3,7 +3,7 @@
 // 127.0.0.1:1, where nothing listens: no cluster is involved.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/core/paths.js';
 import { writeUnreachableKubeconfig } from '../helpers/kubeconfig.js';
@@ -98,6 +98,46 @@ describe('CLI bad input (built CLI, no cluster)', () => {
     const rb = cli(['runbook', 'statefulset-env-conflict']);
     expect(rb.code).toBe(0);
     expect(rb.stdout).toMatch(/^# Runbook: StatefulSet env var sets both value and valueFrom/);
+  });
+
+  test('an empty value is refused, never read as "absent"', () => {
+    // a journal of a killed run: `recover --run ''` once took it for "every run"
+    const journals = join(tmp.path, 'state', 'journal');
+    mkdirSync(journals, { recursive: true });
+    const journal = { runId: 'run-left', pid: 999_999_999, startedAt: 'then', cluster: { provider: 'kind', name: 'faultline-gone', context: 'kind-faultline-gone', kubeconfigPath: '/k', createdByFaultline: true }, entries: [{ id: 'e1', faultType: 'statefulset-env-conflict', params: {}, record: {}, state: 'applied', at: 'then' }] };
+    writeFileSync(join(journals, 'run-left.json'), JSON.stringify(journal));
+    expectBadInput(cli(['recover', '--run', '']), /--run was given an empty value/);
+    expect(JSON.parse(readFileSync(join(journals, 'run-left.json'), 'utf8'))).toEqual(journal);
+    expectBadInput(cli(['run', 'statefulset-env-conflict', '--context', '']), /--context was given an empty value/);
+    expectBadInput(cli(['doctor', '--context', ' ']), /--context was given an empty value/);
+    expectBadInput(cli(['inject', 'statefulset-env-conflict', '--cluster', '']), /--cluster was given an empty value/);
+    expectBadInput(cli(['run', 'statefulset-env-conflict', '--allow-context', 'x', '--allow-context', '']), /--allow-context was given an empty value/);
+    expectBadInput(cli(['run', '']), /given an empty argument/);
+    rmSync(journals, { recursive: true });
+  });
+
+  test('a --report-dir that cannot be written is refused before anything else, and never hangs', () => {
+    expectBadInput(cli(['run', 'statefulset-env-conflict', '--report-dir', '/proc/self/faultline-reports']), /--report-dir \/proc\/self\/faultline-reports: is in a kernel file system/);
+    const file = join(tmp.path, 'a-file');
+    writeFileSync(file, 'x');
+    expectBadInput(cli(['run', 'statefulset-env-conflict', '--report-dir', file]), /--report-dir .*a-file: is not a directory/);
+    expectBadInput(cli(['run', 'statefulset-env-conflict', '--report-dir', join(file, 'sub')]), /--report-dir .*a-file\/sub: cannot be created/);
+  });
+
+  test('recover names an unreadable journal and exits 1: something is left it could not check', () => {
+    const journals = join(tmp.path, 'state', 'journal');
+    mkdirSync(journals, { recursive: true });
+    writeFileSync(join(journals, 'run-torn.json'), '{"runId": "run-to');
+    const r = cli(['recover']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^unreadable journal .*run-torn\.json: not JSON/m);
+    expect(r.stdout).toMatch(/^left open: 1 unreadable journal\(s\)$/m);
+    rmSync(journals, { recursive: true });
+  });
+
+  test('cluster down takes a name or --all, not both', () => {
+    expectBadInput(cli(['cluster', 'down', 'x', '--all']), /both a name and --all given/);
+    expectBadInput(cli(['cluster', 'down']), /no cluster named/);
   });
 
   test('recover with nothing to do exits 0', () => {

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import { readiness, readManifests, registerManifestSecrets } from '../../harness/engine/deploy.js';
 import { repoRoot } from '../../harness/core/paths.js';
-import { clearSecretValues, redactText } from '../../harness/report/redact.js';
+import { clearSecretValues, redactText } from '../../harness/core/redact.js';
 
 afterEach(() => clearSecretValues());
 

@@ -2,7 +2,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
-import { openRunJournal } from '../../harness/engine/journal.js';
+import { RunJournal } from '../../harness/engine/journal.js';
 import type { Deployer } from '../../harness/engine/deploy.js';
 import { sleep } from '../../harness/core/poll.js';
 import { HOLD_ENV, holdAfterApplyMs } from '../../harness/engine/scenario-run.js';
@@ -22,7 +22,6 @@ function setup(w: FakeWorld, caps = {}) {
     connect: () => FAKE_KUBE,
     deployer,
     pollIntervalMs: 10,
-    settleMs: 200,
   };
   return { provider, deployer, deps };
 }
@@ -104,6 +103,22 @@ describe('engine with fakes', () => {
     expect(w.calls.filter((c) => c === 'fault.apply')).toHaveLength(1);
   });
 
+  test('fake apply slower than its deadline and deaf to its signal: revert waits for it to end, then undoes it', async () => {
+    const w = fakeWorld({ applyDelayMs: 1_500 });
+    const { deps } = setup(w);
+    const sc0 = fakeScenario();
+    sc0.stageDeadlines.inject = 0.1;
+    const report = await runSuite([sc0], deps, { runId: 'run-slow-apply', target: { mode: 'create', name: 'faultline-s' }, keep: false, signal: new AbortController().signal });
+    const st = Object.fromEntries(report.scenarios[0]!.stages.map((s) => [s.name, s]));
+    expect(st.inject!.status).toBe('failed');
+    expect(st.inject!.message).toMatch(/exceeded its deadline of 0.1s/);
+    expect(st.inject!.durationSeconds).toBeGreaterThanOrEqual(1.4); // the stage ended with its work, not at the deadline
+    expect(w.calls.indexOf('fault.apply done')).toBeGreaterThan(-1);
+    expect(w.calls.indexOf('fault.apply done')).toBeLessThan(w.calls.indexOf('fault.revert undo-x'));
+    expect(w.applied).toBe(false); // the late apply did not land after the revert
+    expect(st.revert!.status).toBe('passed');
+  });
+
   test('fake apply fails half-way: the planned entry is still reverted', async () => {
     const w = fakeWorld({ failApply: true });
     const { deps } = setup(w);
@@ -165,7 +180,7 @@ describe('engine with fakes', () => {
 
   test('fake journal is written before apply', async () => {
     const w = fakeWorld();
-    const journal = openRunJournal('run-order', { provider: 'kind', name: 'c', context: 'kind-c', kubeconfigPath: '/fake', createdByFaultline: true });
+    const journal = RunJournal.create('run-order', { provider: 'kind', name: 'c', context: 'kind-c', kubeconfigPath: '/fake', createdByFaultline: true });
     const registries = fakeRegistries(w);
     const fault = registries.faults.get('fake-fault')!;
     const origApply = fault.apply;
@@ -302,7 +317,8 @@ describe('engine with fakes: victim.setup and recovery "self"', () => {
     deps.registries.faults.set('fake-setup', { ...fault, type: 'fake-setup', apply: async () => void w.calls.push('setup.apply'), revert: async () => void w.calls.push('setup.revert') });
     const sc0 = fakeScenario();
     sc0.victim.setup = [{ type: 'fake-setup', params: { target: 'env' } }];
-    const report = await runSuite([sc0], deps, { runId: 'run-setup-fail', target: { mode: 'create', name: 'faultline-s' }, keep: false, signal: new AbortController().signal });
+    // --keep: the cluster stays, so the failed entry stays open for `faultline recover`
+    const report = await runSuite([sc0], deps, { runId: 'run-setup-fail', target: { mode: 'create', name: 'faultline-s' }, keep: true, signal: new AbortController().signal });
     const revert = report.scenarios[0]!.stages.find((st) => st.name === 'revert')!;
     expect(revert.status).toBe('failed');
     expect(revert.message).toMatch(/revert failed for fake-scenario-2: node gone \(fake-scenario-setup-1 reverted\)/);
@@ -312,6 +328,39 @@ describe('engine with fakes: victim.setup and recovery "self"', () => {
       ['fake-scenario-setup-1', 'reverted'],
       ['fake-scenario-2', 'revert-failed'],
     ]);
+  });
+
+  test('a revert that failed on a cluster teardown then deleted: the entry is closed with the reason, not left open', async () => {
+    const w = fakeWorld({ firesAfterPolls: 1 });
+    const { deps, provider } = setup(w);
+    const fault = deps.registries.faults.get('fake-fault')!;
+    deps.registries.faults.set('fake-fault', { ...fault, revert: async () => Promise.reject(new Error('node gone')) });
+    const report = await runSuite([fakeScenario()], deps, { runId: 'run-closed', target: { mode: 'create', name: 'faultline-c' }, keep: false, signal: new AbortController().signal });
+    expect(provider.deleted).toEqual(['faultline-c']);
+    const teardown = report.scenarios[0]!.stages.find((st) => st.name === 'teardown')!;
+    expect(teardown.message).toMatch(/deleted cluster faultline-c; closed the journal\(s\) run-closed: their cluster is gone/);
+    const [entry] = JSON.parse(readFileSync(`${tmp.path}/journal/run-closed.json`, 'utf8')).entries;
+    expect(entry.state).toBe('closed');
+    expect(entry.error).toBe('cluster faultline-c was deleted by run run-closed (was revert-failed: node gone)');
+  });
+
+  test('two runs on one cluster: the second is refused while the first holds it, naming the first', async () => {
+    const w = fakeWorld({ firesAfterPolls: 1 });
+    const { deps } = setup(w);
+    const ref = { provider: 'kind' as const, name: 'faultline-shared', context: 'kind-faultline-shared', kubeconfigPath: '/fake', createdByFaultline: true };
+    let second: Promise<unknown> | undefined;
+    const fault = deps.registries.faults.get('fake-fault')!;
+    deps.registries.faults.set('fake-fault', {
+      ...fault,
+      async apply(...args) {
+        await fault.apply(...args);
+        second ??= runSuite([fakeScenario()], deps, { runId: 'run-b', target: { mode: 'reuse', ref }, keep: true, signal: new AbortController().signal, command: 'faultline run b' });
+        await second.catch(() => undefined);
+      },
+    });
+    const first = await runSuite([fakeScenario()], deps, { runId: 'run-a', target: { mode: 'reuse', ref }, keep: true, signal: new AbortController().signal, command: 'faultline run a' });
+    expect(first.scenarios[0]!.status).toBe('passed');
+    await expect(second).rejects.toThrow(new RegExp(`cluster faultline-shared is in use by pid ${process.pid} \\(faultline run a, since `));
   });
 
   test('recovery "self": detect, diagnose and remediate skipped; verify passes on its own; TTR from the end of inject', async () => {

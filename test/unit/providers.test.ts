@@ -1,7 +1,7 @@
 // Cluster providers without a cluster: argv built for kind with a FAKE process runner, node image choice,
 // host-PID lookup on a FAKE /proc tree, binary lookup, and the real process helper on real `node` children.
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findBinary } from '../../harness/cluster/binaries.js';
 import { findDescendant, readProcTable } from '../../harness/cluster/docker-node.js';
@@ -10,7 +10,8 @@ import { KindProvider } from '../../harness/cluster/kind.js';
 import { parseEnvFile, resolveNodeImage } from '../../harness/cluster/node-image.js';
 import { exitCodeFromStatus } from '../../harness/cluster/pod-exec.js';
 import { ProcessError, run, type RunOptions, type Runner } from '../../harness/cluster/process.js';
-import { readClusterRecords } from '../../harness/cluster/records.js';
+import { readClusterRecords, recordCluster } from '../../harness/cluster/records.js';
+import { ClusterNameTaken } from '../../harness/cluster/ownership.js';
 import { ExistingProvider } from '../../harness/cluster/existing.js';
 import { injectionAllowed } from '../../harness/engine/safety.js';
 import { tempDir } from './helpers/tmp.js';
@@ -179,16 +180,64 @@ describe('k3d and existing providers', () => {
     await expect(p.exec()).rejects.toThrow(/does not support running commands on nodes/);
   });
 
-  test('safety: only recorded faultline clusters or contexts allowed by name', async () => {
+  test('safety: only recorded faultline clusters its provider confirms, or contexts allowed by name', async () => {
     const stranger = { provider: 'existing' as const, name: 'prod', context: 'prod', kubeconfigPath: '/k', createdByFaultline: false };
-    expect(injectionAllowed(stranger, []).ok).toBe(false);
-    expect(injectionAllowed(stranger, ['prod']).ok).toBe(true);
+    const kindLists = (names: string[]) => () => ({ kind: 'kind' as const, list: async () => names });
+    expect((await injectionAllowed(stranger, [], kindLists([]))).ok).toBe(false);
+    expect(await injectionAllowed(stranger, ['prod'], kindLists([]))).toMatchObject({ ok: true, by: 'allow-context' });
     // claiming createdByFaultline without a record in clusters.json is not enough
-    expect(injectionAllowed({ ...stranger, createdByFaultline: true }, []).ok).toBe(false);
+    expect((await injectionAllowed({ ...stranger, createdByFaultline: true }, [], kindLists([]))).ok).toBe(false);
     const runner = fakeRunner([[/image inspect/, { exitCode: 1 }]]);
     const ref = await new KindProvider({ run: runner, kindPath: '/x/kind', dockerPath: '/x/docker' }).create({ name: 'faultline-mine' });
-    expect(injectionAllowed(ref, []).ok).toBe(true);
+    writeFileSync(ref.kubeconfigPath, 'apiVersion: v1\n');
+    expect(await injectionAllowed(ref, [], kindLists(['faultline-mine']))).toMatchObject({ ok: true, by: 'record' });
     expect(JSON.parse(readFileSync(join(tmp.path, 'state', 'clusters.json'), 'utf8'))[0].name).toBe('faultline-mine');
+    // the provider no longer has it (deleted by hand): the record is stale, not a licence
+    expect((await injectionAllowed(ref, [], kindLists([]))).why).toMatch(/record of cluster faultline-mine is not trusted: kind has no cluster named faultline-mine/);
+  });
+
+  test('safety: a hand-edited record naming a user\'s context does not make it injectable', async () => {
+    const users = { provider: 'kind' as const, name: 'dev', context: 'kind-dev', kubeconfigPath: join(tmp.path, 'home-kubeconfig'), createdByFaultline: true };
+    writeFileSync(users.kubeconfigPath, 'apiVersion: v1\n');
+    recordCluster(users);
+    const res = await injectionAllowed(users, [], () => ({ kind: 'kind', list: async () => ['dev'] }));
+    expect(res.ok).toBe(false);
+    expect(res.why).toMatch(/its kubeconfig .*home-kubeconfig is not one faultline wrote/);
+  });
+});
+
+describe('creating a cluster as faultline\'s own (fake runner)', () => {
+  test('a name that exists and is not ours is refused, with no record written and nothing deleted', async () => {
+    const runner = fakeRunner([[/get clusters/, { stdout: 'dev\nfaultline-taken\n' }], [/image inspect/, { exitCode: 1 }]]);
+    const p = new KindProvider({ run: runner, kindPath: '/x/kind', dockerPath: '/x/docker' });
+    const err = await p.create({ name: 'faultline-taken' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClusterNameTaken);
+    expect((err as ClusterNameTaken).ours).toBe(false);
+    expect((err as Error).message).toBe('a cluster named faultline-taken already exists and faultline did not create it');
+    expect(readClusterRecords()).toEqual([]);
+    expect(runner.calls.some((c) => c[1] === 'create' || c[1] === 'delete')).toBe(false);
+  });
+
+  test('a failed create deletes what it left and forgets the record; delete removes the kubeconfig', async () => {
+    let listed = 0;
+    const calls: string[][] = [];
+    const runner = (async (argv: string[]) => {
+      calls.push(argv);
+      const line = argv.join(' ');
+      if (/get clusters/.test(line)) return { stdout: listed++ === 0 ? '' : 'faultline-half\n', stderr: '', exitCode: 0 };
+      if (/create cluster/.test(line)) throw new Error('kind create was killed');
+      return { stdout: '', stderr: '', exitCode: /image inspect/.test(line) ? 1 : 0 };
+    }) as Runner;
+    const p = new KindProvider({ run: runner, kindPath: '/x/kind', dockerPath: '/x/docker' });
+    await expect(p.create({ name: 'faultline-half' })).rejects.toThrow(/killed/);
+    expect(calls.at(-1)).toEqual(['/x/kind', 'delete', 'cluster', '--name', 'faultline-half']);
+    expect(readClusterRecords()).toEqual([]);
+
+    const ok = new KindProvider({ run: fakeRunner([[/image inspect/, { exitCode: 1 }]]), kindPath: '/x/kind', dockerPath: '/x/docker' });
+    const ref = await ok.create({ name: 'faultline-kc' });
+    writeFileSync(ref.kubeconfigPath, 'client-key-data: x\n');
+    await ok.delete('faultline-kc');
+    expect(existsSync(ref.kubeconfigPath)).toBe(false);
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { clearSecretValues, redactDeep, redactText, registerSecretValue } from '../../harness/report/redact.js';
+import { clearSecretValues, redactDeep, redactText, registerSecretValue } from '../../harness/core/redact.js';
 
 afterEach(() => clearSecretValues());
 
@@ -40,5 +40,26 @@ describe('redaction', () => {
     registerSecretValue('abc'); // too short to register safely
     const out = redactDeep({ a: ['x not-secure-database-password y'], b: { c: 'abc' }, n: 3 });
     expect(out).toEqual({ a: ['x [REDACTED] y'], b: { c: 'abc' }, n: 3 });
+  });
+
+  test('a base64-encoded PEM key is masked at any alignment; base64 of a certificate stays', () => {
+    const pem = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAvery-secret-key-bytes\n-----END RSA PRIVATE KEY-----\n';
+    for (const prefix of ['', 'a', 'ab']) {
+      const b64 = Buffer.from(prefix + pem).toString('base64');
+      const out = redactText(`tls.key: ${b64} end`);
+      expect(out).not.toContain(b64.slice(8, 40));
+      expect(out).toBe('tls.key: [REDACTED PRIVATE KEY] end');
+    }
+    const cert = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIBpublic\n-----END CERTIFICATE-----\n').toString('base64');
+    expect(redactText(`tls.crt: ${cert}`)).toBe(`tls.crt: ${cert}`);
+  });
+
+  test('literal env values whose name says secret, in JSON and YAML flow form, and registered values in base64', () => {
+    expect(redactText('{"name":"POSTGRES_PASSWORD","value":"hunter2-x"}')).toBe('{"name":"POSTGRES_PASSWORD","value":"[REDACTED]"}');
+    expect(redactText('- { name: API_TOKEN, value: abc123def }')).toBe('- { name: API_TOKEN, value: [REDACTED] }');
+    expect(redactText('{"name":"POSTGRES_USER","value":"postgres"}')).toBe('{"name":"POSTGRES_USER","value":"postgres"}');
+    registerSecretValue('not-secure-database-password');
+    const b64 = Buffer.from('not-secure-database-password').toString('base64');
+    expect(redactText(`data: {password: ${b64}}`)).not.toContain(b64);
   });
 });

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { render, FORMATS } from '../../harness/report/render.js';
 import { parseReport } from '../../harness/report/schema.js';
-import { clearSecretValues, registerSecretValue } from '../../harness/report/redact.js';
+import { clearSecretValues, registerSecretValue } from '../../harness/core/redact.js';
 import type { Report, ScenarioReport, StageReport } from '../../harness/report/types.js';
 import { STAGE_ORDER } from '../../harness/core/stages.js';
 

@@ -7,7 +7,7 @@ import type { Report } from '../../report/types.js';
 import { EXIT, collect } from '../common.js';
 import { builtinRegistries } from '../../engine/registries.js';
 import { resolveScenarios } from '../../engine/scenario-loader.js';
-import { run, withOverrides } from './run.js';
+import { checkedReportDir, run, withOverrides } from './run.js';
 
 interface BenchFlags {
   runs: string;
@@ -39,8 +39,9 @@ Exit codes: 0 every run passed, 1 a run failed, 2 bad input.`,
     .action(async (ids: string[], flags: BenchFlags) => {
       const runs = Number(flags.runs);
       if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new UserError(`--runs ${flags.runs} is not a whole number from 1 to 20`, 'pass e.g. --runs 3');
-      // bad scenario ids or fault params are refused before the first run says anything
+      // bad scenario ids, fault params or report folders are refused before the first run says anything
       withOverrides(resolveScenarios(ids, ids.length === 0, builtinRegistries()), flags.faultParam, builtinRegistries());
+      checkedReportDir(flags.out);
       const reports: Report[] = [];
       let failed = false;
       for (let i = 1; i <= runs; i++) {
@@ -49,7 +50,7 @@ Exit codes: 0 every run passed, 1 a run failed, 2 bad input.`,
         process.stderr.write(`faultline bench: run ${i} of ${runs}\n`);
         const code = await run(ids, { all: ids.length === 0, allowContext: [], reportDir: dir, output: 'text', quiet: true, faultParam: flags.faultParam, ...(flags.image ? { image: flags.image } : {}) });
         reports.push(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report);
-        if (code === EXIT.sigint || code === EXIT.sigterm) return void (process.exitCode = code);
+        if (code === EXIT.sigint || code === EXIT.sigterm || code === EXIT.sighup) return void (process.exitCode = code);
         failed ||= code !== EXIT.ok;
       }
       process.stdout.write(renderBench(reports));

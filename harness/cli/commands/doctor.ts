@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { scanAll } from '../../detectors/registry.js';
 import type { Finding } from '../../detectors/types.js';
 import { builtinRegistries } from '../../engine/registries.js';
-import { redactDeep } from '../../report/redact.js';
+import { redactDeep } from '../../core/redact.js';
 import { EXIT, connectChecked, currentContext, parseChoice, resolveExistingTarget } from '../common.js';
 import { existingRef } from '../../cluster/existing.js';
 import { makeProvider } from '../../cluster/registry.js';

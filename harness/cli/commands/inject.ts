@@ -2,13 +2,15 @@ import type { Command } from 'commander';
 import { makeProvider } from '../../cluster/registry.js';
 import { KubeDeployer } from '../../engine/deploy.js';
 import { UserError, errorMessage } from '../../core/errors.js';
-import { applyJournaled, openRunJournal } from '../../engine/journal.js';
+import { applyJournaled, RunJournal } from '../../engine/journal.js';
+import { lockCluster } from '../../cluster/ownership.js';
+import { LockHeld, type Lock } from '../../core/lock.js';
 import { builtinRegistries } from '../../engine/registries.js';
 import { assertInjectionAllowed } from '../../engine/safety.js';
 import { resolveScenarios } from '../../engine/scenario-loader.js';
 import { runStage } from '../../engine/stage.js';
-import { EXIT, collect, connectChecked, newRunId, resolveExistingTarget } from '../common.js';
-import { withOverrides } from './run.js';
+import { EXIT, collect, connectChecked, newRunId, resolveExistingTarget, say } from '../common.js';
+import { assertNoFaultsLeft, withOverrides } from './run.js';
 
 interface InjectFlags {
   cluster?: string;
@@ -42,31 +44,43 @@ Examples:
       const [sc] = withOverrides(resolveScenarios([id], false, registries), flags.faultParam, registries);
       const ref = resolveExistingTarget(flags);
       if (!ref) throw new UserError('inject needs a target cluster', 'pass --cluster NAME or --context NAME');
-      assertInjectionAllowed(ref, flags.allowContext);
+      const allowedBy = await assertInjectionAllowed(ref, flags.allowContext);
+      assertNoFaultsLeft(ref);
       const kube = await connectChecked(ref);
       const runId = newRunId();
-      const log = (m: string) => process.stderr.write(`faultline: ${m}\n`);
-      const ctx = { runId, cluster: ref, provider: makeProvider(ref.provider), kube, log };
+      const command = `faultline inject ${sc!.id} (run ${runId})`;
+      const ctx = { runId, cluster: ref, provider: makeProvider(ref.provider), kube, log: say };
+      let clusterLock: Lock;
       try {
-        const journal = openRunJournal(runId, ref);
+        clusterLock = lockCluster(ref, command);
+      } catch (err) {
+        if (err instanceof LockHeld) throw new UserError(`cluster ${ref.name} is in use by pid ${err.owner.pid} (${err.owner.command})`, 'wait for it to end');
+        throw err;
+      }
+      const journal = RunJournal.create(runId, ref, { command, allowedBy });
+      try {
         // what the victim needs outside its namespace comes first, journaled like the fault (recover undoes it)
         for (const [i, st] of sc!.victim.setup.entries()) {
           await applyJournaled(ctx, registries.faults, journal, { scenario: sc!.id, id: `${sc!.id}-setup-${i + 1}`, type: st.type, params: st.params });
-          log(`set-up ${st.type} applied`);
+          say(`set-up ${st.type} applied`);
         }
         if (flags.deploy) {
           const st = await runStage('deploy', sc!.stageDeadlines.deploy, (s) => new KubeDeployer(undefined, registries.fixtures).deploy({ ...ctx, signal: s.signal }, sc!, s).then((o) => o.message), {
-            onProgress: (_n, m) => log(`deploy: ${m}`),
+            onProgress: (_n, m) => say(`deploy: ${m}`),
           });
           if (st.status !== 'passed') throw new Error(`deploy ${st.status}: ${st.message}`);
         }
         await applyJournaled(ctx, registries.faults, journal, { scenario: sc!.id, id: `${sc!.id}-1`, type: sc!.fault.type, params: sc!.fault.params });
         process.stdout.write(`${runId}\n`);
-        log(`${sc!.fault.type} applied to ${ref.context}; undo with \`faultline recover --run ${runId}\``);
+        say(`${sc!.fault.type} applied to ${ref.context}; undo with \`faultline recover --run ${runId}\``);
         process.exitCode = EXIT.ok;
       } catch (err) {
-        process.stderr.write(`faultline: inject failed: ${errorMessage(err)}; if a journal entry was written, \`faultline recover --run ${runId}\` undoes it\n`);
+        say(`inject failed: ${errorMessage(err)}; if a journal entry was written, \`faultline recover --run ${runId}\` undoes it`);
         process.exitCode = EXIT.failed;
+      } finally {
+        // the fault stays (that is what inject is for); the journal is left for recover to take over
+        journal.close();
+        clusterLock.release();
       }
     });
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { connect } from '../../cluster/kube.js';
@@ -6,10 +6,14 @@ import { clusterName } from '../../cluster/naming.js';
 import { makeProvider } from '../../cluster/registry.js';
 import { KubeDeployer } from '../../engine/deploy.js';
 import { UserError, errorMessage } from '../../core/errors.js';
+import { InputFileError, assertWritableDir } from '../../core/files.js';
+import { readClusterRecords } from '../../cluster/records.js';
+import type { ClusterRef } from '../../cluster/types.js';
+import { listJournals, openJournalsOn, type AllowedBy } from '../../engine/journal.js';
 import { builtinRegistries, type Registries } from '../../engine/registries.js';
 import type { LoadedScenario } from '../../engine/scenario.js';
 import { assertInjectionAllowed } from '../../engine/safety.js';
-import { displayPath, parseFaultParams, resolveScenarios, withFaultParams } from '../../engine/scenario-loader.js';
+import { parseFaultParams, resolveScenarios, withFaultParams } from '../../engine/scenario-loader.js';
 import { HOLD_ENV, holdAfterApplyMs } from '../../engine/scenario-run.js';
 import { runSuite, type ClusterTarget } from '../../engine/suite.js';
 import { FORMATS, REPORT_FILES, render, type Format } from '../../report/render.js';
@@ -23,8 +27,10 @@ import {
   progressPrinter,
   providerReady,
   resolveExistingTarget,
+  say,
   signalExit,
   trapSignals,
+  type SignalDeps,
 } from '../common.js';
 
 export interface RunFlags {
@@ -97,34 +103,28 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
   } catch (err) {
     throw new UserError(errorMessage(err), `unset ${HOLD_ENV} (a test hook)`);
   }
-  if (flags.reportDir && existsSync(flags.reportDir) && !statSync(flags.reportDir).isDirectory()) {
-    throw new UserError(`--report-dir ${flags.reportDir} is not a directory`, 'pass a directory path');
-  }
+  // found now, not after the whole run (or never: a recursive mkdir under /proc does not return)
+  if (flags.reportDir) checkedReportDir(flags.reportDir);
   let target: ClusterTarget;
+  let allowedBy: AllowedBy | undefined;
   const existing = resolveExistingTarget(flags);
   const runId = newRunId();
   if (existing) {
-    assertInjectionAllowed(existing, flags.allowContext);
+    allowedBy = await assertInjectionAllowed(existing, flags.allowContext);
+    assertNoFaultsLeft(existing);
     await connectChecked(existing);
     target = { mode: 'reuse', ref: existing };
   } else {
     if (kind === 'existing') throw new UserError('--provider existing needs --context', 'pass --context NAME --allow-context NAME');
     await providerReady(kind);
-    if (kind === 'kind') {
-      for (const sc of scenarios) {
-        if (sc.clusterConfigPath && !existsSync(sc.clusterConfigPath)) {
-          throw new UserError(`scenario ${sc.id} needs kind config ${displayPath(sc.clusterConfigPath)}, which does not exist`, 'restore it or fix cluster.config');
-        }
-      }
-    }
     // run id "20250101-120000-ab12" gives cluster "faultline-120000-ab12"
     target = { mode: 'create', name: clusterName(runId.split('-').slice(1).join('-')), ...(flags.image ? { image: flags.image } : {}) };
   }
-  const provider = makeProvider(existing ? existing.provider : kind, (m) => process.stderr.write(`faultline: ${m}\n`));
+  const provider = makeProvider(existing ? existing.provider : kind, say);
   const controller = new AbortController();
-  const untrap = trapSignals(controller, runId);
+  const untrap = trapSignals(controller, leftBehindBy(runId, target));
   const progress = progressPrinter(Date.now(), scenarios.length > 1);
-  process.stderr.write(`faultline: run ${runId}: ${scenarios.map((s) => s.id).join(', ')} on ${target.mode === 'reuse' ? `${target.ref.provider} cluster ${target.ref.name}` : `a new ${kind} cluster ${target.name}`}\n`);
+  say(`run ${runId}: ${scenarios.map((s) => s.id).join(', ')} on ${target.mode === 'reuse' ? `${target.ref.provider} cluster ${target.ref.name}` : `a new ${kind} cluster ${target.name}`}`);
   const report = await runSuite(
     scenarios,
     {
@@ -133,17 +133,55 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
       connect,
       deployer: new KubeDeployer(undefined, registries.fixtures),
       onProgress: progress,
-      log: (m) => process.stderr.write(`faultline: ${m}\n`),
+      log: say,
     },
-    { runId, target, keep: !!flags.keep, signal: controller.signal },
+    { runId, target, keep: !!flags.keep, signal: controller.signal, command: `faultline run ${scenarios.map((s) => s.id).join(' ')} (run ${runId})`, ...(allowedBy ? { allowedBy } : {}) },
   );
   untrap();
   if (flags.reportDir) {
-    mkdirSync(flags.reportDir, { recursive: true });
     for (const [file, fmt] of REPORT_FILES) writeFileSync(join(flags.reportDir, file), render(report, fmt));
-    process.stderr.write(`faultline: reports written to ${flags.reportDir}\n`);
+    say(`reports written to ${flags.reportDir}`);
   }
   if (!flags.quiet) process.stdout.write(render(report, format));
   if (controller.signal.aborted) return signalExit(controller.signal.reason);
   return report.scenarios.some((s) => s.status === 'failed') ? EXIT.failed : EXIT.ok;
+}
+
+/** A report directory that exists (made if need be) and takes files; bad input otherwise. */
+export function checkedReportDir(dir: string): void {
+  try {
+    assertWritableDir(dir);
+  } catch (err) {
+    if (err instanceof InputFileError) throw new UserError(`--report-dir ${err.message}`, 'pass a directory faultline can write');
+    throw err;
+  }
+}
+
+/** Bad input when another run's faults are still on this cluster: they would be captured as its "original". */
+export function assertNoFaultsLeft(ref: ClusterRef): void {
+  const left = openJournalsOn(ref);
+  if (left.length === 0) return;
+  const runs = left.map((j) => j.file.runId);
+  throw new UserError(
+    `cluster ${ref.name} still holds faults of run ${runs.join(', ')} (open journal entries: ${left.flatMap((j) => j.openEntries().map((e) => e.id)).join(', ')})`,
+    `undo them first with \`faultline recover --run ${runs[0]}\``,
+  );
+}
+
+/** What a second signal leaves in place, read from disk at that moment: open journal entries of this run, and the
+ *  clusters it created that still have a record. */
+export function leftBehindBy(runId: string, target: ClusterTarget): SignalDeps {
+  const ours = () => listJournals().journals.filter((j) => j.file.runId === runId || j.file.runId.startsWith(`${runId}-`));
+  const clusters = () =>
+    target.mode === 'create' ? readClusterRecords().filter((r) => r.name === target.name || r.name.startsWith(`${target.name}-`)).map((r) => r.name) : [];
+  return {
+    leftBehind: () => [
+      ...ours().flatMap((j) => j.openEntries().map((e) => `fault ${e.id} (${e.faultType}, ${e.state}) on cluster ${j.file.cluster.name}`)),
+      ...clusters().map((c) => `cluster ${c}`),
+    ],
+    undo: () => [
+      ...ours().filter((j) => j.openEntries().length > 0).map((j) => `faultline recover --run ${j.file.runId}`),
+      ...clusters().map((c) => `faultline cluster down ${c}`),
+    ],
+  };
 }

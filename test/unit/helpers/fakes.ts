@@ -26,6 +26,8 @@ export interface FakeWorld {
   /** called on each fake detector poll after apply (lets a test abort mid-stage) */
   onPoll?(n: number): void;
   failApply?: boolean;
+  /** apply takes this long and ignores its signal, like a slow API call (ms) */
+  applyDelayMs?: number;
 }
 
 export function fakeWorld(overrides: Partial<FakeWorld> = {}): FakeWorld {
@@ -100,6 +102,10 @@ export function fakeFault(w: FakeWorld): Fault<{ target: string }, FakeRecord> {
     },
     async apply() {
       w.calls.push('fault.apply');
+      if (w.applyDelayMs) {
+        await new Promise((r) => setTimeout(r, w.applyDelayMs));
+        w.calls.push('fault.apply done');
+      }
       w.applied = true;
       if (w.failApply) throw new Error('fake apply failed half-way');
     },

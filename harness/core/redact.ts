@@ -28,15 +28,37 @@ const PATTERNS: Array<[RegExp, string]> = [
     /((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|client[_-]?secret)[A-Za-z0-9_-]*["']?\s*[:=]\s*["']?)(?!\[REDACTED)([^\s"',;}]{1,})/gi,
     `$1${MASK}`,
   ],
+  // env entries whose name says secret, as JSON ({"name":"DB_PASSWORD","value":"..."}) or YAML flow ({ name: X, value: ... })
+  [
+    /("name"\s*:\s*"[^"]*(?:pass|secret|token|key|credential)[^"]*"\s*,\s*"value"\s*:\s*")((?:[^"\\]|\\.)*)(")/gi,
+    `$1${MASK}$3`,
+  ],
+  [/(\bname:\s*[\w.-]*(?:pass|secret|token|key|credential)[\w.-]*\s*,\s*value:\s*["']?)([^"',}\s]+)/gi, `$1${MASK}`],
   // kubeconfig / Secret manifest fields holding base64 credentials
   [/((?:client-key-data|client-certificate-data|token-data)["']?\s*[:=]\s*["']?)[A-Za-z0-9+/=]{16,}/g, `$1${MASK}`],
 ];
 
+// base64 of "-----BEGIN" at each of the three byte alignments a base64 encoder can give it
+const B64_PEM = /[A-Za-z0-9+/]*(?:LS0tLS1CRUdJTi|0tLS0tQkVHSU4|tLS0tLUJFR0lO)[A-Za-z0-9+/]{16,}={0,2}/g;
+
+/** A base64 blob that decodes to a PEM private key (a Secret's tls.key, a kubeconfig's client-key-data). */
+function redactBase64Keys(text: string): string {
+  return text.replace(B64_PEM, (blob) => {
+    const decoded = Buffer.from(blob, 'base64').toString('latin1');
+    return /PRIVATE KEY/.test(decoded) ? '[REDACTED PRIVATE KEY]' : blob;
+  });
+}
+
 export function redactText(text: string): string {
   let out = text;
-  for (const value of [...known].sort((a, b) => b.length - a.length)) out = out.split(value).join(MASK);
+  for (const value of [...known].sort((a, b) => b.length - a.length)) {
+    out = out.split(value).join(MASK);
+    // the same value base64-encoded, as a Secret's data holds it
+    const b64 = Buffer.from(value).toString('base64');
+    if (b64.length >= 8) out = out.split(b64).join(MASK);
+  }
   for (const [re, rep] of PATTERNS) out = out.replace(re, rep);
-  return out;
+  return redactBase64Keys(out);
 }
 
 /** Redacts every string inside a JSON-like value (keys kept). */
