@@ -131,6 +131,8 @@ describe('stale-certs-control-plane on a real kind cluster', () => {
       ['killed run stderr', run.stderr()],
       ...filesUnder(join(stateDir, 'journal')).map((p) => [p, readFileSync(p, 'utf8')] as [string, string]),
     ]);
+    // the node-side copy of the key, and the folders faultline made for it, are gone
+    expect(onNode('sh', '-c', 'if [ -e /var/lib/faultline ]; then echo present; else echo absent; fi').trim()).toBe('absent');
     const again = await runCli(['recover'], env, 2 * 60_000, 'recover-2');
     expect(again.stdout).toBe('nothing to recover\n');
   });
