@@ -1,7 +1,7 @@
 // Reading a file a user points at: only a regular file (a FIFO would block the read forever, a directory or a
 // device is a mistake), and only up to a size cap, so a wrong path is one clear error instead of a hang.
-import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, realpathSync, statSync, unlinkSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { accessSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 /** Scenario files, manifests, kind configs and reports are small; anything past this is not one of them. */
 export const MAX_INPUT_BYTES = 4 * 1024 * 1024;
@@ -52,31 +52,28 @@ export function readRegularFile(path: string, maxBytes = MAX_INPUT_BYTES): strin
   }
 }
 
-/** Makes sure a directory exists and a file can be created in it (a report directory, before any run starts),
- *  or says why not in one line. */
+/** Makes sure a directory can be made (if need be) and written (a report directory, before any run starts), or
+ *  says why not in one line. Nothing is created here: bad input changes nothing; see makeDir. */
 export function assertWritableDir(dir: string): void {
-  // Node's recursive mkdir loops for ever under /proc, so kernel file systems are refused before it runs,
+  // Node's recursive mkdir loops for ever under /proc, so kernel file systems are refused before anything else,
   // judged by the nearest ancestor that exists (symlinks resolved)
-  let probeDir = resolve(dir);
-  while (!existsSync(probeDir)) probeDir = dirname(probeDir);
-  const real = realpathSync(probeDir);
+  let existing = resolve(dir);
+  while (!existsSync(existing)) existing = dirname(existing);
+  const real = realpathSync(existing);
   if (['/proc', '/sys', '/dev'].some((k) => real === k || real.startsWith(`${k}/`))) {
     throw new InputFileError(dir, 'is in a kernel file system, not a place for reports');
   }
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new InputFileError(dir, 'is not a directory');
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    throw new InputFileError(dir, `cannot be created (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  if (!statSync(existing).isDirectory()) {
+    throw new InputFileError(dir, existing === resolve(dir) ? 'is not a directory' : `cannot be created (${existing} is not a directory)`);
   }
-  if (!statSync(dir).isDirectory()) throw new InputFileError(dir, 'is not a directory');
-  const probe = join(dir, `.faultline-write-test-${process.pid}`);
-  let fd: number;
   try {
-    fd = openSync(probe, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NONBLOCK, 0o600);
+    accessSync(existing, constants.W_OK | constants.X_OK);
   } catch (err) {
-    throw new InputFileError(dir, `is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new InputFileError(dir, `is not writable (${existing}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  closeSync(fd);
-  unlinkSync(probe);
+}
+
+/** The directory, made with its parents; call assertWritableDir first (the mkdir below never sees /proc). */
+export function makeDir(dir: string): void {
+  mkdirSync(dir, { recursive: true });
 }

@@ -45,7 +45,7 @@ export interface Deployer {
 export function readManifests(paths: string[], namespace: string): KubernetesObject[] {
   const objs: KubernetesObject[] = [];
   for (const p of paths) {
-    for (const doc of parseAllDocuments(readRegularFile(p))) {
+    for (const doc of parseAllDocuments(readRegularFile(p), { logLevel: 'error' })) {
       if (doc.errors.length) throw new Error(`${displayPath(p)}: invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
       const obj = doc.toJS() as KubernetesObject | null;
       if (!obj) continue;

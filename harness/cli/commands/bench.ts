@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import { renderBench } from '../../report/bench.js';
 import type { Report } from '../../report/types.js';
-import { EXIT, collect } from '../common.js';
+import { EXIT, collect, providerReady } from '../common.js';
 import { builtinRegistries } from '../../engine/registries.js';
 import { resolveScenarios } from '../../engine/scenario-loader.js';
 import { checkedReportDir, run, withOverrides } from './run.js';
@@ -42,6 +42,8 @@ Exit codes: 0 every run passed, 1 a run failed, 2 bad input.`,
       // bad scenario ids, fault params or report folders are refused before the first run says anything
       withOverrides(resolveScenarios(ids, ids.length === 0, builtinRegistries()), flags.faultParam, builtinRegistries());
       checkedReportDir(flags.out);
+      // and a machine where no cluster can be made, before "run 1 of N"
+      await providerReady('kind');
       const reports: Report[] = [];
       let failed = false;
       for (let i = 1; i <= runs; i++) {

@@ -6,7 +6,7 @@ import { clusterName } from '../../cluster/naming.js';
 import { makeProvider } from '../../cluster/registry.js';
 import { KubeDeployer } from '../../engine/deploy.js';
 import { UserError, errorMessage } from '../../core/errors.js';
-import { InputFileError, assertWritableDir } from '../../core/files.js';
+import { InputFileError, assertWritableDir, makeDir } from '../../core/files.js';
 import { readClusterRecords } from '../../cluster/records.js';
 import type { ClusterRef } from '../../cluster/types.js';
 import { listJournals, openJournalsOn, type AllowedBy } from '../../engine/journal.js';
@@ -139,6 +139,7 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
   );
   untrap();
   if (flags.reportDir) {
+    makeDir(flags.reportDir);
     for (const [file, fmt] of REPORT_FILES) writeFileSync(join(flags.reportDir, file), render(report, fmt));
     say(`reports written to ${flags.reportDir}`);
   }
