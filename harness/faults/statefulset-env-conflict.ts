@@ -47,6 +47,11 @@ export function locate(sts: V1StatefulSet, container: string, env: string): { ci
   return { ci, ei };
 }
 
+/** Equal as JSON: the API client hands back class instances, which a strict deep-equal never matches to a literal. */
+function sameJson(a: unknown, b: unknown): boolean {
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(a ?? null)), JSON.parse(JSON.stringify(b ?? null)));
+}
+
 export function hasConflict(e: V1EnvVar | undefined): boolean {
   return !!e && e.value !== undefined && e.value !== '' && e.valueFrom !== undefined;
 }
@@ -153,7 +158,7 @@ export const statefulsetEnvConflict: Fault<StsEnvConflictParams, StsEnvConflictR
     const { ci, ei } = locate(sts, r.container, r.env);
     const env = sts.spec!.template.spec!.containers[ci]!.env?.[ei];
     const added = { secretKeyRef: { name: r.secretName, key: r.secretKey } };
-    if (hasConflict(env) && isDeepStrictEqual(env!.valueFrom, added)) {
+    if (hasConflict(env) && sameJson(env!.valueFrom, added)) {
       const base = `/spec/template/spec/containers/${ci}`;
       // the guards make the patch fail rather than touch another container or env var if the lists move
       // between this read and the patch

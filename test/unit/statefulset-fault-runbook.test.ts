@@ -1,6 +1,7 @@
 // The statefulset-env-conflict fault and runbook against a FAKE in-memory API (helpers/fake-kube.ts), plus the
 // runbook's pure diagnosis on fixtures. Real API behaviour (the controller's FailedCreate) is e2e territory.
 import { describe, expect, test } from '@jest/globals';
+import { V1EnvVarSource, V1SecretKeySelector } from '@kubernetes/client-node';
 import { statefulsetEnvConflict, type StsEnvConflictRecord } from '../../harness/faults/statefulset-env-conflict.js';
 import { diagnoseFromSnapshot, statefulsetEnvConflictRunbook } from '../../harness/runbooks/statefulset-env-conflict.js';
 import { crashloopRunbook } from '../../harness/runbooks/crashloop.js';
@@ -72,6 +73,13 @@ describe('statefulset-env-conflict fault (fake API)', () => {
     kube.statefulSets.set('harbor/postgresql', literalSts());
     const ctx = fakeCtx(kube);
     const original = JSON.parse(JSON.stringify(envOf(kube)));
+    // as @kubernetes/client-node reads it: valueFrom is a V1EnvVarSource instance, not a plain object
+    kube.onRead = (o) => {
+      for (const e of o.spec.template.spec.containers[0].env) {
+        if (e.valueFrom) e.valueFrom = Object.assign(new V1EnvVarSource(), { secretKeyRef: Object.assign(new V1SecretKeySelector(), e.valueFrom.secretKeyRef) });
+      }
+      return o;
+    };
     const record: StsEnvConflictRecord = await statefulsetEnvConflict.plan(ctx, params);
     await statefulsetEnvConflict.apply(ctx, params, record);
     kube.pods.set('harbor/postgresql-0', { status: { phase: 'Pending' } });

@@ -41,6 +41,8 @@ export class FakeKube {
   pods = new Map<string, Obj>();
   deployments = new Map<string, Obj>();
   calls: string[] = [];
+  /** what a read hands back, after the JSON copy: the real client returns class instances, not plain objects */
+  onRead: (o: Obj) => Obj = (o) => o;
 
   clients(): KubeClients {
     const self = this;
@@ -49,7 +51,7 @@ export class FakeKube {
       async readNamespacedStatefulSet({ name, namespace }: { name: string; namespace: string }) {
         self.calls.push(`read sts ${namespace}/${name}`);
         const o = self.statefulSets.get(k(namespace, name));
-        return o ? JSON.parse(JSON.stringify(o)) : notFound();
+        return o ? self.onRead(JSON.parse(JSON.stringify(o))) : notFound();
       },
       async patchNamespacedStatefulSet({ name, namespace, body }: { name: string; namespace: string; body: any }) {
         self.calls.push(`patch sts ${namespace}/${name} ${JSON.stringify(body)}`);
