@@ -36,8 +36,9 @@ export interface DeployOutcome {
 }
 
 export interface Deployer {
-  /** onCreatedNamespace: called right after this deploy creates the victim namespace (before the wait) */
-  deploy(ctx: RunContext, scenario: LoadedScenario, s: StageCtx, onCreatedNamespace?: () => void): Promise<DeployOutcome>;
+  /** createNamespace: makes the victim namespace when it does not exist (the engine journals it first);
+   *  once it returns, the namespace is this run's (teardown deletes it even if the wait for readiness is cut short) */
+  deploy(ctx: RunContext, scenario: LoadedScenario, s: StageCtx, createNamespace: (ns: string) => Promise<void>): Promise<DeployOutcome>;
   removeNamespace(ctx: RunContext, namespace: string, s: StageCtx): Promise<string>;
 }
 
@@ -124,7 +125,7 @@ export class KubeDeployer implements Deployer {
     private readonly fixtures: FixtureRegistry = builtinFixtures(),
   ) {}
 
-  async deploy(ctx: RunContext, scenario: LoadedScenario, s: StageCtx, onCreatedNamespace?: () => void): Promise<DeployOutcome> {
+  async deploy(ctx: RunContext, scenario: LoadedScenario, s: StageCtx, createNamespace: (ns: string) => Promise<void>): Promise<DeployOutcome> {
     const ns = scenario.victim.namespace;
     const objs = readManifests(scenario.manifestPaths, ns);
     registerManifestSecrets(objs);
@@ -134,8 +135,8 @@ export class KubeDeployer implements Deployer {
       const { skipped } = await ctx.provider.loadImages(ctx.cluster, images);
       if (skipped.length) s.progress(`not in the local Docker, left for the nodes to pull: ${skipped.join(', ')}`);
     }
-    const createdNamespace = await this.ensureNamespace(ctx, ns);
-    if (createdNamespace) onCreatedNamespace?.();
+    const createdNamespace = await this.needsNamespace(ctx, ns);
+    if (createdNamespace) await createNamespace(ns);
     const made: string[] = [];
     for (const f of scenario.victim.fixtures) {
       const fixture = this.fixtures.get(f.type);
@@ -165,9 +166,9 @@ export class KubeDeployer implements Deployer {
     return { createdNamespace, message: `${made.map((m) => `${m}; `).join('')}applied ${objs.length} object(s); ${wanted.length} workload(s) ready` };
   }
 
-  /** Creates the namespace labelled as ours; refuses a namespace someone else owns, so a real
-   *  workload of the same name (a staging "harbor") is never overwritten. */
-  private async ensureNamespace(ctx: RunContext, ns: string): Promise<boolean> {
+  /** True when the namespace must be made; refuses a namespace someone else owns, so a real workload of the
+   *  same name (a staging "harbor") is never overwritten. */
+  private async needsNamespace(ctx: RunContext, ns: string): Promise<boolean> {
     try {
       const existing = await ctx.kube.core.readNamespace({ name: ns });
       if (existing.metadata?.labels?.[MANAGED_BY.key] !== MANAGED_BY.value) {
@@ -177,11 +178,8 @@ export class KubeDeployer implements Deployer {
       return false;
     } catch (err) {
       if (!isNotFound(err)) throw err;
+      return true;
     }
-    await ctx.kube.core.createNamespace({
-      body: { metadata: { name: ns, labels: { [MANAGED_BY.key]: MANAGED_BY.value }, annotations: { 'faultline/run-id': ctx.runId } } },
-    });
-    return true;
   }
 
   async removeNamespace(ctx: RunContext, namespace: string, s: StageCtx): Promise<string> {

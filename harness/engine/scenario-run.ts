@@ -14,6 +14,7 @@ import { applyJournaled, type JournalEntry, type RunJournal } from './journal.js
 import { scanAll } from '../detectors/registry.js';
 import { waitForFindings } from './detect-wait.js';
 import { revertEntries } from './revert.js';
+import { victimNamespace } from '../faults/victim-namespace.js';
 import { pollUntil, sleep } from '../core/poll.js';
 import type { Registries } from './registries.js';
 import { runLoadPhase } from './load-phases.js';
@@ -45,6 +46,8 @@ export interface ScenarioRunInput {
   provision: StageReport;
   /** the suite's cleanup for this scenario; gets whether this run created the victim namespace */
   teardown(ctx: RunContext | undefined, createdNamespace: boolean): StageFn;
+  /** --keep: the namespace this run made stays, and its journal entry is closed as kept */
+  keep: boolean;
 }
 
 /** Test hook, not for normal use: FAULTLINE_TEST_HOLD_AFTER_APPLY_MS makes the inject stage wait that long
@@ -94,6 +97,7 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
   let base: RunContext | undefined;
   const injected: JournalEntry[] = [];
   let createdNamespace = false;
+  let namespaceEntry: JournalEntry | undefined;
   let injectEnd: number | undefined;
   let detectedAt: number | undefined;
   let detected: Finding[] = [];
@@ -124,9 +128,14 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
       s.progress(`setting up ${st.type}`);
       await journaledApply(ctxFor(s.signal), st.type, st.params, `${sc.id}-setup-${i + 1}`);
     }
-    // told as soon as the namespace exists, so a deploy interrupted while waiting for readiness still lets
-    // teardown delete the namespace this run created
-    const out = await deps.deployer.deploy(ctxFor(s.signal), sc, s, () => (createdNamespace = true));
+    // journaled before it exists (a killed run's namespace is deleted by recover), and known as this run's as
+    // soon as it does, so a deploy interrupted while waiting for readiness still lets teardown delete it
+    const ctx = ctxFor(s.signal);
+    const out = await deps.deployer.deploy(ctx, sc, s, async (ns) => {
+      const step = { scenario: sc.id, id: `${sc.id}-namespace`, type: victimNamespace.type, params: { namespace: ns } };
+      await applyJournaled(ctx, deps.registries.faults, journal, step, (e) => (namespaceEntry = e));
+      createdNamespace = true;
+    });
     createdNamespace ||= out.createdNamespace;
     return out.message;
   });
@@ -271,6 +280,7 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
   );
 
   await stage('teardown', input.teardown(base, createdNamespace), true);
+  if (namespaceEntry) await settleNamespaceEntry(namespaceEntry, input.keep, base, journal, deps);
 
   const bad = report.stages.find((st) => st.status === 'failed' || st.status === 'interrupted');
   if (bad) {
@@ -278,6 +288,17 @@ export async function runScenario(input: ScenarioRunInput, deps: ScenarioDeps): 
     report.reason = `${bad.name} ${bad.status}${bad.message ? `: ${bad.message}` : ''}`;
   }
   return report;
+}
+
+/** After teardown the namespace entry is settled: kept (--keep) closes it; otherwise its revert makes sure the
+ *  namespace is gone (teardown normally deleted it already; a deleted cluster closed it). */
+async function settleNamespaceEntry(entry: JournalEntry, keep: boolean, base: RunContext | undefined, journal: RunJournal, deps: ScenarioDeps): Promise<void> {
+  const now = journal.file.entries.find((e) => e.id === entry.id);
+  if (!now || now.state === 'reverted' || now.state === 'closed') return;
+  if (keep) return journal.setState(entry.id, 'closed', 'kept with --keep');
+  if (!base) return;
+  const res = await revertEntries(base, [now], deps.registries.faults, journal);
+  for (const f of res.failed) deps.log?.(`namespace left in place: ${f.error}; \`faultline recover --run ${journal.file.runId}\` deletes it`);
 }
 
 function round(n: number): number {

@@ -84,6 +84,8 @@ export async function runStage(name: StageName, deadlineSeconds: number, fn: Sta
     lastProgress = m;
     opts.onProgress?.(name, m);
   };
+  // a line per stage start: a person (or a script timing an interrupt) sees where the run is
+  opts.onProgress?.(name, 'started');
   const work = (async () => fn({ signal: ctrl.signal, progress }))().then(
     (message) => ({ ok: true as const, message: message ?? undefined }),
     (error: unknown) => ({ ok: false as const, error }),

@@ -138,7 +138,7 @@ async function runGroup(group: LoadedScenario[], clusterName: string, runId: str
         return msgs.join('; ') || 'nothing to tear down';
       };
       report.scenarios.push(
-        await runScenario({ scenario: sc, runId: opts.runId, cluster: ref, journal, runSignal: opts.signal, provision: provision.stage, teardown }, deps),
+        await runScenario({ scenario: sc, runId: opts.runId, cluster: ref, journal, runSignal: opts.signal, provision: provision.stage, teardown, keep: opts.keep }, deps),
       );
     }
     return ref;

@@ -5,11 +5,12 @@ import { registryUpstream } from './registry-upstream.js';
 import { mtlsCaRotation } from './mtls-ca-rotation.js';
 import { controlPlaneCert } from './control-plane-cert.js';
 import { statefulsetEnvConflict } from './statefulset-env-conflict.js';
+import { victimNamespace } from './victim-namespace.js';
 import type { AnyFault } from './types.js';
 
 export type FaultRegistry = Map<string, AnyFault>;
 
 export function builtinFaults(): FaultRegistry {
-  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdLivenessProbe, registryUpstream, registryMirrorOutage, mtlsCaRotation, controlPlaneCert];
+  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdLivenessProbe, registryUpstream, registryMirrorOutage, mtlsCaRotation, controlPlaneCert, victimNamespace];
   return new Map(all.map((f) => [f.type, f]));
 }

@@ -102,7 +102,7 @@ describe('stale-certs-control-plane on a real kind cluster', () => {
       ['stderr', r.stderr],
     ]);
     // the journal holds paths and digests of the originals
-    const entry = JSON.parse(readFileSync(journals[0]!, 'utf8')).entries[0];
+    const entry = JSON.parse(readFileSync(journals.find((p) => p.endsWith('.json'))!, 'utf8')).entries.find((e: any) => e.faultType === 'control-plane-cert');
     expect(entry.record.files.map((x: any) => [x.path, x.sha256])).toEqual(FILES.map((p) => [p, original[p]]));
   });
 

@@ -72,7 +72,7 @@ describe('faultline run stale-certs-workload-mtls on a new kind cluster', () => 
 
   test('revert put back the original Secret bytes and removed its backup', async () => {
     const j = journal();
-    const entry = j.entries[0]!;
+    const entry = j.entries.find((e) => e.faultType === 'mtls-ca-rotation')!;
     expect(entry.state).toBe('reverted');
     const rec = entry.record as CaRotationRecord;
     expect(rec.secrets.map((s) => s.name).sort()).toEqual(['backend-tls', 'frontend-tls', 'mtls-ca', 'probe-client-tls']);

@@ -96,15 +96,16 @@ async function heldRun(tag: string, reportDir: string): Promise<{ run: CliProces
   return { run, runId };
 }
 
-/** While held: the fault is really in place, journalled as applied, and doctor names it. */
-async function expectFaultApplied(runId: string, pid: number | undefined): Promise<void> {
+/** While held: the fault is really in place, journalled as applied (after the namespace, when this run made
+ *  it), and doctor names it. */
+async function expectFaultApplied(runId: string, pid: number | undefined, madeNamespace: boolean): Promise<void> {
   const { pw } = await passwordEnv();
   expect(pw.value).toBeTruthy();
   expect(pw.valueFrom?.secretKeyRef).toEqual({ name: 'postgresql', key: 'postgres-password' });
   await waitPod0Gone();
   const j = journal(runId);
   expect(j.pid).toBe(pid);
-  expect(j.entries.map((e: any) => `${e.id} ${e.state}`)).toEqual(['statefulset-env-conflict-1 applied']);
+  expect(j.entries.map((e: any) => `${e.id} ${e.state}`)).toEqual([...(madeNamespace ? ['statefulset-env-conflict-namespace applied'] : []), 'statefulset-env-conflict-1 applied']);
   const d = await doctor();
   expect(d.code).toBe(1);
   expect(d.stdout).toContain('statefulset-env-conflict');
@@ -120,14 +121,17 @@ function manifestEnv(): k8s.V1EnvVar[] {
 
 /** After revert or recover: the deployed template is back, the pod runs, the journal says so and holds no
  *  value, doctor is quiet. */
-async function expectRestored(runId: string): Promise<void> {
+async function expectRestored(runId: string, namespaceState?: string): Promise<void> {
   const deployed = manifestEnv();
   const { env, pw } = await passwordEnv();
   expect(pw.value).toBeTruthy();
   expect(pw.valueFrom).toBeUndefined();
   expect(env).toEqual(deployed);
   expect(JSON.stringify(journal(runId))).not.toContain(pw.value!);
-  expect(journal(runId).entries.map((e: any) => `${e.id} ${e.state}`)).toEqual(['statefulset-env-conflict-1 reverted']);
+  expect(journal(runId).entries.map((e: any) => `${e.id} ${e.state}`)).toEqual([
+    ...(namespaceState ? [`statefulset-env-conflict-namespace ${namespaceState}`] : []),
+    'statefulset-env-conflict-1 reverted',
+  ]);
   await waitPod0Ready();
   await waitDoctorQuiet();
 }
@@ -167,7 +171,7 @@ describe('doctor, SIGINT and SIGKILL during an applied fault, recover', () => {
   test('SIGINT while the fault is applied: exit 130, the run reverts, the cluster is as before the fault', async () => {
     const reportDir = join(tmp, 'report-sigint');
     const { run, runId } = await heldRun('run-sigint', reportDir);
-    await expectFaultApplied(runId, run.child.pid);
+    await expectFaultApplied(runId, run.child.pid, true);
     expect(run.child.exitCode).toBeNull(); // still holding: the checks above ran while the fault was in place
 
     run.child.kill('SIGINT');
@@ -183,7 +187,7 @@ describe('doctor, SIGINT and SIGKILL during an applied fault, recover', () => {
     expect(st.revert.status).toBe('passed');
     expect(st.revert.message).toBe('statefulset-env-conflict-1 reverted');
 
-    await expectRestored(runId);
+    await expectRestored(runId, 'closed'); // kept with --keep
     // created by this run, kept by --keep
     const ns = await victimNamespace();
     expect(ns?.metadata?.labels?.['app.kubernetes.io/managed-by']).toBe('faultline');
@@ -196,7 +200,7 @@ describe('doctor, SIGINT and SIGKILL during an applied fault, recover', () => {
     expect(before).toBeDefined(); // kept by the SIGINT run; this run deploys into it again
     const { run, runId } = await heldRun('run-sigkill', join(tmp, 'report-sigkill'));
     const pid = run.child.pid;
-    await expectFaultApplied(runId, pid);
+    await expectFaultApplied(runId, pid, false);
 
     run.child.kill('SIGKILL');
     const r = await run.exited(60_000);

@@ -268,8 +268,8 @@ describe('engine with fakes', () => {
     const w = fakeWorld();
     const { deployer, deps } = setup(w);
     // a FAKE deployer that creates the namespace, then waits for readiness until the run is aborted
-    (deployer as Deployer).deploy = async (_ctx, _sc, s, onCreatedNamespace) => {
-      onCreatedNamespace?.();
+    (deployer as Deployer).deploy = async (_ctx, _sc, s, createNamespace) => {
+      await createNamespace('victim');
       setTimeout(() => ctrl.abort('SIGINT'), 10);
       await sleep(60_000, s.signal);
       return { createdNamespace: true, message: 'unreachable' };
@@ -281,6 +281,24 @@ describe('engine with fakes', () => {
     expect(st.teardown!.status).toBe('passed');
     expect(deployer.removed).toEqual(['victim']);
     expect(w.calls).not.toContain('fault.apply');
+    // the namespace was journaled before it was made, and its entry settled once teardown removed it
+    expect(w.calls.filter((c) => c.startsWith('namespace.'))).toEqual(['namespace.create victim', 'namespace.delete victim']);
+    const j = JSON.parse(readFileSync(`${tmp.path}/journal/run-deploy-abort.json`, 'utf8'));
+    expect(j.entries.map((e: any) => `${e.id} ${e.faultType} ${e.state}`)).toEqual(['fake-scenario-namespace victim-namespace reverted']);
+  });
+
+  test('fake --keep: the namespace entry is closed as kept, never reverted', async () => {
+    const w = fakeWorld({ firesAfterPolls: 1 });
+    const { deployer, deps } = setup(w);
+    (deployer as Deployer).deploy = async (_ctx, _sc, _s, createNamespace) => {
+      await createNamespace('victim');
+      return { createdNamespace: true, message: 'fake deployed' };
+    };
+    const ref = { provider: 'kind' as const, name: 'faultline-k', context: 'kind-faultline-k', kubeconfigPath: '/fake', createdByFaultline: true };
+    await runSuite([fakeScenario()], deps, { runId: 'run-ns-keep', target: { mode: 'reuse', ref }, keep: true, signal: new AbortController().signal });
+    const [ns] = JSON.parse(readFileSync(`${tmp.path}/journal/run-ns-keep.json`, 'utf8')).entries;
+    expect([ns.state, ns.error]).toEqual(['closed', 'kept with --keep']);
+    expect(w.calls).not.toContain('namespace.delete victim');
   });
 });
 

@@ -3,6 +3,7 @@ import { makeProvider } from '../../cluster/registry.js';
 import { KubeDeployer } from '../../engine/deploy.js';
 import { UserError, errorMessage } from '../../core/errors.js';
 import { applyJournaled, RunJournal } from '../../engine/journal.js';
+import { victimNamespace } from '../../faults/victim-namespace.js';
 import { lockCluster } from '../../cluster/ownership.js';
 import { LockHeld, type Lock } from '../../core/lock.js';
 import { builtinRegistries } from '../../engine/registries.js';
@@ -65,7 +66,12 @@ Examples:
           say(`set-up ${st.type} applied`);
         }
         if (flags.deploy) {
-          const st = await runStage('deploy', sc!.stageDeadlines.deploy, (s) => new KubeDeployer(undefined, registries.fixtures).deploy({ ...ctx, signal: s.signal }, sc!, s).then((o) => o.message), {
+          const st = await runStage('deploy', sc!.stageDeadlines.deploy, (s) =>
+              new KubeDeployer(undefined, registries.fixtures)
+                .deploy({ ...ctx, signal: s.signal }, sc!, s, async (ns) => {
+                  await applyJournaled({ ...ctx, signal: s.signal }, registries.faults, journal, { scenario: sc!.id, id: `${sc!.id}-namespace`, type: victimNamespace.type, params: { namespace: ns } });
+                })
+                .then((o) => o.message), {
             onProgress: (_n, m) => say(`deploy: ${m}`),
           });
           if (st.status !== 'passed') throw new Error(`deploy ${st.status}: ${st.message}`);

@@ -198,9 +198,31 @@ export class FakeDeployer implements Deployer {
   }
 }
 
+/** FAKE victim-namespace change: records create and delete instead of calling an API. */
+export function fakeVictimNamespace(w: FakeWorld): Fault<{ namespace: string }, { namespace: string }> {
+  return {
+    type: 'victim-namespace',
+    description: 'fake namespace',
+    paramsSchema: z.object({ namespace: z.string() }),
+    async plan(_ctx, p) {
+      return { namespace: p.namespace };
+    },
+    async apply(_ctx, p) {
+      w.calls.push(`namespace.create ${p.namespace}`);
+    },
+    async revert(_ctx, r) {
+      w.calls.push(`namespace.delete ${r.namespace}`);
+    },
+    describe: (r) => `fake namespace ${r.namespace} deleted`,
+  };
+}
+
 export function fakeRegistries(w: FakeWorld): Registries {
   return {
-    faults: new Map([['fake-fault', fakeFault(w)]]),
+    faults: new Map<string, Fault<any, any>>([
+      ['fake-fault', fakeFault(w)],
+      ['victim-namespace', fakeVictimNamespace(w)],
+    ]),
     detectors: new Map([['fake-detector', fakeDetector(w)]]),
     runbooks: new Map([['fake-runbook', fakeRunbook(w)]]),
     integrity: new Map([['fake-marker', fakeIntegrity(w)]]),

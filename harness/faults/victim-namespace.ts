@@ -1,0 +1,67 @@
+// The victim's namespace, when a run creates it: a change to the cluster like any set-up, so it is journaled
+// before it exists and `faultline recover` deletes it after a killed run. Only a namespace labelled as faultline's
+// and annotated with the run that made it is ever deleted.
+import { z } from 'zod';
+import { isNotFound } from '../cluster/kube.js';
+import { MANAGED_BY } from '../core/labels.js';
+import { sleep } from '../core/poll.js';
+import type { Fault } from './types.js';
+
+export const RUN_ID_ANNOTATION = 'faultline/run-id';
+
+const Params = z.object({ namespace: z.string().min(1) }).strict();
+type Params = z.infer<typeof Params>;
+
+export interface VictimNamespaceRecord {
+  namespace: string;
+  runId: string;
+}
+
+/** How long a revert waits for the namespace to be gone (its pods terminate first). */
+const GONE_WITHIN_MS = 180_000;
+
+export const victimNamespace: Fault<Params, VictimNamespaceRecord> = {
+  type: 'victim-namespace',
+  description: "create the victim's namespace, labelled as faultline's and annotated with the run id",
+  paramsSchema: Params,
+
+  async plan(ctx, p) {
+    return { namespace: p.namespace, runId: ctx.runId };
+  },
+
+  async apply(ctx, _p, r) {
+    await ctx.kube.core.createNamespace({
+      body: { metadata: { name: r.namespace, labels: { [MANAGED_BY.key]: MANAGED_BY.value }, annotations: { [RUN_ID_ANNOTATION]: r.runId } } },
+    });
+  },
+
+  async revert(ctx, r) {
+    let ns;
+    try {
+      ns = await ctx.kube.core.readNamespace({ name: r.namespace });
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
+    if (ns.metadata?.labels?.[MANAGED_BY.key] !== MANAGED_BY.value || ns.metadata?.annotations?.[RUN_ID_ANNOTATION] !== r.runId) {
+      ctx.log(`namespace ${r.namespace} is not the one run ${r.runId} made; left in place`);
+      return;
+    }
+    if (!ns.metadata?.deletionTimestamp) await ctx.kube.core.deleteNamespace({ name: r.namespace });
+    const until = Date.now() + GONE_WITHIN_MS;
+    for (;;) {
+      try {
+        await ctx.kube.core.readNamespace({ name: r.namespace });
+      } catch (err) {
+        if (isNotFound(err)) return;
+        throw err;
+      }
+      if (Date.now() > until) throw new Error(`namespace ${r.namespace} still terminating after ${GONE_WITHIN_MS / 1000}s`);
+      await sleep(2_000, ctx.signal);
+    }
+  },
+
+  describe(r) {
+    return `namespace ${r.namespace}, made by run ${r.runId}, deleted`;
+  },
+};
