@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 FAULTLINE := node dist/harness/cli/main.js
 
-.PHONY: help setup forge build test test-unit test-e2e demo bench bench-forge bench-etcd-disk clean-clusters
+.PHONY: help setup forge build test test-unit test-e2e demo bench bench-forge bench-etcd-disk bench-interrupts clean-clusters
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ bench: forge build ## run the scenarios and print stage times, TTD and TTR next 
 
 bench-etcd-disk: forge build ## measure each etcd slow-disk setting: fsync/commit/API p99, lease losses, restarts
 	@bash bench/etcd-disk-levels.sh
+
+bench-interrupts: forge build ## SIGINT/SIGKILL trials at random moments of real runs; prints what each left behind (TRIALS=20)
+	@node dist/bench/interrupts.js
 
 bench-forge: setup ## measure the forge (cold and warm), cluster create/delete and node memory
 	@bash images/scripts/bench-forge.sh

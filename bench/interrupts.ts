@@ -1,0 +1,228 @@
+// `make bench-interrupts` (TRIALS=N, default 20; SEED=S; SCENARIOS=a,b): interrupt trials on one real kind cluster.
+// Each trial runs a scenario (picked in turn) with `faultline run --cluster`, then at a random moment between the
+// start of inject and the end of verify sends SIGINT (the run must revert itself) or SIGKILL (then `faultline
+// recover` must undo it). Before the trials and after each one it snapshots what a fault could leave behind and
+// prints what differs: one line per trial, then "N trials, K left something behind".
+import * as k8s from '@kubernetes/client-node';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { $ } from 'zx';
+
+$.verbose = false;
+const TRIALS = Number(process.env.TRIALS ?? 20);
+const SEED = Number(process.env.SEED ?? Date.now() % 100_000);
+const CLI = join(process.cwd(), 'dist', 'harness', 'cli', 'main.js');
+const STATE = mkdtempSync(join(tmpdir(), 'faultline-bench-interrupts-'));
+const env = { ...process.env, FAULTLINE_STATE_DIR: STATE };
+const KIND = process.env.FAULTLINE_KIND ?? join(process.env.FAULTLINE_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'faultline'), 'bin', 'current', 'kind');
+
+/** a small seeded generator (mulberry32), so a trial sequence can be replayed with SEED */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const random = rng(SEED);
+
+function cli(args: string[]) {
+  return $({ env, nothrow: true })`node ${CLI} ${args}`;
+}
+
+// ---- what a fault could leave: node files, host processes and cgroups, cluster objects, journals ----
+
+type Snapshot = Record<string, string>;
+
+const NODE_SCRIPT = [
+  'echo "## manifests"; sha256sum /etc/kubernetes/manifests/* 2>/dev/null',
+  'echo "## pki"; find /etc/kubernetes/pki -type f -exec sha256sum {} + 2>/dev/null | sort -k2',
+  'echo "## certs.d"; find /etc/containerd/certs.d 2>/dev/null | sort; find /etc/containerd/certs.d -type f -exec sha256sum {} + 2>/dev/null | sort -k2',
+  'echo "## faultline dirs"; find /var/lib/faultline 2>/dev/null | sort',
+].join('; ');
+
+async function nodeNames(cluster: string): Promise<string[]> {
+  return (await $`${KIND} get nodes --name ${cluster}`).stdout.split('\n').filter(Boolean).sort();
+}
+
+async function snapshot(cluster: string, kc: k8s.KubeConfig): Promise<Snapshot> {
+  const snap: Snapshot = {};
+  for (const node of await nodeNames(cluster)) snap[`node ${node}`] = (await $({ nothrow: true })`docker exec ${node} sh -c ${NODE_SCRIPT}`).stdout;
+  snap['tracer processes'] = (await $({ nothrow: true })`pgrep -a strace`).stdout.trim();
+  snap['blkio throttles'] = (
+    await $({ nothrow: true })`sh -c ${'find /sys/fs/cgroup/blkio -name blkio.throttle.write_iops_device 2>/dev/null | while read f; do v=$(cat "$f"); [ -n "$v" ] && echo "$f $v"; done'}`
+  ).stdout.trim();
+  snap['upstream containers'] = (await $({ nothrow: true })`docker ps -a --filter label=app.kubernetes.io/managed-by=faultline --format {{.Names}}`).stdout.trim();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+  const nodes = (await core.listNode()).items;
+  snap.cordons = nodes.map((n) => `${n.metadata!.name} unschedulable=${!!n.spec?.unschedulable} taints=${(n.spec?.taints ?? []).map((t) => t.key).join(',')}`).join('\n');
+  const ks = 'kube-system';
+  const [deps, dss] = await Promise.all([apps.listNamespacedDeployment({ namespace: ks }), apps.listNamespacedDaemonSet({ namespace: ks })]);
+  snap['kube-system workloads'] = [
+    ...deps.items.map((d) => `Deployment ${d.metadata!.name} generation ${d.metadata!.generation} ready ${d.status?.readyReplicas ?? 0}/${d.spec?.replicas}`),
+    ...dss.items.map((d) => `DaemonSet ${d.metadata!.name} generation ${d.metadata!.generation} ready ${d.status?.numberReady ?? 0}/${d.status?.desiredNumberScheduled}`),
+  ].sort().join('\n');
+  const pods = (await core.listNamespacedPod({ namespace: ks })).items;
+  snap['kube-system pods not ready'] = pods
+    .filter((p) => !(p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'))
+    .map((p) => p.metadata!.name)
+    .sort()
+    .join(', ');
+  const labelSelector = 'app.kubernetes.io/managed-by=faultline';
+  const labelled = [
+    ...(await core.listNamespace({ labelSelector })).items.map((o) => `Namespace ${o.metadata!.name}`),
+    ...(await core.listSecretForAllNamespaces({ labelSelector })).items.map((o) => `Secret ${o.metadata!.namespace}/${o.metadata!.name}`),
+    ...(await core.listConfigMapForAllNamespaces({ labelSelector })).items.map((o) => `ConfigMap ${o.metadata!.namespace}/${o.metadata!.name}`),
+    ...(await core.listPodForAllNamespaces({ labelSelector })).items.map((o) => `Pod ${o.metadata!.namespace}/${o.metadata!.name}`),
+    ...(await rbac.listClusterRole({ labelSelector })).items.map((o) => `ClusterRole ${o.metadata!.name}`),
+    ...(await rbac.listClusterRoleBinding({ labelSelector })).items.map((o) => `ClusterRoleBinding ${o.metadata!.name}`),
+  ];
+  snap['faultline-labelled objects'] = labelled.sort().join('\n');
+  snap['open journals'] = openJournals().join('\n');
+  return snap;
+}
+
+function openJournals(): string[] {
+  const dir = join(STATE, 'journal');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .flatMap((f) => {
+      try {
+        const j = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { runId: string; entries: Array<{ id: string; state: string }> };
+        return j.entries.filter((e) => e.state !== 'reverted' && e.state !== 'closed').map((e) => `${j.runId} ${e.id} ${e.state}`);
+      } catch {
+        return [`${f} unreadable`];
+      }
+    });
+}
+
+/** Waits until a snapshot matches the baseline, or the settle time runs out (a restarted API server, a
+ *  terminating namespace, pods getting Ready); returns what still differs. */
+async function settledDiff(cluster: string, kc: k8s.KubeConfig, base: Snapshot, settleMs = 240_000): Promise<string[]> {
+  const until = Date.now() + settleMs;
+  for (;;) {
+    let diff: string[];
+    try {
+      const now = await snapshot(cluster, kc);
+      diff = Object.keys({ ...base, ...now }).filter((k) => base[k] !== now[k]).map((k) => describeDiff(k, base[k] ?? '', now[k] ?? ''));
+    } catch (err) {
+      diff = [`cluster API: ${(err as Error).message}`];
+    }
+    if (diff.length === 0 || Date.now() > until) return diff;
+    await new Promise((r) => setTimeout(r, 5_000));
+  }
+}
+
+function describeDiff(key: string, before: string, after: string): string {
+  const b = new Set(before.split('\n').filter(Boolean));
+  const a = new Set(after.split('\n').filter(Boolean));
+  const added = [...a].filter((l) => !b.has(l));
+  const gone = [...b].filter((l) => !a.has(l));
+  return `${key}: ${[...added.map((l) => `+${l}`), ...gone.map((l) => `-${l}`)].slice(0, 4).join('; ')}`;
+}
+
+// ---- one trial ----
+
+interface Trial {
+  exit: number | string;
+  /** seconds from the start of inject to the signal; undefined when the run ended before it */
+  at?: number;
+  stage?: string;
+  window: number;
+}
+
+/** Seconds from the start of inject to the end of verify, first guessed, then learnt from the runs. */
+const windows = new Map<string, number>();
+
+function runAndInterrupt(scenario: string, cluster: string, signal: 'SIGINT' | 'SIGKILL'): Promise<Trial> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, 'run', scenario, '--cluster', cluster], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let buf = '';
+    let injectAt: number | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let sent: Trial['at'];
+    let stage = '';
+    const window = windows.get(scenario) ?? 60;
+    const fire = () => {
+      if (sent !== undefined || injectAt === undefined) return;
+      sent = (Date.now() - injectAt) / 1000;
+      child.kill(signal);
+    };
+    child.stderr.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        const m = /^\[\s*\d+s\] ([a-z-]+): started$/.exec(line);
+        if (!m) continue;
+        stage = m[1]!;
+        if (stage === 'inject') {
+          injectAt = Date.now();
+          timer = setTimeout(fire, random() * window * 1000);
+        }
+        // verify has ended: the latest moment the trial may pick
+        if (stage === 'revert' && injectAt !== undefined) {
+          windows.set(scenario, Math.max(5, (Date.now() - injectAt) / 1000));
+          fire();
+        }
+      }
+    });
+    child.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      resolve({ exit: code ?? sig ?? 'unknown', ...(sent !== undefined ? { at: Math.round(sent * 10) / 10 } : {}), stage, window });
+    });
+  });
+}
+
+async function main(): Promise<number> {
+  const list = JSON.parse((await cli(['list', '-o', 'json'])).stdout) as Array<{ id: string }>;
+  const scenarios = process.env.SCENARIOS ? process.env.SCENARIOS.split(',') : list.map((s) => s.id);
+  const cluster = `faultline-bench-int-${SEED}`;
+  console.log(`bench-interrupts: ${TRIALS} trials over ${scenarios.join(', ')}; seed ${SEED}; state ${STATE}`);
+  const up = await cli(['cluster', 'up', '--name', cluster, '--config', 'kind-configs/two-workers.yaml']);
+  if (up.exitCode !== 0) throw new Error(`cluster up failed: ${up.stderr.trim().split('\n').pop()}`);
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(/^kubeconfig (.+)$/m.exec(up.stdout)![1]!);
+  let base = await snapshot(cluster, kc);
+  const dirty: string[] = [];
+  try {
+    for (let i = 1; i <= TRIALS; i++) {
+      const scenario = scenarios[(i - 1) % scenarios.length]!;
+      const signal = i % 2 === 1 ? 'SIGINT' : 'SIGKILL';
+      const t = await runAndInterrupt(scenario, cluster, signal);
+      let how = t.at === undefined ? `ran to the end (${t.exit})` : `${signal} at +${t.at}s after inject (in ${t.stage}), exit ${t.exit}`;
+      if (signal === 'SIGKILL' && t.at !== undefined) {
+        const rec = await cli(['recover']);
+        how += `; recover exit ${rec.exitCode}`;
+      }
+      const diff = await settledDiff(cluster, kc, base);
+      console.log(`trial ${i}/${TRIALS} ${scenario}: ${how}: ${diff.length === 0 ? 'nothing left' : `LEFT ${diff.join(' | ')}`}`);
+      if (diff.length > 0) {
+        dirty.push(`trial ${i} (${scenario}, ${signal}): ${diff.join(' | ')}`);
+        // clean up for the next trial as a user would, and measure the next trial from where that leaves it
+        await cli(['recover']);
+        base = await snapshot(cluster, kc);
+      }
+    }
+  } finally {
+    await cli(['cluster', 'down', cluster]);
+  }
+  console.log(`${TRIALS} trials, ${dirty.length} left something behind${dirty.length ? `:\n  ${dirty.join('\n  ')}` : ''}`);
+  return dirty.length === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`bench-interrupts: ${err.message}`);
+    process.exit(2);
+  },
+);
