@@ -30,11 +30,30 @@ function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
+export interface DetectorError {
+  detector: string;
+  message: string;
+}
+
+/** One scan: every finding, and every detector that could not look, with its own error (none is dropped). */
+export interface Scan {
+  findings: Finding[];
+  errors: DetectorError[];
+}
+
+/** A scan that found nothing while detectors could not look: not "quiet". Names every failing detector. */
+export class ScanFailed extends Error {
+  constructor(readonly errors: DetectorError[]) {
+    super(errors.map((e) => `detector ${e.detector}: ${e.message}`).join('; '));
+    this.name = 'ScanFailed';
+  }
+}
+
 /** Runs every detector; detectors sharing a collect function share one snapshot (one round of API reads). */
-export async function scanAll(ctx: KubeContext, detectors: DetectorRegistry): Promise<Finding[]> {
+export async function scan(ctx: KubeContext, detectors: DetectorRegistry): Promise<Scan> {
   const snapshots = new Map<unknown, Promise<unknown>>();
   const findings: Finding[] = [];
-  let failure: unknown;
+  const errors: DetectorError[] = [];
   // all reads start together, so a hanging one does not delay the others
   for (const d of detectors.values()) {
     if (!snapshots.has(d.collect)) snapshots.set(d.collect, bounded(d.collect(ctx), COLLECT_TIMEOUT_MS, d.id));
@@ -43,12 +62,17 @@ export async function scanAll(ctx: KubeContext, detectors: DetectorRegistry): Pr
     try {
       findings.push(...d.analyze(await snapshots.get(d.collect)));
     } catch (err) {
-      // e.g. the API server is down: node-level detectors (etcd) still report; a scan that found nothing
-      // while a detector could not look is not "quiet", so the error is thrown then
-      failure ??= err;
+      // e.g. the API server is down: node-level detectors (etcd) still report, and every error is kept
+      errors.push({ detector: d.id, message: err instanceof Error ? err.message : String(err) });
     }
   }
-  if (failure !== undefined && findings.length === 0) throw failure;
   const generic = new Set([...detectors.values()].filter((d) => d.generic).map((d) => d.id));
-  return dedupeFindings(findings, generic);
+  return { findings: dedupeFindings(findings, generic), errors };
+}
+
+/** The findings of a scan; throws ScanFailed (every error) when it found nothing while a detector failed. */
+export async function scanAll(ctx: KubeContext, detectors: DetectorRegistry): Promise<Finding[]> {
+  const res = await scan(ctx, detectors);
+  if (res.errors.length > 0 && res.findings.length === 0) throw new ScanFailed(res.errors);
+  return res.findings;
 }

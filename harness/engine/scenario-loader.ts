@@ -64,9 +64,10 @@ export function loadScenario(dir: string, registries: Registries): LoadedScenari
   s.detect.expect.forEach((id, i) => {
     if (!registries.detectors.has(id)) fail(`field detect.expect[${i}]: unknown detector "${id}" (known: ${[...registries.detectors.keys()].join(', ')})`);
   });
-  if (!registries.runbooks.has(s.runbook.id)) {
-    fail(`field runbook.id: unknown runbook "${s.runbook.id}" (known: ${[...registries.runbooks.keys()].join(', ')})`);
-  }
+  const runbook = registries.runbooks.get(s.runbook.id);
+  if (!runbook) fail(`field runbook.id: unknown runbook "${s.runbook.id}" (known: ${[...registries.runbooks.keys()].join(', ')})`);
+  const rp = runbook!.verifyParams.safeParse({ namespace: s.victim.namespace, ...s.runbook.params });
+  if (!rp.success) fail(firstIssue(rp.error).replace(/^field /, 'field runbook.params.').replace(/^(?!field)/, 'field runbook.params: '));
   s.integrity.forEach((c, i) => {
     const check = registries.integrity.get(c.check);
     if (!check) fail(`field integrity[${i}].check: unknown check "${c.check}" (known: ${[...registries.integrity.keys()].join(', ')})`);

@@ -14,7 +14,7 @@ import type { RunContext } from '../cluster/context.js';
 import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from './types.js';
 
 /** verify: also fail on certificates inside the soon-to-expire window (default: only stale ones fail) */
-export const VerifyParams = z.object({ failOnExpiringSoon: z.boolean().default(false) }).passthrough();
+export const VerifyParams = z.object({ namespace: z.string().min(1).optional(), failOnExpiringSoon: z.boolean().default(false) }).strict();
 
 /** kind keeps the cluster's kubeadm configuration on the node; kubeadm otherwise reads it from the API */
 const KUBEADM_CONFIG = '/kind/kubeadm.conf';
@@ -41,6 +41,7 @@ export function renewScript(names: string[]): string {
 export const controlPlaneCertsRunbook: Runbook = {
   id: 'control-plane-certs',
   title: 'stale control-plane certificates (expired, not yet valid, wrong CA)',
+  verifyParams: VerifyParams,
 
   async diagnose(ctx, finding: Finding): Promise<Diagnosis> {
     const na = needNodes(ctx);

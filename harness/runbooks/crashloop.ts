@@ -9,11 +9,12 @@ import { parseResource, type Diagnosis, type Runbook } from './types.js';
 
 const LOG_LINES = 20;
 
-const VerifyParams = z.object({ namespace: z.string(), labelSelector: z.string().optional() });
+const VerifyParams = z.object({ namespace: z.string().min(1), labelSelector: z.string().optional() }).strict();
 
 export const crashloopRunbook: Runbook = {
   id: 'crashloop',
   title: 'Container in CrashLoopBackOff',
+  verifyParams: VerifyParams,
 
   async diagnose(ctx, finding): Promise<Diagnosis> {
     const { namespace, name } = parseResource(finding.resources[0] ?? '');

@@ -21,7 +21,7 @@ export const KUBEADM_ETCD_LIVENESS = {
   timeoutSeconds: 15,
 };
 
-export const VerifyParams = z.object({ stableSeconds: secondsSchema().default(60) }).passthrough();
+export const VerifyParams = z.object({ namespace: z.string().min(1).optional(), stableSeconds: secondsSchema().default(60) }).strict();
 
 /** Is this probe one that checks etcd the way kubeadm does (httpGet on 2381 / the probe port)? */
 export function isKubeadmLikeProbe(probe: Record<string, unknown> | undefined): boolean {
@@ -44,6 +44,7 @@ async function etcdState(na: NodeAccess, node: string): Promise<{ logs: string[]
 export const etcdLivenessProbeRunbook: Runbook = {
   id: 'etcd-liveness-probe',
   title: "etcd killed by a wrong liveness probe",
+  verifyParams: VerifyParams,
 
   async diagnose(ctx, finding: Finding): Promise<Diagnosis> {
     const na = needNodes(ctx);

@@ -18,12 +18,13 @@ import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from '
 
 export const VerifyParams = z
   .object({
+    namespace: z.string().min(1).optional(),
     /** leader-elected components must not restart during this window */
     stableSeconds: secondsSchema().default(30),
     /** latency window of the fresh scrape */
     windowSeconds: secondsSchema().default(10),
   })
-  .passthrough();
+  .strict();
 
 /** Pure: which member is the slow one, from samples of every member. */
 export function pickSlowMember(members: MemberSample[]): { slow?: MemberSample; lines: string[] } {
@@ -59,6 +60,7 @@ function diskThrottle(pid: number): (ReturnType<typeof etcdDisk> & { iops: numbe
 export const etcdSlowDiskRunbook: Runbook = {
   id: 'etcd-slow-disk',
   title: 'etcd on a slow disk (high WAL fsync / backend commit latency)',
+  verifyParams: VerifyParams,
 
   async diagnose(ctx, finding: Finding): Promise<Diagnosis> {
     const na = needNodes(ctx);

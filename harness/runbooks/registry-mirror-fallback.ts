@@ -22,7 +22,7 @@ interface Fix {
   to: string;
 }
 
-export const VerifyParams = z.object({ namespace: z.string().min(1), registry: z.string().min(1).default('docker.io') }).passthrough();
+export const VerifyParams = z.object({ namespace: z.string().min(1), registry: z.string().min(1).default('docker.io') }).strict();
 
 /** Broken fallbacks a node's own probe shows how to fix: an endpoint that answers 404 at its written API root
  *  and 200 at the standard one. */
@@ -43,6 +43,7 @@ export function fixesFor(registry: string, nodes: NodeRegistryView[]): Fix[] {
 export const registryMirrorFallbackRunbook: Runbook = {
   id: 'registry-mirror-fallback',
   title: 'registry mirror down, containerd fallback does not fall back',
+  verifyParams: VerifyParams,
 
   async diagnose(ctx, finding: Finding): Promise<Diagnosis> {
     if (!nodeAccess(ctx)) throw new Error(`provider ${ctx.provider.kind} has no node access: fix /etc/containerd/certs.d/<registry>/hosts.toml on each node by hand`);

@@ -12,7 +12,7 @@ import { readSecret } from '../mtls/secrets.js';
 import { findCaSecret, readCa, reissueSecret } from '../mtls/workload.js';
 import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from './types.js';
 
-export const VerifyParams = z.object({ namespace: z.string().min(1) }).passthrough();
+export const VerifyParams = z.object({ namespace: z.string().min(1) }).strict();
 
 const DAY = 86_400_000;
 
@@ -24,6 +24,7 @@ async function scan(ctx: RunContext, namespace: string) {
 export const staleWorkloadCertsRunbook: Runbook = {
   id: 'stale-workload-certs',
   title: 'pods serving stale certificates after a CA rotation',
+  verifyParams: VerifyParams,
 
   async diagnose(ctx, finding: Finding): Promise<Diagnosis> {
     const namespace = parseResource(finding.resources[0] ?? '').namespace;

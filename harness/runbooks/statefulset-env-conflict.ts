@@ -11,11 +11,11 @@ import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from '
 import { dependantsReady, podReady } from './verify-helpers.js';
 
 export const VerifyParams = z.object({
-  namespace: z.string(),
-  statefulset: z.string(),
+  namespace: z.string().min(1),
+  statefulset: z.string().min(1),
   /** workloads that must be Ready again, e.g. [{kind: Deployment, name: core}] */
-  dependants: z.array(z.object({ kind: z.enum(['Deployment', 'StatefulSet']), name: z.string() })).default([]),
-});
+  dependants: z.array(z.object({ kind: z.enum(['Deployment', 'StatefulSet']), name: z.string() }).strict()).default([]),
+}).strict();
 
 /** Pure: the diagnosis for one finding, from a snapshot of its namespace. */
 export function diagnoseFromSnapshot(snapshot: WorkloadSnapshot, finding: Finding): Diagnosis {
@@ -58,6 +58,7 @@ const BAD_PHASES = new Set(['Pending', 'Failed', 'Unknown']);
 export const statefulsetEnvConflictRunbook: Runbook = {
   id: 'statefulset-env-conflict',
   title: 'StatefulSet env var sets both value and valueFrom',
+  verifyParams: VerifyParams,
 
   async diagnose(ctx, finding) {
     const ns = parseResource(finding.resources[0] ?? '').namespace;

@@ -1,3 +1,4 @@
+import type { ZodType } from 'zod';
 import type { RunContext } from '../cluster/context.js';
 import type { Finding } from '../detectors/types.js';
 
@@ -23,6 +24,9 @@ export interface VerifyResult {
 export interface Runbook {
   id: string;
   title: string;
+  /** the params verify() takes (the scenario's runbook.params, with the victim's namespace); checked when a
+   *  scenario loads, so a typo is bad input before any cluster exists, not a failure after the fault is in */
+  verifyParams: ZodType;
   diagnose(ctx: RunContext, finding: Finding): Promise<Diagnosis>;
   remediate(ctx: RunContext, diagnosis: Diagnosis): Promise<RemediationResult>;
   verify(ctx: RunContext, params: Record<string, unknown>): Promise<VerifyResult>;

@@ -2,7 +2,7 @@
 // and the two etcd scenarios load with their kube-system detection namespace and capability needs.
 import { describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
-import { scanAll, type DetectorRegistry } from '../../harness/detectors/registry.js';
+import { scan, scanAll, type DetectorRegistry } from '../../harness/detectors/registry.js';
 import type { Detector, Finding } from '../../harness/detectors/types.js';
 import { builtinRegistries } from '../../harness/engine/registries.js';
 import { repoRoot } from '../../harness/core/paths.js';
@@ -24,6 +24,14 @@ describe('scanAll with a failing detector', () => {
   test('nothing found while a detector failed is an error, not "quiet"', async () => {
     const reg: DetectorRegistry = new Map([['api', apiDown], ['quiet', nodeQuiet]]);
     await expect(scanAll(ctx, reg)).rejects.toThrow('connection refused');
+  });
+
+  test('every detector error is kept, not only the first', async () => {
+    const certsDown: Detector<unknown> = { id: 'certs', description: '', collect: async () => { throw new Error('no node access'); }, analyze: () => [] };
+    const reg: DetectorRegistry = new Map([['api', apiDown], ['certs', certsDown], ['node', nodeFinds]]);
+    expect(await scan(ctx, reg)).toEqual({ findings: [finding], errors: [{ detector: 'api', message: 'connection refused' }, { detector: 'certs', message: 'no node access' }] });
+    const quiet: DetectorRegistry = new Map([['api', apiDown], ['certs', certsDown]]);
+    await expect(scanAll(ctx, quiet)).rejects.toThrow('detector api: connection refused; detector certs: no node access');
   });
 });
 

@@ -83,6 +83,16 @@ describe('scenario loader', () => {
     );
   });
 
+  test("runbook params are checked at load against the runbook's schema: a typo is bad input, not a late failure", () => {
+    expect(withFile(original.replace('    statefulset: postgresql\n    dependants:', '    statefulsett: postgresql\n    dependants:')).message).toMatch(/field runbook\.params(\.statefulset)?: /);
+    expect(withFile(original.replace('      - { kind: Deployment, name: core }', '      - { kind: Deployment, name: core, extra: 1 }')).message).toMatch(/field runbook\.params\.dependants\[0\]: Unrecognized key/);
+  });
+
+  test('every shipped scenario loads, its runbook params included', () => {
+    const root = join(repoRoot(), 'scenarios');
+    for (const id of listScenarioIds(root)) expect(loadScenario(join(root, id), registries).id).toBe(id);
+  });
+
   test('the id must match the folder; missing manifests are named', () => {
     expect(withFile(original.replace(`id: ${ID}`, 'id: other')).message).toMatch(/must equal the folder name/);
     expect(withFile(original.replace('manifests/core.yaml', 'manifests/gone.yaml')).message).toMatch(/field victim.manifests\[2\]: manifests\/gone.yaml does not exist/);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { scanAll } from '../../detectors/registry.js';
+import { scan, type DetectorError } from '../../detectors/registry.js';
 import type { Finding } from '../../detectors/types.js';
 import { builtinRegistries } from '../../engine/registries.js';
 import { redactDeep } from '../../core/redact.js';
@@ -9,22 +9,26 @@ import { makeProvider } from '../../cluster/registry.js';
 
 const DOCTOR_FORMATS = ['text', 'json', 'markdown'] as const;
 
-export function renderFindings(findings: Finding[], format: (typeof DOCTOR_FORMATS)[number], context: string): string {
+export function renderFindings(findings: Finding[], format: (typeof DOCTOR_FORMATS)[number], context: string, errors: DetectorError[] = []): string {
   const safe = redactDeep(findings);
-  if (format === 'json') return JSON.stringify({ context, findings: safe }, null, 2) + '\n';
-  if (safe.length === 0) return format === 'markdown' ? `# faultline doctor: ${context}\n\nNo findings.\n` : `faultline doctor: ${context}: no findings\n`;
+  const errs = redactDeep(errors);
+  if (format === 'json') return JSON.stringify({ context, findings: safe, errors: errs }, null, 2) + '\n';
+  const couldNot = errs.map((e) => `detector ${e.detector} could not look: ${e.message}`);
+  if (safe.length === 0 && errs.length === 0) return format === 'markdown' ? `# faultline doctor: ${context}\n\nNo findings.\n` : `faultline doctor: ${context}: no findings\n`;
   if (format === 'markdown') {
     return (
       `# faultline doctor: ${context}\n\n` +
       safe
         .map((f) => `## ${f.detector} (${f.severity})\n\n${f.summary}\n\nRoot cause: ${f.rootCause}\n\nRunbook: \`faultline runbook ${f.runbook}\`\n\n${f.evidence.map((e) => `- ${e}`).join('\n')}\n`)
-        .join('\n')
+        .join('\n') +
+      (couldNot.length ? `\n## Detectors that could not look\n\n${couldNot.map((l) => `- ${l}`).join('\n')}\n` : '')
     );
   }
   return (
-    safe
-      .map((f) => [`[${f.severity}] ${f.detector}: ${f.summary}`, `  root cause: ${f.rootCause}`, `  runbook: faultline runbook ${f.runbook}`, ...f.evidence.map((e) => `  - ${e}`)].join('\n'))
-      .join('\n\n') + `\n\n${safe.length} finding(s) in ${context}\n`
+    [
+      ...safe.map((f) => [`[${f.severity}] ${f.detector}: ${f.summary}`, `  root cause: ${f.rootCause}`, `  runbook: faultline runbook ${f.runbook}`, ...f.evidence.map((e) => `  - ${e}`)].join('\n')),
+      ...couldNot,
+    ].join('\n\n') + `\n\n${safe.length} finding(s)${errs.length ? `, ${errs.length} detector(s) could not look` : ''} in ${context}\n`
   );
 }
 
@@ -44,7 +48,7 @@ Examples:
   faultline doctor --context staging -o json
   faultline doctor --cluster faultline-dev -n harbor
 
-Exit codes: 0 nothing found, 1 findings, 2 bad input or unreachable cluster.`,
+Exit codes: 0 nothing found, 1 findings (or a detector could not look), 2 bad input or unreachable cluster.`,
     )
     .action(async (flags: { context?: string; cluster?: string; namespace?: string[]; output: string }) => {
       const format = parseChoice(flags.output, DOCTOR_FORMATS, '--output');
@@ -52,8 +56,9 @@ Exit codes: 0 nothing found, 1 findings, 2 bad input or unreachable cluster.`,
       const kube = await connectChecked(ref);
       // node-level detectors (etcd) read the nodes where the provider can reach them (a kind cluster made here)
       const ctx = { kube, ...(flags.namespace ? { namespaces: flags.namespace } : {}), provider: makeProvider(ref.provider), cluster: ref };
-      const findings = await scanAll(ctx, builtinRegistries().detectors);
-      process.stdout.write(renderFindings(findings, format, ref.context));
-      process.exitCode = findings.length ? EXIT.failed : EXIT.ok;
+      const { findings, errors } = await scan(ctx, builtinRegistries().detectors);
+      process.stdout.write(renderFindings(findings, format, ref.context, errors));
+      // a detector that could not look is not a healthy answer
+      process.exitCode = findings.length || errors.length ? EXIT.failed : EXIT.ok;
     });
 }

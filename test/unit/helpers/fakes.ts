@@ -152,6 +152,7 @@ export function fakeRunbook(w: FakeWorld): Runbook {
   return {
     id: 'fake-runbook',
     title: 'fake runbook',
+    verifyParams: z.object({ namespace: z.string() }),
     async diagnose(_ctx, f) {
       w.calls.push('runbook.diagnose');
       return { runbook: 'fake-runbook', summary: `fake diagnosis of ${f.summary}`, details: [], data: {} };
