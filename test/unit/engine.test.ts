@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { RunJournal } from '../../harness/engine/journal.js';
 import type { Deployer } from '../../harness/engine/deploy.js';
 import { sleep } from '../../harness/core/poll.js';
-import { HOLD_ENV, holdAfterApplyMs } from '../../harness/engine/scenario-run.js';
+import { HOLD_ENV, holdAfterApplyMs } from '../../harness/engine/hold.js';
 import { runSuite } from '../../harness/engine/suite.js';
 import { STAGE_ORDER } from '../../harness/core/stages.js';
 import { FAKE_KUBE, FakeDeployer, FakeProvider, fakeRegistries, fakeScenario, fakeWorld, type FakeWorld } from './helpers/fakes.js';

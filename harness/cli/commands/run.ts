@@ -14,7 +14,7 @@ import { builtinRegistries, type Registries } from '../../engine/registries.js';
 import type { LoadedScenario } from '../../engine/scenario.js';
 import { assertInjectionAllowed } from '../../engine/safety.js';
 import { parseFaultParams, resolveScenarios, withFaultParams } from '../../engine/scenario-loader.js';
-import { HOLD_ENV, holdAfterApplyMs } from '../../engine/scenario-run.js';
+import { HOLD_ENV, holdAfterApplyMs } from '../../engine/hold.js';
 import { runSuite, type ClusterTarget } from '../../engine/suite.js';
 import { FORMATS, REPORT_FILES, render, type Format } from '../../report/render.js';
 import {
