@@ -6,6 +6,7 @@ import { dockerExec, hostPidInContainer, partitionLocalImages } from './docker-n
 import { kubeconfigPathFor } from './naming.js';
 import { run as defaultRun, type Runner } from './process.js';
 import { createOwned, forgetOwned } from './ownership.js';
+import { waitClusterReady } from './ready.js';
 import type { Capabilities, ClusterRef, CreateSpec, ExecResult, LoadedImages, NodeRef, Preflight, Provider } from './types.js';
 
 export interface K3dOptions {
@@ -84,6 +85,7 @@ export class K3dProvider implements Provider {
     await createOwned(this, ref, async () => {
       await this.run(argv, { timeoutMs: 15 * 60_000, signal: spec.signal, onStderrLine: (l) => spec.onProgress?.(l) });
       await this.kubeconfig(ref);
+      await waitClusterReady(ref, { ...(spec.signal ? { signal: spec.signal } : {}), onProgress: (m) => spec.onProgress?.(m) });
     }, this.log);
     return ref;
   }

@@ -7,6 +7,7 @@ import { kubeconfigPathFor } from './naming.js';
 import { forgedKubernetesVersion, resolveNodeImage } from './node-image.js';
 import { run as defaultRun, type Runner } from './process.js';
 import { createOwned, forgetOwned } from './ownership.js';
+import { waitClusterReady } from './ready.js';
 import type { Capabilities, ClusterRef, CreateSpec, ExecResult, LoadedImages, NodeRef, Preflight, Provider } from './types.js';
 
 export interface KindOptions {
@@ -15,6 +16,8 @@ export interface KindOptions {
   dockerPath?: string;
   kubernetesVersion?: string;
   log?(msg: string): void;
+  /** how a new cluster is waited for until it takes workloads (default waitClusterReady) */
+  waitReady?: typeof waitClusterReady;
 }
 
 const CREATE_TIMEOUT_MS = 20 * 60_000;
@@ -83,8 +86,11 @@ export class KindProvider implements Provider {
       createdByFaultline: true,
       ...(choice.image ? { nodeImage: choice.image } : {}),
     };
+    const started = Date.now();
     await createOwned(this, ref, async () => {
       await this.run(argv, { timeoutMs: CREATE_TIMEOUT_MS, signal: spec.signal, onStderrLine: (l) => spec.onProgress?.(l) });
+      const waited = await (this.opts.waitReady ?? waitClusterReady)(ref, { ...(spec.signal ? { signal: spec.signal } : {}), onProgress: say });
+      say(`cluster ${ref.name} ready in ${Math.round((Date.now() - started) / 100) / 10}s (every node Ready and CoreDNS answering, ${waited}s of it after kind returned)`);
     }, say);
     return ref;
   }

@@ -28,6 +28,9 @@ afterEach(() => {
   delete process.env.FAULTLINE_CACHE;
 });
 
+/** FAKE readiness wait: no cluster exists behind the fake runner */
+const noWait = async () => 0;
+
 /** FAKE runner: records argv and answers from a table, never starts a process. */
 function fakeRunner(answers: Array<[RegExp, { stdout?: string; exitCode?: number }]>): Runner & { calls: string[][] } {
   const calls: string[][] = [];
@@ -62,7 +65,7 @@ describe('kind provider (fake runner)', () => {
   test('create passes name, config, forged image, kubeconfig and --wait 0s, and records the cluster first', async () => {
     const runner = fakeRunner([[/image inspect faultline\/kind-node:v9\.9\.9/, { exitCode: 0 }]]);
     const logs: string[] = [];
-    const p = new KindProvider({ run: runner, kindPath: '/x/kind', dockerPath: '/x/docker', kubernetesVersion: 'v9.9.9', log: (m) => logs.push(m) });
+    const p = new KindProvider({ run: runner, waitReady: noWait, kindPath: '/x/kind', dockerPath: '/x/docker', kubernetesVersion: 'v9.9.9', log: (m) => logs.push(m) });
     const ref = await p.create({ name: 'faultline-t1', configPath: '/cfg/one-worker.yaml' });
     const create = runner.calls.find((c) => c[1] === 'create')!;
     expect(create).toEqual([
@@ -79,7 +82,7 @@ describe('kind provider (fake runner)', () => {
 
   test('without a forged image no --image is passed; exec goes through docker exec', async () => {
     const runner = fakeRunner([[/image inspect/, { exitCode: 1 }]]);
-    const p = new KindProvider({ run: runner, kindPath: '/x/kind', dockerPath: '/x/docker', kubernetesVersion: 'v9.9.9' });
+    const p = new KindProvider({ run: runner, waitReady: noWait, kindPath: '/x/kind', dockerPath: '/x/docker', kubernetesVersion: 'v9.9.9' });
     await p.create({ name: 'faultline-t2' });
     expect(runner.calls.find((c) => c[1] === 'create')).not.toContain('--image');
     const ref = { provider: 'kind' as const, name: 'faultline-t2', context: 'kind-faultline-t2', kubeconfigPath: '/k', createdByFaultline: true };
@@ -188,7 +191,7 @@ describe('k3d and existing providers', () => {
     // claiming createdByFaultline without a record in clusters.json is not enough
     expect((await injectionAllowed({ ...stranger, createdByFaultline: true }, [], kindLists([]))).ok).toBe(false);
     const runner = fakeRunner([[/image inspect/, { exitCode: 1 }]]);
-    const ref = await new KindProvider({ run: runner, kindPath: '/x/kind', dockerPath: '/x/docker' }).create({ name: 'faultline-mine' });
+    const ref = await new KindProvider({ run: runner, waitReady: noWait, kindPath: '/x/kind', dockerPath: '/x/docker' }).create({ name: 'faultline-mine' });
     writeFileSync(ref.kubeconfigPath, 'apiVersion: v1\n');
     expect(await injectionAllowed(ref, [], kindLists(['faultline-mine']))).toMatchObject({ ok: true, by: 'record' });
     expect(JSON.parse(readFileSync(join(tmp.path, 'state', 'clusters.json'), 'utf8'))[0].name).toBe('faultline-mine');
@@ -209,7 +212,7 @@ describe('k3d and existing providers', () => {
 describe('creating a cluster as faultline\'s own (fake runner)', () => {
   test('a name that exists and is not ours is refused, with no record written and nothing deleted', async () => {
     const runner = fakeRunner([[/get clusters/, { stdout: 'dev\nfaultline-taken\n' }], [/image inspect/, { exitCode: 1 }]]);
-    const p = new KindProvider({ run: runner, kindPath: '/x/kind', dockerPath: '/x/docker' });
+    const p = new KindProvider({ run: runner, waitReady: noWait, kindPath: '/x/kind', dockerPath: '/x/docker' });
     const err = await p.create({ name: 'faultline-taken' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ClusterNameTaken);
     expect((err as ClusterNameTaken).ours).toBe(false);
@@ -228,12 +231,12 @@ describe('creating a cluster as faultline\'s own (fake runner)', () => {
       if (/create cluster/.test(line)) throw new Error('kind create was killed');
       return { stdout: '', stderr: '', exitCode: /image inspect/.test(line) ? 1 : 0 };
     }) as Runner;
-    const p = new KindProvider({ run: runner, kindPath: '/x/kind', dockerPath: '/x/docker' });
+    const p = new KindProvider({ run: runner, waitReady: noWait, kindPath: '/x/kind', dockerPath: '/x/docker' });
     await expect(p.create({ name: 'faultline-half' })).rejects.toThrow(/killed/);
     expect(calls.at(-1)).toEqual(['/x/kind', 'delete', 'cluster', '--name', 'faultline-half']);
     expect(readClusterRecords()).toEqual([]);
 
-    const ok = new KindProvider({ run: fakeRunner([[/image inspect/, { exitCode: 1 }]]), kindPath: '/x/kind', dockerPath: '/x/docker' });
+    const ok = new KindProvider({ run: fakeRunner([[/image inspect/, { exitCode: 1 }]]), waitReady: noWait, kindPath: '/x/kind', dockerPath: '/x/docker' });
     const ref = await ok.create({ name: 'faultline-kc' });
     writeFileSync(ref.kubeconfigPath, 'client-key-data: x\n');
     await ok.delete('faultline-kc');
