@@ -43,3 +43,9 @@ export function xmlSafe(s: string): string {
 export function loadLine(r: LoadResult): string {
   return `load ${r.phase}: ${r.requests} request(s), ${r.failed} failed (${(r.failureRate * 100).toFixed(1)}%) in ${r.seconds} s${r.errors.length ? `; e.g. ${r.errors[0]}` : ''}`;
 }
+
+/** " (confirmed after 42.3s)" when the window that confirmed recovery ended later than TTR */
+export function confirmed(sc: ScenarioReport): string {
+  const c = sc.confirmedAfterSeconds;
+  return c !== undefined && sc.ttrSeconds !== null && c > sc.ttrSeconds ? ` (confirmed after ${secs(c)})` : '';
+}

@@ -1,5 +1,5 @@
 // A single self-contained HTML file (inline CSS, no scripts, no external assets) with one timeline per scenario.
-import { offset, secs, totals, versusAlert } from './format.js';
+import { confirmed, offset, secs, totals, versusAlert } from './format.js';
 import type { Report, ScenarioReport } from './types.js';
 
 export function esc(s: string): string {
@@ -29,7 +29,7 @@ function scenario(sc: ScenarioReport): string {
   if (sc.reason) parts.push(`<p>Reason: ${esc(sc.reason)}</p>`);
   if (sc.incident) parts.push(`<p>Incident: ${esc(sc.incident.summary)} <small>(source: <code>${esc(sc.incident.source)}</code>)</small></p>`);
   if (sc.status !== 'skipped') {
-    parts.push(`<p>TTD <b>${secs(sc.ttdSeconds)}</b>, TTR <b>${secs(sc.ttrSeconds)}</b>: ${esc(versusAlert(sc))}.</p>`, timeline(sc));
+    parts.push(`<p>TTD <b>${secs(sc.ttdSeconds)}</b>, TTR <b>${secs(sc.ttrSeconds)}</b>${esc(confirmed(sc))}: ${esc(versusAlert(sc))}.</p>`, timeline(sc));
   }
   for (const f of sc.findings) {
     parts.push(`<h3>Finding: ${esc(f.detector)}</h3><p>${esc(f.summary)}</p><p>Root cause: ${esc(f.rootCause)}</p>

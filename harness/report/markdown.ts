@@ -1,4 +1,4 @@
-import { loadLine, offset, secs, totals, versusAlert } from './format.js';
+import { confirmed, loadLine, offset, secs, totals, versusAlert } from './format.js';
 import type { Report } from './types.js';
 
 function cell(s: string): string {
@@ -20,7 +20,7 @@ export function renderMarkdown(report: Report): string {
     if (sc.reason) out.push('', `Reason: ${sc.reason}`);
     if (sc.incident) out.push('', `Incident: ${sc.incident.summary} (source: \`${sc.incident.source}\`)`);
     if (sc.status === 'skipped') continue;
-    out.push('', `TTD ${secs(sc.ttdSeconds)}, TTR ${secs(sc.ttrSeconds)}: ${versusAlert(sc)}.`, '');
+    out.push('', `TTD ${secs(sc.ttdSeconds)}, TTR ${secs(sc.ttrSeconds)}${confirmed(sc)}: ${versusAlert(sc)}.`, '');
     out.push('| stage | status | at | took | deadline | message |', '| --- | --- | --- | --- | --- | --- |');
     for (const st of sc.stages) {
       out.push(`| ${st.name} | ${st.status} | +${secs(offset(sc, st))} | ${secs(st.durationSeconds)} | ${secs(st.deadlineSeconds)} | ${cell(st.message ?? '')} |`);

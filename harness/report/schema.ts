@@ -28,6 +28,7 @@ export const ReportSchema = z.object({
       reason: z.string().optional(),
       ttdSeconds: z.number().nullable(),
       ttrSeconds: z.number().nullable(),
+      confirmedAfterSeconds: z.number().optional(),
       recovery: z.enum(['runbook', 'self']).optional(),
       standardAlert: z.object({ name: z.string(), waitSeconds: z.number(), note: z.string().optional() }),
       stages: z.array(Stage),

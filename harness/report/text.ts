@@ -1,4 +1,4 @@
-import { loadLine, offset, pad, secs, totals, versusAlert } from './format.js';
+import { confirmed, loadLine, offset, pad, secs, totals, versusAlert } from './format.js';
 import type { Report, ScenarioReport } from './types.js';
 
 export function timelineText(sc: ScenarioReport): string {
@@ -13,7 +13,7 @@ export function timelineText(sc: ScenarioReport): string {
 export function renderScenarioText(sc: ScenarioReport): string {
   const lines = [`scenario ${sc.id}: ${sc.status.toUpperCase()}${sc.reason ? ` (${sc.reason})` : ''}`, `  ${sc.title}`];
   if (sc.status !== 'skipped') {
-    lines.push(`  TTD ${secs(sc.ttdSeconds)}  TTR ${secs(sc.ttrSeconds)}  (${versusAlert(sc)})`);
+    lines.push(`  TTD ${secs(sc.ttdSeconds)}  TTR ${secs(sc.ttrSeconds)}${confirmed(sc)}  (${versusAlert(sc)})`);
     lines.push(...timelineText(sc).split('\n').map((l) => `  ${l}`));
   }
   for (const f of sc.findings) {

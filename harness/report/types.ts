@@ -34,6 +34,8 @@ export interface ScenarioReport {
   recovery?: 'runbook' | 'self';
   /** seconds from detection to verified recovery (from the end of the fault for recovery "self"); null if never verified */
   ttrSeconds: number | null;
+  /** seconds from the same start to the end of the window that confirmed recovery (>= ttrSeconds; additive field) */
+  confirmedAfterSeconds?: number;
   standardAlert: { name: string; waitSeconds: number; note?: string };
   stages: StageReport[];
   findings: FindingReport[];

@@ -89,6 +89,7 @@ export const etcdLivenessProbeRunbook: Runbook = {
     const na = needNodes(ctx);
     const details: string[] = [];
     let ok = true;
+    const windowStart = Date.now();
     for (const node of await controlPlaneNodes(na)) {
       const before = await etcdState(na, node);
       await sleep(p.stableSeconds * 1000, ctx.signal);
@@ -105,7 +106,7 @@ export const etcdLivenessProbeRunbook: Runbook = {
     const api = await apiAnswers(ctx);
     ok &&= api.ok;
     details.push(api.detail);
-    return { ok, details };
+    return { ok, details, ...(ok ? { healthySince: windowStart } : {}) };
   },
 
   markdown() {

@@ -116,6 +116,7 @@ export const etcdSlowDiskRunbook: Runbook = {
   async verify(ctx, raw): Promise<VerifyResult> {
     const p = VerifyParams.parse(raw);
     const na = needNodes(ctx);
+    const windowStart = Date.now();
     const before = await sampleAll(na, p.windowSeconds * 1000, ctx.signal);
     const rest = Math.max(0, p.stableSeconds - p.windowSeconds);
     if (rest > 0) await sleep(rest * 1000, ctx.signal);
@@ -134,7 +135,7 @@ export const etcdSlowDiskRunbook: Runbook = {
         details.push(`${m.node}: ${c} restarts ${n} -> ${now} over ${p.stableSeconds} s`);
       }
     }
-    return { ok, details };
+    return { ok, details, ...(ok ? { healthySince: windowStart } : {}) };
   },
 
   markdown() {

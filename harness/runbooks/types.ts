@@ -19,6 +19,9 @@ export interface RemediationResult {
 export interface VerifyResult {
   ok: boolean;
   details: string[];
+  /** when ok after a window that confirms health (no restart for 60 s, a fresh latency window): when that window
+   *  began (epoch ms). The cluster was healthy from then; TTR counts to it, not to the window's end */
+  healthySince?: number;
 }
 
 export interface Runbook {

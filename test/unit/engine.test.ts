@@ -57,6 +57,25 @@ describe('engine with fakes', () => {
     expect(report.cluster).toEqual({ provider: 'kind', name: 'faultline-t', nodeImage: 'fake/node:v0' });
   });
 
+  test('TTR counts to when the cluster was healthy, not to the end of the window that confirmed it', async () => {
+    const w = fakeWorld({ firesAfterPolls: 1 });
+    const { deps } = setup(w);
+    const rb = deps.registries.runbooks.get('fake-runbook')!;
+    deps.registries.runbooks.set('fake-runbook', {
+      ...rb,
+      async verify(ctx, p) {
+        const since = Date.now();
+        await sleep(400); // the confirming window
+        const v = await rb.verify(ctx, p);
+        return v.ok ? { ...v, healthySince: since } : v;
+      },
+    });
+    const report = await runSuite([fakeScenario()], deps, { runId: 'run-ttr', target: { mode: 'create', name: 'faultline-ttr' }, keep: false, signal: new AbortController().signal });
+    const sc = report.scenarios[0]!;
+    expect(sc.status).toBe('passed');
+    expect(sc.confirmedAfterSeconds! - sc.ttrSeconds!).toBeGreaterThanOrEqual(0.35);
+  });
+
   test('fake detector never fires: detect fails on its deadline, later stages skipped, revert and teardown run', async () => {
     const w = fakeWorld({ firesAfterPolls: Infinity });
     const { provider, deps } = setup(w);

@@ -18,6 +18,7 @@ export const verifyStage: Stage = {
         const v = await runbook.verify(ctx, params);
         if (v.ok && sc.load) {
           // recovery counts only when the workload serves traffic again without a single failure
+          v.healthySince ??= st.clock.now();
           const after = (await runLoadPhase(ctx, sc, 'after', s.signal, deps.registries.loadProbes))!;
           st.recordLoad(after);
           v.details.push(loadLine(after));
@@ -29,7 +30,11 @@ export const verifyStage: Stage = {
       },
       { intervalMs: st.pollMs, signal: s.signal },
     );
-    report.ttrSeconds = round2((st.clock.now() - (st.selfHeal ? st.injectEnd! : st.detectedAt!)) / 1000);
+    // TTR: to the moment the cluster was healthy and stayed so; the end of the window that confirmed it is kept too
+    const from = st.selfHeal ? st.injectEnd! : st.detectedAt!;
+    const confirmedAt = st.clock.now();
+    report.ttrSeconds = round2((Math.min(result.healthySince ?? confirmedAt, confirmedAt) - from) / 1000);
+    report.confirmedAfterSeconds = round2((confirmedAt - from) / 1000);
     for (const c of sc.integrity) {
       const check = deps.registries.integrity.get(c.check)!;
       const p = check.paramsSchema.parse(c.params);
