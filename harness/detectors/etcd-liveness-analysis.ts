@@ -35,6 +35,8 @@ export interface EtcdNodeLiveness {
   clientUrls: string[];
   /** the probe's exec command, run by hand in the running etcd container (as the incident's author did) */
   byHand?: { exitCode: number; output: string; at: string };
+  /** the same command against etcd's own first client URL, when the probe points elsewhere: does etcd serve reads? */
+  clientRead?: { endpoint: string; exitCode: number };
   error?: string;
 }
 
@@ -45,6 +47,9 @@ export interface EtcdLivenessSnapshot {
 }
 
 // ---------- parsing (pure) ----------
+
+/** Lists each etcd container log with its first CRI timestamp (parsed by parseContainerLogs). */
+export const ETCD_LOG_STARTS = 'for f in /var/log/pods/kube-system_etcd-*/etcd/*.log; do [ -e "$f" ] && echo "$f $(head -c 64 "$f" | head -n 1 | cut -d" " -f1)"; done; true';
 
 export function parseContainerLogs(lines: string[]): EtcdContainerLog[] {
   const out: EtcdContainerLog[] = [];
@@ -152,20 +157,31 @@ export function analyzeNode(n: EtcdNodeLiveness, takenAt: string): Finding | und
     (n.byHand !== undefined && n.byHand.exitCode !== 0) ||
     (restarts > 0 && n.health === undefined && kills.length > 0);
   const killCount = kills.reduce((s, k) => s + k.count, 0);
-  if (!failingNow || (restarts < 1 && killCount < 1)) return undefined;
   const shortOut = (t: string) => probeGist(t);
   const healthy = n.health !== undefined && /"health":\s*"true"/.test(n.health);
   const mismatch = probeEndpointMismatch(n.probe, n.clientUrls);
   const byHandFailed = n.byHand !== undefined && n.byHand.exitCode !== 0;
   const failCount = failures.reduce((s, f) => s + f.count, 0);
+  const servesReads = n.clientRead?.exitCode === 0;
+  const onCurrent = failures.filter((f) => !f.at || !Number.isFinite(currentStart) || ts(f.at) >= currentStart).reduce((s, f) => s + f.count, 0);
+  // before the first kill: the probe fails on the running container, fails again when run by hand, while etcd
+  // answers /health (and serves a read at its own client URL, or the probe failed more than once): the probe is
+  // wrong, and the kubelet will kill a healthy etcd once failureThreshold is reached
+  const beforeKill = restarts < 1 && killCount < 1;
+  const earlyProof = healthy && byHandFailed && onCurrent >= 1 && (servesReads || onCurrent >= 2);
+  if (!failingNow || (beforeKill && !earlyProof)) return undefined;
+  const threshold = (n.probe as { failureThreshold?: number } | undefined)?.failureThreshold ?? 3;
   const lastOutput = [...failures].reverse().find((f) => f.text.includes(':'))?.text;
   const verdict = healthy
     ? 'the probe is wrong, etcd is healthy'
     : 'etcd is down right now (killed, restarting); its health between kills decides whether the probe is wrong';
+  const state = beforeKill
+    ? `is about to be killed by its liveness probe: Liveness probe failed x${onCurrent} on the running container (the kubelet kills it at ${threshold}), and x1 more by hand`
+    : `is being killed by its liveness probe: restarts ${restarts}, Liveness probe failed x${failCount + (byHandFailed ? 1 : 0)}, kubelet kills x${killCount}`;
   return {
     detector: 'etcd-liveness-restarts',
     severity: 'critical',
-    summary: `etcd on ${n.node} is being killed by its liveness probe: restarts ${restarts}, Liveness probe failed x${failCount + (byHandFailed ? 1 : 0)}, kubelet kills x${killCount}; ${verdict}${healthy ? ` (GET 127.0.0.1:2381/health: ${n.health!.trim()})` : ''}`,
+    summary: `etcd on ${n.node} ${state}; ${verdict}${healthy ? ` (GET 127.0.0.1:2381/health: ${n.health!.trim()})` : ''}`,
     rootCause: `the kubelet restarts etcd because its liveness probe fails${healthy ? ' while etcd itself answers /health' : ''}: ${describeProbe(n.probe)}${mismatch ? `; ${mismatch}` : ''}`,
     evidence: [
       `etcd container restarts ${restarts} (pod log dir ${pod ?? '?'})`,
@@ -174,6 +190,7 @@ export function analyzeNode(n: EtcdNodeLiveness, takenAt: string): Finding | und
       ...(killCount ? [`kubelet: Container etcd failed liveness probe, will be restarted x${killCount}`] : []),
       ...(terminated.length ? [`etcd log: "${terminated[terminated.length - 1]!.text}" x${terminated.length}`] : []),
       healthy ? `etcd is healthy: GET http://127.0.0.1:2381/health -> ${n.health!.trim()}` : `etcd /health did not answer at ${takenAt}`,
+      ...(n.clientRead ? [`the probe's command against etcd's client URL ${n.clientRead.endpoint}: ${servesReads ? 'the read succeeds (etcd serves reads)' : `exit ${n.clientRead.exitCode}`}`] : []),
       `liveness probe in ${'/etc/kubernetes/manifests/etcd.yaml'}: ${describeProbe(n.probe)}`,
       ...(mismatch ? [mismatch] : []),
     ],

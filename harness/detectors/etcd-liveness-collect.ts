@@ -2,10 +2,10 @@
 // runs the probe's own command by hand inside the etcd container, and adds events when the API answers.
 import type { KubeContext } from '../cluster/context.js';
 import { controlPlaneNodes, nodeAccess, nodeSh, shQuote } from '../cluster/node-access.js';
-import { parseContainerLogs, parseKubeletJournal, parseManifestProbe, parseTerminated, probeGist, type EtcdLivenessSnapshot, type EtcdNodeLiveness, type ProbeEvent } from './etcd-liveness-analysis.js';
+import { ETCD_LOG_STARTS, parseContainerLogs, parseKubeletJournal, parseManifestProbe, parseTerminated, probeEndpointMismatch, probeGist, type EtcdLivenessSnapshot, type EtcdNodeLiveness, type ProbeEvent } from './etcd-liveness-analysis.js';
 
 const SCRIPT = [
-  'for f in /var/log/pods/kube-system_etcd-*/etcd/*.log; do [ -e "$f" ] && echo "$f $(head -c 64 "$f" | head -n 1 | cut -d" " -f1)"; done',
+  ETCD_LOG_STARTS,
   "echo '---TERM'",
   "grep -h -E 'received (terminated )?signal|\"signal\":\"terminated\"' /var/log/pods/kube-system_etcd-*/etcd/*.log 2>/dev/null | tail -n 200 | cut -c1-400",
   "echo '---KUBELET'",
@@ -29,6 +29,24 @@ export function byHandScript(argv: string[], timeoutSeconds: number): string {
     'printf "%s\\n" "$out" | tail -c 2000',
     'echo "#exit $code"',
   ].join('\n');
+}
+
+async function runInEtcd(na: NonNullable<ReturnType<typeof nodeAccess>>, node: string, argv: string[], timeout: number): Promise<{ exitCode: number; output: string } | undefined> {
+  const r = await nodeSh(na, node, byHandScript(argv, timeout), (timeout + 10) * 1000).catch(() => undefined);
+  const out = r?.stdout ?? '';
+  if (!r || out.includes('#norunning')) return undefined;
+  return { exitCode: Number(/#exit (\d+)\s*$/.exec(out)?.[1] ?? r.exitCode), output: out.replace(/#exit \d+\s*$/, '').trim() };
+}
+
+/** The probe's command with its --endpoints replaced (etcdctl takes either --endpoints=X or --endpoints X). */
+export function withEndpoint(argv: string[], endpoint: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i]!.startsWith('--endpoints=')) out.push(`--endpoints=${endpoint}`);
+    else if (argv[i] === '--endpoints') out.push('--endpoints', endpoint), i++;
+    else out.push(argv[i]!);
+  }
+  return out;
 }
 
 export function parseNodeOutput(node: string, stdout: string): EtcdNodeLiveness {
@@ -97,14 +115,16 @@ export async function collectEtcdLiveness(ctx: KubeContext): Promise<EtcdLivenes
       const n = parseNodeOutput(node, res.stdout);
       const cmd = (n.probe as { exec?: { command?: string[] } } | undefined)?.exec?.command;
       const restarted = n.containers.some((c) => c.attempt > 0) || n.terminated.length > 0;
-      if (cmd && restarted) {
+      // run by hand once the probe has failed or killed: before the first kill this is what names the cause
+      if (cmd && (restarted || n.probeFailures.length > 0)) {
         // capped so the scan stays short (etcdctl gives up after its own 5 s command timeout anyway)
         const timeout = Math.min(8, Number((n.probe as { timeoutSeconds?: number }).timeoutSeconds ?? 1));
-        const r = await nodeSh(na, node, byHandScript(cmd, timeout), (timeout + 10) * 1000).catch(() => undefined);
-        const out = r?.stdout ?? '';
-        if (r && !out.includes('#norunning')) {
-          const code = Number(/#exit (\d+)\s*$/.exec(out)?.[1] ?? r.exitCode);
-          n.byHand = { exitCode: code, output: out.replace(/#exit \d+\s*$/, '').trim(), at: new Date().toISOString() };
+        const byHand = await runInEtcd(na, node, cmd, timeout);
+        if (byHand) n.byHand = { ...byHand, at: new Date().toISOString() };
+        const endpoint = n.clientUrls[0];
+        if (byHand && byHand.exitCode !== 0 && endpoint && probeEndpointMismatch(n.probe, n.clientUrls)) {
+          const read = await runInEtcd(na, node, withEndpoint(cmd, endpoint), timeout);
+          if (read) n.clientRead = { endpoint, exitCode: read.exitCode };
         }
       }
       const ev = await eventsFor(ctx, node);

@@ -14,6 +14,9 @@ import { z } from 'zod';
 import { type NodeAccess, requireNodeAccess, targetControlPlaneNode } from '../cluster/node-access.js';
 import type { RunContext } from '../cluster/context.js';
 import type { Fault } from './types.js';
+import { sleep } from '../core/poll.js';
+import { ETCD_LOG_STARTS, parseContainerLogs, type EtcdContainerLog } from '../detectors/etcd-liveness-analysis.js';
+import { nodeSh } from '../cluster/node-access.js';
 
 export const ETCD_MANIFEST = '/etc/kubernetes/manifests/etcd.yaml';
 const PKI = '/etc/kubernetes/pki/etcd';
@@ -75,6 +78,16 @@ export function livenessProbeOf(manifest: string): Record<string, unknown> | und
   return obj.spec?.containers?.find((c) => c.name === 'etcd')?.livenessProbe;
 }
 
+/** How long the kubelet may take to run etcd from a changed manifest (measured here: 40-80 s). */
+const PICKUP_TIMEOUT_MS = 240_000;
+
+/** Every etcd container the kubelet has started on the node, with the first timestamp of its log (node and host
+ *  share a clock on kind; elsewhere the node's own clock is compared, which is the kubelet's). */
+async function etcdContainerStarts(na: NodeAccess, node: string): Promise<EtcdContainerLog[]> {
+  const res = await nodeSh(na, node, ETCD_LOG_STARTS);
+  return parseContainerLogs(res.stdout.split('\n'));
+}
+
 export function readManifest(na: NodeAccess, node: string, path = ETCD_MANIFEST): Promise<Buffer> {
   return mustReadNodeFile(na, node, path);
 }
@@ -111,8 +124,20 @@ export const etcdLivenessProbe: Fault<LivenessProbeParams, LivenessProbeRecord> 
       return;
     }
     if (!current.equals(original)) throw new Error(`${r.path} on ${r.node} changed since plan (sha256 ${sha256Hex(current)}); not overwriting it`);
+    const written = Date.now();
     await writeManifest(na, r.node, broken, r.path);
     ctx.log(`${r.path} on ${r.node}: liveness probe is now exec etcdctl --endpoints=${p.endpoint} get foo (period ${p.periodSeconds}s, failureThreshold ${p.failureThreshold})`);
+    // The fault is in once the kubelet runs etcd under the new probe: it replaces the static pod 40-80 s after the
+    // manifest changes here, and until then the old probe guards etcd. Waiting here makes TTD count from then.
+    for (;;) {
+      const started = (await etcdContainerStarts(na, r.node)).find((c) => c.startedAt && Date.parse(c.startedAt) > written);
+      if (started) {
+        ctx.log(`the kubelet runs etcd on ${r.node} under the new probe (pod ${started.pod}), ${Math.round((Date.now() - written) / 1000)}s after the manifest was written`);
+        return;
+      }
+      if (Date.now() - written > PICKUP_TIMEOUT_MS) throw new Error(`the kubelet on ${r.node} did not run etcd from the new manifest within ${PICKUP_TIMEOUT_MS / 1000}s`);
+      await sleep(2_000, ctx.signal);
+    }
   },
 
   async revert(ctx, r) {

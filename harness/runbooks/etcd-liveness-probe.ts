@@ -7,7 +7,7 @@ import { controlPlaneNodes, nodeSh, type NodeAccess, requireNodeAccess } from '.
 import { apiAnswers } from './verify-helpers.js';
 import type { RunContext } from '../cluster/context.js';
 import { sleep } from '../core/poll.js';
-import { describeProbe, parseContainerLogs, probeEndpointMismatch } from '../detectors/etcd-liveness-analysis.js';
+import { ETCD_LOG_STARTS, describeProbe, parseContainerLogs, probeEndpointMismatch } from '../detectors/etcd-liveness-analysis.js';
 import type { Finding } from '../detectors/types.js';
 import { ETCD_MANIFEST, livenessProbeOf, readManifest, withLivenessProbe, writeManifest } from '../faults/etcd-liveness-probe.js';
 import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from './types.js';
@@ -33,10 +33,9 @@ function needNodes(ctx: RunContext): NodeAccess {
   return requireNodeAccess(ctx, `edit /etc/kubernetes/manifests/etcd.yaml on the control-plane node by hand`);
 }
 
-const ETCD_LOGS = 'for f in /var/log/pods/kube-system_etcd-*/etcd/*.log; do [ -e "$f" ] && echo "$f $(head -c 64 "$f" | head -n 1 | cut -d" " -f1)"; done';
 
 async function etcdState(na: NodeAccess, node: string): Promise<{ logs: string[]; healthy: boolean; health: string }> {
-  const res = await nodeSh(na, node, `${ETCD_LOGS}\necho '---'\ncurl -s -m 3 http://127.0.0.1:2381/health || true`);
+  const res = await nodeSh(na, node, `${ETCD_LOG_STARTS}\necho '---'\ncurl -s -m 3 http://127.0.0.1:2381/health || true`);
   const [logs = '', health = ''] = res.stdout.split('---\n');
   return { logs: logs.split('\n').filter(Boolean).sort(), healthy: /"health":\s*"true"/.test(health), health: health.trim() };
 }

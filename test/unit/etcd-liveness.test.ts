@@ -10,7 +10,7 @@ import {
   probeGist,
   type EtcdNodeLiveness,
 } from '../../harness/detectors/etcd-liveness-analysis.js';
-import { parseNodeOutput } from '../../harness/detectors/etcd-liveness-collect.js';
+import { parseNodeOutput, withEndpoint } from '../../harness/detectors/etcd-liveness-collect.js';
 import { shQuote } from '../../harness/cluster/node-access.js';
 import { brokenProbe, LivenessProbeParams, livenessProbeOf, withLivenessProbe } from '../../harness/faults/etcd-liveness-probe.js';
 import { sha256Hex as sha256 } from '../../harness/cluster/node-files.js';
@@ -94,6 +94,47 @@ describe('etcd-liveness-restarts analysis', () => {
     const n = node({ probeFailures: [], kills: [], byHand: { exitCode: 1, output: PROBE_OUTPUT, at: NOW } });
     const [f] = analyzeEtcdLiveness({ kind: 'etcd-liveness', takenAt: NOW, nodes: [n] });
     expect(f!.evidence.join('\n')).toContain('Liveness probe failed when run by hand in the etcd container (exit 1): Error: context deadline exceeded');
+  });
+
+  describe('before the first kill', () => {
+    // the manifest change's new pod, running since 05:33:40, never restarted; the probe has begun to fail
+    const fresh = (over: Partial<EtcdNodeLiveness> = {}) =>
+      node({
+        containers: [{ pod: 'kube-system_etcd-cp-1_new', attempt: 0, startedAt: '2026-11-21T05:33:40Z' }],
+        terminated: [],
+        kills: [],
+        probeFailures: [{ at: '2026-11-21T05:33:55Z', text: `Liveness probe failed: ${probeGist(PROBE_OUTPUT)}`, source: 'kubelet-journal', count: 1 }],
+        byHand: { exitCode: 1, output: PROBE_OUTPUT, at: NOW },
+        clientRead: { endpoint: 'https://127.0.0.1:2379', exitCode: 0 },
+        ...over,
+      });
+    const scan = (n: EtcdNodeLiveness) => analyzeEtcdLiveness({ kind: 'etcd-liveness', takenAt: NOW, nodes: [n] });
+
+    test('the probe fails, fails by hand, and the same read at etcd\'s client URL works: named before any kill', () => {
+      const [f] = scan(fresh());
+      expect(f!.summary).toContain('is about to be killed by its liveness probe: Liveness probe failed x1 on the running container (the kubelet kills it at 3)');
+      expect(f!.summary).toContain('the probe is wrong, etcd is healthy');
+      expect(f!.evidence).toContain("the probe's command against etcd's client URL https://127.0.0.1:2379: the read succeeds (etcd serves reads)");
+      expect(f!.rootCause).toMatch(/--endpoints https:\/\/127\.0\.0\.1:2380 is not one of etcd's client URLs/);
+    });
+
+    test('a probe failing for another reason (no endpoint to compare) counts from its second failure', () => {
+      const two = [{ at: '2026-11-21T05:33:50Z', text: 'Liveness probe failed: x', source: 'kubelet-journal' as const, count: 1 }, { at: '2026-11-21T05:33:55Z', text: 'Liveness probe failed: x', source: 'kubelet-journal' as const, count: 1 }];
+      const { clientRead: _, ...noRead } = fresh();
+      expect(scan({ ...noRead, probeFailures: two.slice(1) })).toEqual([]);
+      expect(scan({ ...noRead, probeFailures: two })).toHaveLength(1);
+    });
+
+    test('quiet when etcd itself is unhealthy, when the probe passes by hand, or when the failures were the old pod\'s', () => {
+      expect(scan(fresh({ health: '{"health":"false","reason":"RAFT NO LEADER"}' }))).toEqual([]);
+      expect(scan(fresh({ byHand: { exitCode: 0, output: 'foo', at: NOW } }))).toEqual([]);
+      expect(scan(fresh({ probeFailures: [{ at: '2026-11-21T05:33:30Z', text: 'Liveness probe failed: x', source: 'kubelet-journal', count: 2 }] }))).toEqual([]);
+    });
+  });
+
+  test('withEndpoint swaps either spelling of --endpoints', () => {
+    expect(withEndpoint(['etcdctl', '--endpoints=https://127.0.0.1:2380', 'get', 'foo'], 'https://127.0.0.1:2379')).toEqual(['etcdctl', '--endpoints=https://127.0.0.1:2379', 'get', 'foo']);
+    expect(withEndpoint(['etcdctl', '--endpoints', 'a', 'get'], 'b')).toEqual(['etcdctl', '--endpoints', 'b', 'get']);
   });
 
   test('etcd down right now is reported without claiming it is healthy', () => {
