@@ -11,7 +11,7 @@ import type { StageName } from '../core/stages.js';
 import type { Deployer } from './deploy.js';
 import { applyJournaled, type JournalEntry, type RunJournal } from './journal.js';
 import type { Registries } from './registries.js';
-import type { LoadedScenario } from './scenario.js';
+import { reportIncident, type LoadedScenario } from './scenario.js';
 import { realClock, type Clock, type StageCtx, type StageFn } from './stage.js';
 
 export interface ScenarioDeps {
@@ -71,7 +71,7 @@ export class RunState {
       id: this.sc.id,
       title: this.sc.title,
       status: 'passed',
-      incident: this.sc.incident,
+      incident: reportIncident(this.sc.incident),
       ttdSeconds: null,
       ttrSeconds: null,
       standardAlert: this.sc.standardAlert,

@@ -5,6 +5,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { ZodError } from 'zod';
 import { builtinFixtures } from '../fixtures/registry.js';
 import { builtinLoadProbes } from '../load/registry.js';
+import { citationGap } from '../core/citation.js';
 import { UserError, errorMessage } from '../core/errors.js';
 import { InputFileError, readRegularFile } from '../core/files.js';
 import { displayPath, repoRoot, scenariosDir } from '../core/paths.js';
@@ -49,6 +50,8 @@ export function loadScenario(dir: string, registries: Registries): LoadedScenari
   const parsed = ScenarioSchema.safeParse(doc.toJS());
   if (!parsed.success) fail(firstIssue(parsed.error));
   const s = parsed.data!;
+  const gap = citationGap(s.incident);
+  if (gap) fail(`field incident: ${gap}`);
   if (s.id !== basename(dir)) fail(`field id: "${s.id}" must equal the folder name "${basename(dir)}"`);
 
   const fault = registries.faults.get(s.fault.type);

@@ -1,5 +1,6 @@
 // The scenario file format (scenarios/<id>/scenario.yaml). Adding a scenario is adding data, not code.
 import { z } from 'zod';
+import { CitationSchema, citationText, type Citation } from '../core/citation.js';
 import { secondsSchema } from '../core/durations.js';
 import { STAGE_ORDER, deadlineKey, type DeadlineKey } from '../core/stages.js';
 
@@ -36,7 +37,8 @@ export const ScenarioSchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
     title: z.string().min(1),
-    incident: z.object({ source: z.string().min(1), summary: z.string().min(1) }).strict(),
+    /** the incident it replays, cited as a reader can find it, and summarised in our own words */
+    incident: CitationSchema.extend({ summary: z.string().min(1) }).strict(),
     cluster: z
       .object({
         /** kind config, relative to the repository root */
@@ -118,4 +120,10 @@ export interface LoadedScenario extends Scenario {
   manifestPaths: string[];
   clusterConfigPath?: string;
   stageDeadlines: StageDeadlines;
+}
+
+/** The incident as a report shows it: the citation as one line, its parts, and the summary. */
+export function reportIncident(i: Scenario['incident']): { source: string; summary: string; citation: Citation } {
+  const { summary, ...citation } = i;
+  return { source: citationText(citation), summary, citation };
 }

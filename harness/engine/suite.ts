@@ -9,7 +9,7 @@ import type { RunContext } from '../cluster/context.js';
 import { UserError, errorMessage } from '../core/errors.js';
 import { closeJournalsOf, RunJournal, type AllowedBy, type OpenOptions } from './journal.js';
 import { toolVersion } from '../core/paths.js';
-import type { LoadedScenario } from './scenario.js';
+import { reportIncident, type LoadedScenario } from './scenario.js';
 import { runScenario, type ScenarioDeps } from './scenario-run.js';
 import { realClock, runStage, skippedStage, type StageFn } from './stage.js';
 
@@ -39,7 +39,7 @@ function skippedScenario(sc: LoadedScenario, reason: string): ScenarioReport {
     title: sc.title,
     status: 'skipped',
     reason,
-    incident: sc.incident,
+    incident: reportIncident(sc.incident),
     ttdSeconds: null,
     ttrSeconds: null,
     standardAlert: sc.standardAlert,

@@ -27,7 +27,7 @@ function timeline(sc: ScenarioReport): string {
 function scenario(sc: ScenarioReport): string {
   const parts = [`<h2>${esc(sc.id)}: <span class="${sc.status}">${sc.status}</span></h2><p>${esc(sc.title)}</p>`];
   if (sc.reason) parts.push(`<p>Reason: ${esc(sc.reason)}</p>`);
-  if (sc.incident) parts.push(`<p>Incident: ${esc(sc.incident.summary)} <small>(source: <code>${esc(sc.incident.source)}</code>)</small></p>`);
+  if (sc.incident) parts.push(`<p>Incident: ${esc(sc.incident.summary)} <small>(source: ${esc(sc.incident.source)})</small></p>`);
   if (sc.status !== 'skipped') {
     parts.push(`<p>TTD <b>${secs(sc.ttdSeconds)}</b>, TTR <b>${secs(sc.ttrSeconds)}</b>${esc(confirmed(sc))}: ${esc(versusAlert(sc))}.</p>`, timeline(sc));
   }

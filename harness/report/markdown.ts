@@ -18,7 +18,7 @@ export function renderMarkdown(report: Report): string {
   for (const sc of report.scenarios) {
     out.push('', `## ${sc.id}: ${sc.status}`, '', sc.title);
     if (sc.reason) out.push('', `Reason: ${sc.reason}`);
-    if (sc.incident) out.push('', `Incident: ${sc.incident.summary} (source: \`${sc.incident.source}\`)`);
+    if (sc.incident) out.push('', `Incident: ${sc.incident.summary} (source: ${sc.incident.source})`);
     if (sc.status === 'skipped') continue;
     out.push('', `TTD ${secs(sc.ttdSeconds)}, TTR ${secs(sc.ttrSeconds)}${confirmed(sc)}: ${versusAlert(sc)}.`, '');
     out.push('| stage | status | at | took | deadline | message |', '| --- | --- | --- | --- | --- | --- |');

@@ -1,6 +1,7 @@
 // Report schema, version 1. Additive changes keep the version; anything else bumps it.
 import type { IntegrityResult } from '../integrity/types.js';
 import type { LoadResult } from '../load/types.js';
+import type { Citation } from '../core/citation.js';
 import type { StageName, StageStatus } from '../core/stages.js';
 
 export interface StageReport {
@@ -26,7 +27,8 @@ export interface ScenarioReport {
   title: string;
   status: 'passed' | 'failed' | 'skipped';
   reason?: string;
-  incident?: { source: string; summary: string };
+  /** source: the citation as one line; citation: its parts (additive field) */
+  incident?: { source: string; summary: string; citation?: Citation };
   /** seconds from the end of injection to the expected detector firing; null if it never did */
   ttdSeconds: number | null;
   /** "self": the scenario claims the cluster recovers on its own (no detection or runbook; TTR runs from the end

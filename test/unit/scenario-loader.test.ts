@@ -93,6 +93,14 @@ describe('scenario loader', () => {
     for (const id of listScenarioIds(root)) expect(loadScenario(join(root, id), registries).id).toBe(id);
   });
 
+  test('the incident is a citation a reader can follow, never a path of ours', () => {
+    const cited = original.replace(/^  title: [^\n]*\n(  part: [^\n]*\n)?  site: [^\n]*\n  date: [^\n]*\n  url: [^\n]*\n/m, '  title: ../shared/incidents/002.txt\n  date: 2023-07-29\n');
+    expect(withFile(cited).message).toMatch(/field incident\.title: a title, not a path to a file/);
+    expect(withFile(original.replace('  date: 2023-07-29', '  date: July 2023')).message).toMatch(/field incident\.date: YYYY-MM-DD or "undated"/);
+    expect(withFile(original.replace(/^  site: [^\n]*\n  date: (\S+)\n  url: [^\n]*\n/m, '  date: $1\n')).message).toMatch(/field incident: a citation names an author, a site or a URL/);
+    expect(withFile(original.replace(/^  url: https:/m, '  url: http:')).message).toMatch(/field incident\.url: an https URL/);
+  });
+
   test('the id must match the folder; missing manifests are named', () => {
     expect(withFile(original.replace(`id: ${ID}`, 'id: other')).message).toMatch(/must equal the folder name/);
     expect(withFile(original.replace('manifests/core.yaml', 'manifests/gone.yaml')).message).toMatch(/field victim.manifests\[2\]: manifests\/gone.yaml does not exist/);

@@ -4,6 +4,7 @@ import { UserError } from '../../core/errors.js';
 import { InputFileError, readRegularFile } from '../../core/files.js';
 import { builtinRegistries } from '../../engine/registries.js';
 import { listScenarioIds, loadScenario, displayPath } from '../../engine/scenario-loader.js';
+import { reportIncident } from '../../engine/scenario.js';
 import { scenariosDir } from '../../core/paths.js';
 import { FORMATS, render, type Format } from '../../report/render.js';
 import { parseReport } from '../../report/schema.js';
@@ -24,13 +25,14 @@ export function registerList(program: Command): void {
       const root = scenariosDir();
       const all = listScenarioIds(root).map((id) => loadScenario(join(root, id), registries));
       if (format === 'json') {
-        const rows = all.map((s) => ({ id: s.id, title: s.title, incident: s.incident.source, fault: s.fault.type, detectors: s.detect.expect, runbook: s.runbook.id, needs: s.cluster.needs }));
+        const rows = all.map((s) => ({ id: s.id, title: s.title, incident: reportIncident(s.incident), fault: s.fault.type, detectors: s.detect.expect, runbook: s.runbook.id, needs: s.cluster.needs }));
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         return;
       }
       if (all.length === 0) process.stdout.write(`no scenarios in ${displayPath(root)}\n`);
       for (const s of all) {
-        process.stdout.write(`${s.id}\n  ${s.title}\n  fault ${s.fault.type}; detectors ${s.detect.expect.join(', ')}; runbook ${s.runbook.id}; incident ${s.incident.source}\n`);
+        const cited = reportIncident(s.incident);
+        process.stdout.write(`${s.id}\n  ${s.title}\n  ${s.incident.relation === 'adapted' ? 'adapted from' : 'replays'} ${cited.source}\n  fault ${s.fault.type}; detectors ${s.detect.expect.join(', ')}; runbook ${s.runbook.id}\n`);
       }
     });
 }

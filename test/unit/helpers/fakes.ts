@@ -235,7 +235,7 @@ export function fakeScenario(overrides: Partial<LoadedScenario> = {}): LoadedSce
   return {
     id: 'fake-scenario',
     title: 'fake scenario',
-    incident: { source: 'fake', summary: 'fake incident' },
+    incident: { title: 'fake incident', site: 'fake', date: 'undated', relation: 'replays', summary: 'fake incident' },
     cluster: { needs: [] },
     victim: { namespace: 'victim', manifests: [], ready: [], readyTimeoutSeconds: 1, preloadImages: false, setup: [], fixtures: [] },
     fault: { type: 'fake-fault', params: { target: 'x' } },
