@@ -1,10 +1,11 @@
-// Incident 001, scenario 140: stale control-plane certificates. Like `kubeadm certs check-expiration`, but it also checks each
-// certificate's chain against the CA it must chain to (ca, etcd-ca, front-proxy-ca), looks at every node's
-// kubeconfigs (embedded and referenced client certificates) and the kubelet's, and makes the control plane's
-// own handshakes again (clients -> API server, API server -> etcd and -> kubelets, with the node's certificates).
-// Everything is read on the nodes, so it works while the API server is down (an expired etcd client
-// certificate takes it down). Findings name the file, the component that presents it and to whom, the problem,
-// and the components' own log lines. Certificates only: keys are used for handshakes and never reported.
+// Stale control-plane certificates (a service mesh's stale-certificate mTLS failures, moved to the control plane).
+// Like `kubeadm certs check-expiration`, but it also checks each certificate's chain against the CA it must chain
+// to (ca, etcd-ca, front-proxy-ca), looks at every node's kubeconfigs (embedded and referenced client
+// certificates) and the kubelet's, and makes the control plane's own handshakes again (clients -> API server, API
+// server -> etcd and -> kubelets, with the node's certificates). Everything is read on the nodes, so it works
+// while the API server is down (an expired etcd client certificate takes it down). Findings name the file, the
+// component that presents it and to whom, the problem, and the components' own log lines. Certificates only: keys
+// are used for handshakes and never reported.
 import type { KubeContext } from '../cluster/context.js';
 import { controlPlaneNodes, nodeAccess } from '../cluster/node-access.js';
 import { inspectCertificate, parseCertificates, type CertCheck } from '../certs/index.js';

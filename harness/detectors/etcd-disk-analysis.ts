@@ -1,4 +1,4 @@
-// Incident 000's slow-disk signatures, computed from etcd's own metric histograms and log timestamps (pure).
+// The signatures of etcd on a slow disk, computed from etcd's own metric histograms and log timestamps (pure).
 import { counter, countAbove, deltaHistogram, fmtSeconds, histogram, parseProm, quantile, type Histogram } from './prom-text.js';
 import { resourceId, type Finding } from './types.js';
 

@@ -1,4 +1,4 @@
-// Incident 000 (second entry): etcd on a slow disk. WAL fsync and backend commit latencies climb to ~1 s,
+// etcd on a slow (Ceph-backed) disk. WAL fsync and backend commit latencies climb to ~1 s,
 // etcd logs "apply request took too long", leader elections are lost and leader-elected components
 // (kube-controller-manager, kube-scheduler) restart. The standard alert (etcdHighFsyncDurations) waits 10 min.
 //

@@ -1,4 +1,4 @@
-// Incident 004's signatures from what the node shows: etcd's pod logs, the kubelet journal, the probe (pure).
+// The NRE Labs outage's signatures from what the node shows: etcd's pod logs, the kubelet journal, the probe (pure).
 import { parseDocument } from 'yaml';
 import { resourceId, type Finding } from './types.js';
 

@@ -1,4 +1,4 @@
-// Incident 004: the kubelet kills a healthy etcd because its liveness probe is wrong. Signatures: the etcd
+// The NRE Labs outage: the kubelet kills a healthy etcd because its liveness probe is wrong. Signatures: the etcd
 // container's restarts climb, the kubelet reports "Liveness probe failed" / "failed liveness probe, will be
 // restarted", etcd's own log ends with the terminated signal ("received signal; shutting down", older etcd:
 // "received terminated signal, shutting down"), and etcd answers /health between kills.

@@ -1,4 +1,4 @@
-// Incident 001, scenario 140: intermittent mutual-TLS handshake failures because some pods serve stale
+// Intermittent mutual-TLS handshake failures in a service mesh because some pods serve stale
 // certificates after a CA rotation. Signatures: pods whose served certificate is not signed by the CA their
 // Secret now trusts (or is expired, not yet valid, or not the certificate the Secret holds), TLS Secrets whose
 // certificate is expired, near expiry or from another CA, and the handshake errors the clients log. Node clock

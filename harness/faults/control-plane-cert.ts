@@ -1,8 +1,9 @@
-// Incident 001, scenario 140 (stale certificates): a kubeadm control-plane certificate goes stale for real. The certificate the
-// API server presents to etcd or to the kubelets is re-issued with its real subject and usages but dates in the
-// past (expired), in the future (not yet valid), or from a foreign CA that carries the real CA's name
-// (wrong-ca), written over the real file on the control-plane node, and the static pod that holds it is
-// restarted, so the real component fails its real TLS handshakes with the real x509 errors.
+// Stale certificates (as in a service mesh's mTLS failures after a CA rotation), on the control plane: a
+// kubeadm control-plane certificate goes stale for real. The certificate the API server presents to etcd or to
+// the kubelets is re-issued with its real subject and usages but dates in the past (expired), in the future
+// (not yet valid), or from a foreign CA that carries the real CA's name (wrong-ca), written over the real file
+// on the control-plane node, and the static pod that holds it is restarted, so the real component fails its
+// real TLS handshakes with the real x509 errors.
 //
 // plan() copies the original certificate and key node-side into a faultline directory outside
 // /etc/kubernetes (kubeadm never sees it); the journal holds only paths and sha256 digests. revert() puts the

@@ -1,6 +1,6 @@
-// Incident 000 (second entry): etcd on a slow disk (Ceph-backed VMs, ~1 s commits). The fault slows etcd's
-// own disk syncs for real, on the real etcd process (kind nodes are containers, so etcd is a host process), in
-// one of two ways:
+// etcd on a slow disk (Ceph-backed VMs, ~1 s commits, leader elections lost). The fault slows etcd's own disk
+// syncs for real, on the real etcd process (kind nodes are containers, so etcd is a host process), in one of two
+// ways:
 // - strace (default): strace on the host attaches to etcd and delays every fdatasync/fsync on entry by delayMs.
 //   Precise, but ptrace stops etcd on every syscall it makes, not only syncs.
 // - blkio: the kernel throttles writes from etcd's cgroup to the disk under /var/lib/etcd to writeIops (cgroup

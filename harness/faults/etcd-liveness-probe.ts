@@ -1,4 +1,4 @@
-// Incident 004 (NRE Labs, 2018): kubeadm's etcd static pod had an exec liveness probe (etcdctl ... get foo)
+// The NRE Labs outage (2018): kubeadm's etcd static pod had an exec liveness probe (etcdctl ... get foo)
 // that failed while etcd was healthy; the kubelet killed etcd every ~2 minutes (failureThreshold 8 x
 // timeoutSeconds 15) and the API server went down with it, 183 restarts.
 //

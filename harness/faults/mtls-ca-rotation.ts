@@ -1,5 +1,6 @@
-// Incident 001, scenario 140: after a CA rotation some pods keep certificates from the old CA, so a share of
-// mutual-TLS connections fail ("SSL handshake failed", "connection reset") while others succeed.
+// Intermittent mTLS handshake failures in a service mesh: after a CA rotation some pods keep certificates from
+// the old CA, so a share of mutual-TLS connections fail ("SSL handshake failed", "connection reset") while
+// others succeed.
 //
 // The fault rotates the CA the way an operator does: a new CA, every leaf certificate it signed re-issued with
 // the same names and usage, every Secret updated (trust bundle ca.crt = the new CA only), and then only SOME pods

@@ -1,7 +1,7 @@
-// Incident 002 (kronform, 2023): every node pulled docker.io through the in-cluster Harbor, with a fallback the
-// operator believed in (`https://docker.io/v2` with Talos' overridePath). The node running Harbor went away;
-// Harbor's pods had to be rescheduled, but their own images came through Harbor, and the fallback did not fall
-// back: ImagePullBackOff everywhere, the operator included.
+// The Harbor mirror outage (bare-metal Talos, 2023): every node pulled docker.io through the in-cluster Harbor,
+// with a fallback the operator believed in (`https://docker.io/v2` with Talos' overridePath). The node running
+// Harbor went away; Harbor's pods had to be rescheduled, but their own images came through Harbor, and the
+// fallback did not fall back: ImagePullBackOff everywhere, the operator included.
 //
 // The fault, in two steps, as it happened:
 // 1. the mirror configuration is rolled out to every node's containerd (/etc/containerd/certs.d/<registry>/

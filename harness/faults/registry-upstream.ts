@@ -1,8 +1,8 @@
-// Set-up for the registry-outage scenarios (incident 002): the registry outside the cluster that stands in
-// for docker.io. A real registry:2 container on the kind network (started with testcontainers, labelled with
-// the run id) holding the victim's images under their docker.io names, and every node's
-// /etc/containerd/certs.d/docker.io/hosts.toml pointing straight at it: the cluster as it was before the
-// in-cluster mirror existed, so the mirror's first pod is pulled the way the incident's Harbor was.
+// Set-up for the registry-outage scenarios (the in-cluster Harbor mirror that lost its node): the registry
+// outside the cluster that stands in for docker.io. A real registry:2 container on the kind network (started
+// with testcontainers, labelled with the run id) holding the victim's images under their docker.io names, and
+// every node's /etc/containerd/certs.d/docker.io/hosts.toml pointing straight at it: the cluster as it was
+// before the in-cluster mirror existed, so the mirror's first pod is pulled the way the incident's Harbor was.
 //
 // It is journalled like a fault (applied before the victim is deployed), so revert and `faultline recover`
 // remove the container and put every node's hosts.toml back byte for byte.

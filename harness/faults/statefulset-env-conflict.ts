@@ -1,6 +1,7 @@
-// Incident 002: a StatefulSet pod template whose env var has both `value` and `valueFrom`. The incident's API
-// server accepted it on the StatefulSet (its template was not validated as a Pod); the statefulset-controller's
-// pod create is then rejected with FailedCreate "... may not be specified when `value` is not empty".
+// Harbor's PostgreSQL after an aborted Talos upgrade: a StatefulSet pod template whose env var has both `value`
+// and `valueFrom`. The incident's API server accepted it on the StatefulSet (its template was not validated as a
+// Pod); the statefulset-controller's pod create is then rejected with FailedCreate "... may not be specified
+// when `value` is not empty".
 // Newer API servers validate the template on create and update, unless the stored object is already invalid
 // (ValidateStatefulSetUpdate tolerates a template persisted before that validation). Where the API refuses,
 // the fault writes the StatefulSet into etcd as such an older API server stored it, so the real controller

@@ -1,7 +1,7 @@
-// Runbook for stale control-plane certificates (incident 001, scenario 140): renew what kubeadm manages with
-// `kubeadm certs renew <name>` on the node (it keeps the certificate's subject and SANs and signs with the
-// cluster's CA, which also fixes a certificate from a foreign CA), restart the static pods that hold them,
-// and prove every handshake the control plane makes succeeds and the API server is ready.
+// Runbook for stale control-plane certificates (expired, not yet valid or from a foreign CA): renew what
+// kubeadm manages with `kubeadm certs renew <name>` on the node (it keeps the certificate's subject and SANs
+// and signs with the cluster's CA, which also fixes a certificate from a foreign CA), restart the static pods
+// that hold them, and prove every handshake the control plane makes succeeds and the API server is ready.
 import { z } from 'zod';
 import { controlPlaneNodes, nodeSh, shQuote, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import { kubeadmCertByPath } from '../certs/kubeadm-pki.js';

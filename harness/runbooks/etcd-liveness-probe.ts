@@ -1,4 +1,4 @@
-// Runbook for incident 004: the kubelet kills a healthy etcd because the static pod's liveness probe is
+// Runbook for the NRE Labs outage: the kubelet kills a healthy etcd because the static pod's liveness probe is
 // wrong. The incident removed the probe; this runbook puts back the probe kubeadm generates (httpGet /livez on
 // the metrics port), keeping the rest of the manifest, and proves etcd stays up.
 import { z } from 'zod';

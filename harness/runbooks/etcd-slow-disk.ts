@@ -1,7 +1,7 @@
-// Runbook for incident 000 (second entry): etcd on a slow disk. The incident compared members' commit latency,
-// found the members on Ceph-backed disks slow (~1 s) and the one on a local disk fast (~30 ms), and moved the
-// control plane's storage to local disks. In this lab the "slow disk" is a tracer delaying etcd's syncs, so
-// "moving etcd to a healthy disk" is stopping what slows the disk under it.
+// Runbook for etcd on a slow (Ceph-backed) disk. The incident compared members' commit latency, found the members
+// on Ceph-backed disks slow (~1 s) and the one on a local disk fast (~30 ms), and moved the control plane's
+// storage to local disks. In this lab the "slow disk" is a tracer delaying etcd's syncs, so "moving etcd to a
+// healthy disk" is stopping what slows the disk under it.
 import { z } from 'zod';
 import { secondsSchema } from '../core/durations.js';
 import { controlPlaneNodes, nodeSh, type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';

@@ -1,4 +1,4 @@
-// Runbook for incident 002's registry outage: the in-cluster mirror is down and containerd's fallback does not
+// Runbook for the Harbor mirror outage: the in-cluster mirror is down and containerd's fallback does not
 // fall back. The incident's recovery was to drop the mirror from one node's config, bring the mirror back, then
 // restore the config (with a reboot, on Talos). This runbook does the better thing: it corrects the fallback on
 // every node whose fallback is broken (the endpoint's API root, checked beforehand by a probe from that node),

@@ -1,7 +1,7 @@
-// Runbook for stale workload certificates (incident 001, scenario 140): re-issue what the current CA has not
-// signed (or what is expired or near expiry), then restart the stale pods one at a time so each reads the
-// Secrets again, waiting for each replacement to be Ready before the next. Verify: every pod serves its Secret's
-// current certificate, signed by the current CA.
+// Runbook for stale workload certificates (mTLS handshake failures after a CA rotation): re-issue what the
+// current CA has not signed (or what is expired or near expiry), then restart the stale pods one at a time so
+// each reads the Secrets again, waiting for each replacement to be Ready before the next. Verify: every pod
+// serves its Secret's current certificate, signed by the current CA.
 import { z } from 'zod';
 import type { RunContext } from '../cluster/context.js';
 import { analyzeNamespace } from '../detectors/stale-workload-certs.js';

@@ -1,5 +1,6 @@
-// Runbook for incident 002. The incident deleted the StatefulSet and hoped the PVC survived; patching the
-// template keeps the StatefulSet and its claims untouched, so no data is put at risk.
+// Runbook for a StatefulSet whose env var has both `value` and `valueFrom` (Harbor's PostgreSQL). The incident
+// deleted the StatefulSet and hoped the PVC survived; patching the template keeps the StatefulSet and its claims
+// untouched, so no data is put at risk.
 import { z } from 'zod';
 import type { RunContext } from '../cluster/context.js';
 import { collectWorkloads, statefulSetInfo, type WorkloadSnapshot } from '../detectors/snapshot.js';

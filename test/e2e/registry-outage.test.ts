@@ -1,4 +1,4 @@
-// End to end: incident 002's registry outage, both variants, through the built CLI on one real 1+2 kind cluster
+// End to end: the Harbor mirror outage, both variants, through the built CLI on one real 1+2 kind cluster
 // (kind-configs/two-workers.yaml) made with `faultline cluster up`:
 // - `faultline run registry-outage-broken-fallback registry-outage-working-fallback --cluster NAME`: the broken
 //   variant shows lasting ImagePullBackOff that the registry-mirror detector explains (mirror down, the

@@ -1,4 +1,4 @@
-// Detector analyze() on fixture objects (no cluster): healthy is quiet, the incident-002 picture is named.
+// Detector analyze() on fixture objects (no cluster): healthy is quiet, the StatefulSet env conflict is named.
 import { describe, expect, test } from '@jest/globals';
 import { analyzeCrashloops } from '../../harness/detectors/crashloop.js';
 import { dedupeFindings } from '../../harness/detectors/dedupe.js';
