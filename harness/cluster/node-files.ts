@@ -59,13 +59,13 @@ export async function writeNodeFile(na: NodeAccess, node: string, path: string, 
 }
 
 /** Puts the file back as captured (or removes it, and the folder the change made); says what it did. */
-export async function restoreNodeFile(na: NodeAccess, snap: NodeFileSnapshot): Promise<string> {
+export async function restoreNodeFile(na: NodeAccess, snap: NodeFileSnapshot, opts: { mode?: string; tmpDir?: string } = {}): Promise<string> {
   const current = await readNodeFile(na, snap.node, snap.path);
   if (snap.existed) {
     const original = Buffer.from(snap.b64 ?? '', 'base64');
     if (sha256Hex(original) !== snap.sha256) throw new Error(`journal record for ${snap.path} on ${snap.node} is corrupt (sha256 mismatch)`);
     if (current?.equals(original)) return `${snap.path} on ${snap.node} already as captured`;
-    await writeNodeFile(na, snap.node, snap.path, original);
+    await writeNodeFile(na, snap.node, snap.path, original, opts);
     return `${snap.path} on ${snap.node} restored byte for byte (sha256 ${snap.sha256!.slice(0, 12)})`;
   }
   const rmDir = snap.dirExisted ? '' : ` && rmdir ${shQuote(dirname(snap.path))} 2>/dev/null; true`;

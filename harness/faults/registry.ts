@@ -6,11 +6,12 @@ import { mtlsCaRotation } from './mtls-ca-rotation.js';
 import { controlPlaneCert } from './control-plane-cert.js';
 import { statefulsetEnvConflict } from './statefulset-env-conflict.js';
 import { victimNamespace } from './victim-namespace.js';
+import { psaClusterDefault } from './psa-cluster-default.js';
 import type { AnyFault } from './types.js';
 
 export type FaultRegistry = Map<string, AnyFault>;
 
 export function builtinFaults(): FaultRegistry {
-  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdLivenessProbe, registryUpstream, registryMirrorOutage, mtlsCaRotation, controlPlaneCert, victimNamespace];
+  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdLivenessProbe, registryUpstream, registryMirrorOutage, mtlsCaRotation, controlPlaneCert, psaClusterDefault, victimNamespace];
   return new Map(all.map((f) => [f.type, f]));
 }

@@ -1,3 +1,4 @@
+import { admissionRefusedRunbook } from './admission-refused.js';
 import { controlPlaneCertsRunbook } from './control-plane-certs.js';
 import { crashloopRunbook } from './crashloop.js';
 import { etcdLivenessProbeRunbook } from './etcd-liveness-probe.js';
@@ -10,6 +11,6 @@ import type { Runbook } from './types.js';
 export type RunbookRegistry = Map<string, Runbook>;
 
 export function builtinRunbooks(): RunbookRegistry {
-  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook, registryMirrorFallbackRunbook, staleWorkloadCertsRunbook, controlPlaneCertsRunbook];
+  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook, registryMirrorFallbackRunbook, staleWorkloadCertsRunbook, controlPlaneCertsRunbook, admissionRefusedRunbook];
   return new Map(all.map((r) => [r.id, r]));
 }

@@ -31,7 +31,8 @@ export interface Runbook {
    *  scenario loads, so a typo is bad input before any cluster exists, not a failure after the fault is in */
   verifyParams: ZodType;
   diagnose(ctx: RunContext, finding: Finding): Promise<Diagnosis>;
-  remediate(ctx: RunContext, diagnosis: Diagnosis): Promise<RemediationResult>;
+  /** params: the scenario's runbook params (the same verify gets), e.g. the level a namespace was meant to enforce */
+  remediate(ctx: RunContext, diagnosis: Diagnosis, params?: Record<string, unknown>): Promise<RemediationResult>;
   verify(ctx: RunContext, params: Record<string, unknown>): Promise<VerifyResult>;
   markdown(): string;
 }

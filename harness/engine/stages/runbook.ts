@@ -30,7 +30,7 @@ export const remediateStage: Stage = {
   skip: selfHealing,
   async run(st, s) {
     const runbook = runbookOf(st);
-    const res = await runbook.remediate(st.ctx(s), st.diagnosis!);
+    const res = await runbook.remediate(st.ctx(s), st.diagnosis!, { namespace: st.sc.victim.namespace, ...st.sc.runbook.params });
     st.report.remediation = { mode: res.mode, actions: res.actions };
     if (res.mode === 'manual') throw new Error(`runbook ${runbook.id} has no automatic remediation: ${res.actions.join('; ')}`);
     return res.actions.join('; ');

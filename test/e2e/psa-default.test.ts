@@ -1,0 +1,67 @@
+// End to end on one kind cluster from `faultline cluster up` (single.yaml): `faultline run
+// psa-cluster-default-restricted` gives the real API server a cluster-wide PodSecurity default of "restricted"
+// (an AdmissionConfiguration file on the node and the kube-apiserver flag; the static pod really restarts), the
+// victim's ReplicaSet is refused, the detector names the source of the enforcement, the runbook labels the namespace
+// at its intended level, and revert restores the manifest byte for byte. Then doctor: quiet.
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { assertBuilt, cleanUpClusterUp, e2eTempDir, runCli, type CliProcess } from './support.js';
+
+jest.setTimeout(40 * 60_000);
+
+const tmp = e2eTempDir('psa');
+const stateDir = join(tmp, 'state');
+const env = { FAULTLINE_STATE_DIR: stateDir };
+const name = `faultline-e2e-psa-${randomBytes(2).toString('hex')}`;
+const NODE = `${name}-control-plane`;
+const MANIFEST = '/etc/kubernetes/manifests/kube-apiserver.yaml';
+const started: CliProcess[] = [];
+let created = false;
+let before = '';
+
+function onNode(...argv: string[]): string {
+  return execFileSync('docker', ['exec', NODE, ...argv], { encoding: 'utf8' });
+}
+
+beforeAll(async () => {
+  assertBuilt();
+  const up = await runCli(['cluster', 'up', '--name', name, '--config', 'kind-configs/single.yaml'], env, 20 * 60_000, 'cluster-up');
+  created = true;
+  expect(up.code).toBe(0);
+  before = onNode('sha256sum', MANIFEST);
+});
+
+afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp }));
+
+describe('psa-cluster-default-restricted on a real kind cluster', () => {
+  test('refused by the cluster-wide default, named as such, fixed by the namespace label, reverted byte for byte', async () => {
+    const reportDir = join(tmp, 'report');
+    const r = await runCli(['run', 'psa-cluster-default-restricted', '--cluster', name, '--report-dir', reportDir], env, 30 * 60_000, 'psa-run');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8'));
+    const sc = report.scenarios[0];
+    expect(sc.status).toBe('passed');
+    const f = sc.findings.find((x: any) => x.detector === 'admission-refused');
+    const text = [f.summary, f.rootCause, ...f.evidence].join('\n');
+    expect(text).toContain('Deployment psa-victim/app cannot create pods');
+    expect(text).toContain('violates PodSecurity "restricted:latest"');
+    expect(text).toMatch(/namespace psa-victim has no pod-security\.kubernetes\.io\/enforce label, so the cluster-wide default applies: defaults\.enforce "restricted" in \/var\/lib\/faultline\/admission\/pod-security\.yaml/);
+    expect(text).toContain('violation runAsNonRoot != true');
+    expect(sc.remediation.actions.join('\n')).toContain('labelled namespace psa-victim pod-security.kubernetes.io/enforce=baseline');
+    console.log(`[psa] TTD ${sc.ttdSeconds}s TTR ${sc.ttrSeconds}s`);
+    // the manifest kubeadm wrote is back, the config file and faultline's folder are gone, the namespace too
+    expect(onNode('sha256sum', MANIFEST)).toBe(before);
+    expect(onNode('sh', '-c', 'if [ -e /var/lib/faultline ]; then echo present; else echo absent; fi').trim()).toBe('absent');
+    const journal = JSON.parse(readFileSync(join(stateDir, 'journal', `${report.runId}.json`), 'utf8'));
+    expect(journal.entries.map((e: any) => `${e.faultType} ${e.state}`)).toEqual(['victim-namespace reverted', 'psa-cluster-default reverted']);
+  });
+
+  test('doctor is quiet afterwards', async () => {
+    const d = await runCli(['doctor', '--cluster', name], env, 2 * 60_000, 'doctor');
+    expect(d.stdout).toMatch(/no findings/);
+    expect(d.code).toBe(0);
+  });
+});
