@@ -68,10 +68,8 @@ export class KindProvider implements Provider {
       kubernetesVersion: this.opts.kubernetesVersion ?? forgedKubernetesVersion(),
       imageExists: (ref) => imageExists(this.run, docker, ref),
     });
-    const say = (m: string) => {
-      this.log(m);
-      spec.onProgress?.(m);
-    };
+    // one place for each line: the caller's progress when it follows this create, else the provider's log
+    const say = (m: string) => (spec.onProgress ?? this.log)(m);
     say(`node image: ${choice.image ?? "kind's default"} (${choice.reason})`);
     const kubeconfigPath = kubeconfigPathFor('kind', spec.name);
     mkdirSync(dirname(kubeconfigPath), { recursive: true });
