@@ -197,6 +197,7 @@ async function main(): Promise<number> {
     for (let i = 1; i <= TRIALS; i++) {
       const scenario = scenarios[(i - 1) % scenarios.length]!;
       const signal = i % 2 === 1 ? 'SIGINT' : 'SIGKILL';
+      process.stderr.write(`bench-interrupts: trial ${i}/${TRIALS} ${scenario}, ${signal}: running\n`);
       const t = await runAndInterrupt(scenario, cluster, signal);
       let how = t.at === undefined ? `ran to the end (${t.exit})` : `${signal} at +${t.at}s after inject (in ${t.stage}), exit ${t.exit}`;
       if (signal === 'SIGKILL' && t.at !== undefined) {

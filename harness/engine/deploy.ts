@@ -183,27 +183,25 @@ export class KubeDeployer implements Deployer {
   }
 
   async removeNamespace(ctx: RunContext, namespace: string, s: StageCtx): Promise<string> {
-    try {
-      const ns = await ctx.kube.core.readNamespace({ name: namespace });
-      if (ns.metadata?.labels?.[MANAGED_BY.key] !== MANAGED_BY.value) return `namespace ${namespace} is not ours; left in place`;
-      await ctx.kube.core.deleteNamespace({ name: namespace });
-    } catch (err) {
-      if (isNotFound(err)) return `namespace ${namespace} already gone`;
-      throw err;
-    }
-    await pollUntil(
-      async () => {
+    // the API server may be restarting right after a control-plane fault's revert: errors are retried until the
+    // namespace is gone (or the teardown deadline ends the wait)
+    let asked = false;
+    return pollUntil(
+      async (n) => {
+        let ns;
         try {
-          await ctx.kube.core.readNamespace({ name: namespace });
-          s.progress(`waiting for namespace ${namespace} to terminate`);
-          return undefined;
+          ns = await ctx.kube.core.readNamespace({ name: namespace });
         } catch (err) {
-          if (isNotFound(err)) return true;
+          if (isNotFound(err)) return asked ? `deleted namespace ${namespace}` : `namespace ${namespace} already gone`;
           throw err;
         }
+        if (ns.metadata?.labels?.[MANAGED_BY.key] !== MANAGED_BY.value) return `namespace ${namespace} is not ours; left in place`;
+        if (!ns.metadata?.deletionTimestamp) await ctx.kube.core.deleteNamespace({ name: namespace });
+        asked = true;
+        s.progress(`waiting for namespace ${namespace} to terminate (poll ${n})`);
+        return undefined;
       },
-      { intervalMs: this.pollMs, signal: s.signal },
+      { intervalMs: this.pollMs, signal: s.signal, onMiss: (n, e) => e && s.progress(`namespace ${namespace} (try ${n}): ${e}`) },
     );
-    return `deleted namespace ${namespace}`;
   }
 }

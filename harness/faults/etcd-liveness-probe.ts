@@ -17,6 +17,7 @@ import type { Fault } from './types.js';
 import { sleep } from '../core/poll.js';
 import { ETCD_LOG_STARTS, parseContainerLogs, type EtcdContainerLog } from '../detectors/etcd-liveness-analysis.js';
 import { nodeSh } from '../cluster/node-access.js';
+import { apiserverReadyz } from '../certs/node-pki.js';
 
 export const ETCD_MANIFEST = '/etc/kubernetes/manifests/etcd.yaml';
 const PKI = '/etc/kubernetes/pki/etcd';
@@ -88,6 +89,16 @@ async function etcdContainerStarts(na: NodeAccess, node: string): Promise<EtcdCo
   return parseContainerLogs(res.stdout.split('\n'));
 }
 
+/** Waits until the kubelet has started an etcd container after `since` (a manifest change); returns its pod. */
+async function waitForEtcdStart(ctx: RunContext, na: NodeAccess, node: string, since: number): Promise<string> {
+  for (;;) {
+    const started = (await etcdContainerStarts(na, node)).find((c) => c.startedAt && Date.parse(c.startedAt) > since);
+    if (started) return started.pod;
+    if (Date.now() - since > PICKUP_TIMEOUT_MS) throw new Error(`the kubelet on ${node} did not run etcd from the changed manifest within ${PICKUP_TIMEOUT_MS / 1000}s`);
+    await sleep(2_000, ctx.signal);
+  }
+}
+
 export function readManifest(na: NodeAccess, node: string, path = ETCD_MANIFEST): Promise<Buffer> {
   return mustReadNodeFile(na, node, path);
 }
@@ -129,15 +140,8 @@ export const etcdLivenessProbe: Fault<LivenessProbeParams, LivenessProbeRecord> 
     ctx.log(`${r.path} on ${r.node}: liveness probe is now exec etcdctl --endpoints=${p.endpoint} get foo (period ${p.periodSeconds}s, failureThreshold ${p.failureThreshold})`);
     // The fault is in once the kubelet runs etcd under the new probe: it replaces the static pod 40-80 s after the
     // manifest changes here, and until then the old probe guards etcd. Waiting here makes TTD count from then.
-    for (;;) {
-      const started = (await etcdContainerStarts(na, r.node)).find((c) => c.startedAt && Date.parse(c.startedAt) > written);
-      if (started) {
-        ctx.log(`the kubelet runs etcd on ${r.node} under the new probe (pod ${started.pod}), ${Math.round((Date.now() - written) / 1000)}s after the manifest was written`);
-        return;
-      }
-      if (Date.now() - written > PICKUP_TIMEOUT_MS) throw new Error(`the kubelet on ${r.node} did not run etcd from the new manifest within ${PICKUP_TIMEOUT_MS / 1000}s`);
-      await sleep(2_000, ctx.signal);
-    }
+    const pod = await waitForEtcdStart(ctx, na, r.node, written);
+    ctx.log(`the kubelet runs etcd on ${r.node} under the new probe (pod ${pod}), ${Math.round((Date.now() - written) / 1000)}s after the manifest was written`);
   },
 
   async revert(ctx, r) {
@@ -149,8 +153,17 @@ export const etcdLivenessProbe: Fault<LivenessProbeParams, LivenessProbeRecord> 
       ctx.log(`${r.path} on ${r.node} already as kubeadm wrote it (sha256 ${r.originalSha256.slice(0, 12)})`);
       return;
     }
+    const written = Date.now();
     await writeManifest(na, r.node, original, r.path);
     ctx.log(`${r.path} on ${r.node} restored byte for byte (sha256 ${r.originalSha256.slice(0, 12)})`);
+    // undone only when etcd runs from it again and the API server answers: until then the cluster is still down
+    await waitForEtcdStart(ctx, na, r.node, written);
+    const until = Date.now() + PICKUP_TIMEOUT_MS;
+    while (!(await apiserverReadyz(na, r.node)).ok) {
+      if (Date.now() > until) throw new Error(`kube-apiserver on ${r.node} not ready after etcd restarted from the restored manifest`);
+      await sleep(2_000, ctx.signal);
+    }
+    ctx.log(`etcd on ${r.node} runs from the restored manifest and the API server answers`);
   },
 
   describe(r) {
