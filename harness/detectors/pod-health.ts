@@ -5,14 +5,25 @@ import type { ContainerStatusInfo, PodInfo, WorkloadSnapshot } from './snapshot.
 export const RESTART_THRESHOLD = 3;
 const RECENT_MS = 10 * 60_000;
 
+/** Containers restarting again and again, whatever their state right now: in back-off, or with several restarts and
+ *  the last one recent (a container its liveness probe kills every minute is Running and even ready in between).
+ *  A pod that has finished its work is not crashing. */
 export function crashingContainers(pod: PodInfo, takenAt: string): ContainerStatusInfo[] {
   const now = new Date(takenAt).getTime();
+  if (pod.phase === 'Succeeded') return [];
   return pod.statuses.filter((s) => {
     if (s.waitingReason === 'CrashLoopBackOff') return true;
-    if (s.ready || s.restartCount < RESTART_THRESHOLD) return false;
+    if (s.restartCount < RESTART_THRESHOLD) return false;
     const finished = s.lastTerminated?.finishedAt ? new Date(s.lastTerminated.finishedAt).getTime() : NaN;
     return Number.isFinite(finished) && now - finished <= RECENT_MS;
   });
+}
+
+/** Restarts per minute since the pod started, when its start is known. */
+export function restartRate(pod: PodInfo, s: ContainerStatusInfo, takenAt: string): number | undefined {
+  const start = pod.startedAt ? Date.parse(pod.startedAt) : NaN;
+  const minutes = (Date.parse(takenAt) - start) / 60_000;
+  return Number.isFinite(minutes) && minutes > 0 ? s.restartCount / minutes : undefined;
 }
 
 /** For dependants a looser rule: crash-looping, or restarting and not ready. */

@@ -1,5 +1,5 @@
 import type { KubeContext } from '../cluster/context.js';
-import { admissionDetector } from './admission.js';
+import { podCreateRefusedDetector } from './pod-create-refused.js';
 import { controlPlaneCertsDetector } from './control-plane-certs.js';
 import { crashloopDetector } from './crashloop.js';
 import { dedupeFindings } from './dedupe.js';
@@ -13,7 +13,7 @@ import type { AnyDetector, Finding } from './types.js';
 export type DetectorRegistry = Map<string, AnyDetector>;
 
 export function builtinDetectors(): DetectorRegistry {
-  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector, etcdDiskLatencyDetector, etcdLivenessRestartsDetector, registryMirrorDetector, staleWorkloadCertsDetector, controlPlaneCertsDetector, admissionDetector];
+  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector, etcdDiskLatencyDetector, etcdLivenessRestartsDetector, registryMirrorDetector, staleWorkloadCertsDetector, controlPlaneCertsDetector, podCreateRefusedDetector];
   return new Map(all.map((d) => [d.id, d]));
 }
 

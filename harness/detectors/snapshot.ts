@@ -1,7 +1,9 @@
 // A plain, serialisable picture of the workloads detectors reason about. Env *values* are kept only in
 // `refs` (to link dependants by host name) and are never copied into findings.
-import type { CoreV1Event, V1Container, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Container, V1Pod, V1Probe, V1StatefulSet } from '@kubernetes/client-node';
 import type { KubeContext } from '../cluster/context.js';
+import { redactText } from '../core/redact.js';
+import { crashingContainers } from './pod-health.js';
 
 export interface EnvVarInfo {
   name: string;
@@ -10,11 +12,30 @@ export interface EnvVarInfo {
   valueFrom?: string;
 }
 
+export interface ProbeInfo {
+  kind: 'httpGet' | 'tcpSocket' | 'exec' | 'grpc';
+  /** httpGet, tcpSocket, grpc: a number or a port name */
+  port?: number | string;
+  path?: string;
+  periodSeconds: number;
+  failureThreshold: number;
+  timeoutSeconds: number;
+  initialDelaySeconds: number;
+}
+
 export interface ContainerSpecInfo {
   name: string;
+  /** the pod spec list it is in; absent = containers */
+  list?: 'initContainers' | 'ephemeralContainers';
   env: EnvVarInfo[];
   /** env values, command and args, only for matching dependency names; never printed */
   refs: string[];
+  /** declared container ports */
+  ports?: Array<{ port: number; name?: string }>;
+  liveness?: ProbeInfo;
+  startup?: ProbeInfo;
+  /** memory limit and request as written ("256Mi") */
+  memory?: { limit?: string; request?: string };
 }
 
 export interface StatefulSetInfo {
@@ -33,12 +54,18 @@ export interface ContainerStatusInfo {
   waitingReason?: string;
   waitingMessage?: string;
   lastTerminated?: { reason?: string; exitCode?: number; finishedAt?: string };
+  /** the last lines the previous instance logged (redacted), for containers that keep restarting */
+  lastLog?: string[];
 }
 
 export interface PodInfo {
   namespace: string;
   name: string;
   phase?: string;
+  /** when the pod started (status.startTime) */
+  startedAt?: string;
+  /** the pod's restartPolicy: a Never/OnFailure pod that finished is done, not crashing */
+  restartPolicy?: string;
   ready: boolean;
   owner?: { kind: string; name: string };
   containers: ContainerSpecInfo[];
@@ -71,7 +98,7 @@ function iso(d: Date | string | undefined | null): string | undefined {
   return Number.isNaN(t.getTime()) ? undefined : t.toISOString();
 }
 
-export function containerInfo(c: V1Container): ContainerSpecInfo {
+export function containerInfo(c: V1Container, list?: ContainerSpecInfo['list']): ContainerSpecInfo {
   const env = (c.env ?? []).map((e) => {
     const ref = e.valueFrom;
     let valueFrom: string | undefined;
@@ -83,7 +110,37 @@ export function containerInfo(c: V1Container): ContainerSpecInfo {
     return { name: e.name, hasValue: e.value !== undefined && e.value !== '', ...(valueFrom ? { valueFrom } : {}) };
   });
   const refs = [...(c.env ?? []).map((e) => e.value ?? ''), ...(c.command ?? []), ...(c.args ?? [])].filter(Boolean);
-  return { name: c.name, env, refs };
+  const ports = (c.ports ?? []).map((p) => ({ port: p.containerPort, ...(p.name ? { name: p.name } : {}) }));
+  const liveness = probeInfo(c.livenessProbe);
+  const startup = probeInfo(c.startupProbe);
+  const limit = c.resources?.limits?.memory;
+  const request = c.resources?.requests?.memory;
+  return {
+    name: c.name,
+    ...(list ? { list } : {}),
+    env,
+    refs,
+    ...(ports.length ? { ports } : {}),
+    ...(liveness ? { liveness } : {}),
+    ...(startup ? { startup } : {}),
+    ...(limit || request ? { memory: { ...(limit ? { limit: String(limit) } : {}), ...(request ? { request: String(request) } : {}) } } : {}),
+  };
+}
+
+/** A probe's target and budget; an exec probe's command is not kept (it may carry credentials). */
+export function probeInfo(p: V1Probe | undefined): ProbeInfo | undefined {
+  if (!p) return undefined;
+  const kind = p.httpGet ? 'httpGet' : p.tcpSocket ? 'tcpSocket' : p.grpc ? 'grpc' : 'exec';
+  const port = p.httpGet?.port ?? p.tcpSocket?.port ?? p.grpc?.port;
+  return {
+    kind,
+    ...(port !== undefined ? { port: typeof port === 'number' ? port : /^\d+$/.test(String(port)) ? Number(port) : String(port) } : {}),
+    ...(p.httpGet?.path ? { path: p.httpGet.path } : {}),
+    periodSeconds: p.periodSeconds ?? 10,
+    failureThreshold: p.failureThreshold ?? 3,
+    timeoutSeconds: p.timeoutSeconds ?? 1,
+    initialDelaySeconds: p.initialDelaySeconds ?? 0,
+  };
 }
 
 export function statefulSetInfo(s: V1StatefulSet): StatefulSetInfo {
@@ -93,13 +150,19 @@ export function statefulSetInfo(s: V1StatefulSet): StatefulSetInfo {
     serviceName: s.spec?.serviceName || undefined,
     replicas: s.spec?.replicas ?? 1,
     readyReplicas: s.status?.readyReplicas ?? 0,
-    containers: (s.spec?.template?.spec?.containers ?? []).map(containerInfo),
+    containers: templateContainers(s.spec?.template?.spec),
   };
+}
+
+/** Every container list of a pod spec: init containers first (they run first), then the regular ones. */
+export function templateContainers(spec: { containers?: V1Container[]; initContainers?: V1Container[] } | undefined): ContainerSpecInfo[] {
+  return [...(spec?.initContainers ?? []).map((c) => containerInfo(c, 'initContainers')), ...(spec?.containers ?? []).map((c) => containerInfo(c))];
 }
 
 export function podInfo(p: V1Pod): PodInfo {
   const owner = p.metadata?.ownerReferences?.find((o) => o.controller) ?? p.metadata?.ownerReferences?.[0];
-  const statuses = (p.status?.containerStatuses ?? []).map((s) => {
+  // init containers restart (and crash-loop) too: their statuses count like the others'
+  const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])].map((s) => {
     const term = s.lastState?.terminated;
     return {
       name: s.name,
@@ -115,9 +178,11 @@ export function podInfo(p: V1Pod): PodInfo {
     namespace: p.metadata?.namespace ?? '',
     name: p.metadata?.name ?? '',
     phase: p.status?.phase,
+    ...(iso(p.status?.startTime) ? { startedAt: iso(p.status?.startTime) } : {}),
+    ...(p.spec?.restartPolicy ? { restartPolicy: p.spec.restartPolicy } : {}),
     ready: readyCond?.status === 'True',
     ...(owner ? { owner: { kind: owner.kind, name: owner.name } } : {}),
-    containers: (p.spec?.containers ?? []).map(containerInfo),
+    containers: templateContainers(p.spec),
     statuses,
   };
 }
@@ -154,5 +219,26 @@ export async function collectWorkloads(ctx: KubeContext): Promise<WorkloadSnapsh
     snapshot.pods.push(...pods.items.map(podInfo));
     snapshot.events.push(...events.items.map(eventInfo));
   }
+  await attachLastLogs(ctx, snapshot);
   return snapshot;
+}
+
+/** At most this many crash-looping containers get their last log lines read in one scan. */
+const LOGS_PER_SCAN = 10;
+const LOG_LINES = 5;
+
+/** The previous instance's last log lines of each container that keeps restarting: what it said before it died. */
+async function attachLastLogs(ctx: KubeContext, snapshot: WorkloadSnapshot): Promise<void> {
+  const wanted = snapshot.pods.flatMap((p) => crashingContainers(p, snapshot.takenAt).map((s) => ({ p, s }))).slice(0, LOGS_PER_SCAN);
+  await Promise.all(
+    wanted.map(async ({ p, s }) => {
+      try {
+        const log = await ctx.kube.core.readNamespacedPodLog({ name: p.name, namespace: p.namespace, container: s.name, previous: true, tailLines: LOG_LINES });
+        // logs can print credentials: redacted like every report line
+        s.lastLog = redactText(String(log)).split('\n').filter(Boolean).slice(-LOG_LINES).map((l) => (l.length > 300 ? `${l.slice(0, 300)}...` : l));
+      } catch {
+        // no previous instance log (yet): the exit code stands on its own
+      }
+    }),
+  );
 }

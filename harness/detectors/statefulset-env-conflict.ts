@@ -7,6 +7,7 @@ import { describeCrash, eventsFor, isUnhealthyDependant, podMentionsAny } from '
 
 export interface EnvConflict {
   sts: StatefulSetInfo;
+  list: 'containers' | 'initContainers';
   containerIndex: number;
   container: string;
   envIndex: number;
@@ -17,19 +18,21 @@ export interface EnvConflict {
 export function findEnvConflicts(snapshot: WorkloadSnapshot): EnvConflict[] {
   const out: EnvConflict[] = [];
   for (const sts of snapshot.statefulSets) {
-    sts.containers.forEach((c, ci) =>
-      c.env.forEach((e, ei) => {
-        if (e.hasValue && e.valueFrom) {
-          out.push({ sts, containerIndex: ci, container: c.name, envIndex: ei, env: e.name, valueFrom: e.valueFrom });
-        }
-      }),
-    );
+    for (const list of ['initContainers', 'containers'] as const) {
+      sts.containers
+        .filter((c) => (c.list ?? 'containers') === list)
+        .forEach((c, ci) =>
+          c.env.forEach((e, ei) => {
+            if (e.hasValue && e.valueFrom) out.push({ sts, list, containerIndex: ci, container: c.name, envIndex: ei, env: e.name, valueFrom: e.valueFrom });
+          }),
+        );
+    }
   }
   return out;
 }
 
-export function fieldPath(c: Pick<EnvConflict, 'containerIndex' | 'envIndex'>): string {
-  return `spec.template.spec.containers[${c.containerIndex}].env[${c.envIndex}]`;
+export function fieldPath(c: Pick<EnvConflict, 'list' | 'containerIndex' | 'envIndex'>): string {
+  return `spec.template.spec.${c.list}[${c.containerIndex}].env[${c.envIndex}]`;
 }
 
 function isOwnPod(stsName: string, podName: string): boolean {
@@ -71,7 +74,7 @@ export function analyzeEnvConflicts(snapshot: WorkloadSnapshot): Finding[] {
     return {
       detector: 'statefulset-env-conflict',
       severity: 'critical',
-      summary: `StatefulSet ${ns}/${sts.name} env ${c.env} in container ${c.container} sets both value and valueFrom; ${consequence}${deps}`,
+      summary: `StatefulSet ${ns}/${sts.name} env ${c.env} in ${c.list === 'initContainers' ? 'init container' : 'container'} ${c.container} sets both value and valueFrom; ${consequence}${deps}`,
       rootCause:
         `${fieldPath(c)} (${c.env}) sets both value and valueFrom (${c.valueFrom}); the stored StatefulSet ` +
         'template holds it, but the API rejects every Pod made from it: "valueFrom: may not be specified when `value` is not empty"',

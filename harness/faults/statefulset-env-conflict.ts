@@ -35,17 +35,29 @@ export interface StsEnvConflictRecord {
   env: string;
   secretName: string;
   secretKey: string;
-  /** index of the container in spec.template.spec.containers, and of the env var in its env list */
+  /** the container list, the container's index in it, and the env var's index in its env list */
+  list?: ContainerList;
   containerIndex: number;
   envIndex: number;
 }
 
-export function locate(sts: V1StatefulSet, container: string, env: string): { ci: number; ei: number } {
-  const containers = sts.spec?.template?.spec?.containers ?? [];
-  const ci = containers.findIndex((c) => c.name === container);
-  if (ci < 0) throw new Error(`container ${container} not found in StatefulSet ${sts.metadata?.name}`);
-  const ei = (containers[ci]!.env ?? []).findIndex((e) => e.name === env);
-  return { ci, ei };
+/** The pod template's container lists a container may be in (an env var can conflict in any of them). */
+export type ContainerList = 'containers' | 'initContainers';
+const LISTS: ContainerList[] = ['containers', 'initContainers'];
+
+/** Where a container's env var is: the list, the container's index in it and the env var's (-1 when absent). */
+export function locate(sts: V1StatefulSet, container: string, env: string): { list: ContainerList; ci: number; ei: number } {
+  const spec = sts.spec?.template?.spec;
+  for (const list of LISTS) {
+    const ci = (spec?.[list] ?? []).findIndex((c) => c.name === container);
+    if (ci >= 0) return { list, ci, ei: (spec![list]![ci]!.env ?? []).findIndex((e) => e.name === env) };
+  }
+  throw new Error(`container ${container} not found in StatefulSet ${sts.metadata?.name}`);
+}
+
+/** The env var a location names. */
+export function envAt(sts: V1StatefulSet, at: { list: ContainerList; ci: number; ei: number }): V1EnvVar | undefined {
+  return sts.spec?.template?.spec?.[at.list]?.[at.ci]?.env?.[at.ei];
 }
 
 /** Equal as JSON: the API client hands back class instances, which a strict deep-equal never matches to a literal. */
@@ -86,18 +98,18 @@ export function rejectedAsConflict(err: unknown): boolean {
 
 /** The StatefulSet with the conflicting env var, as JSON for storage (server-set resourceVersion dropped,
  *  generation bumped as an API server does for a spec change). */
-export function persistedWithConflict(sts: V1StatefulSet, ci: number, ei: number, p: StsEnvConflictParams): Record<string, unknown> {
+export function persistedWithConflict(sts: V1StatefulSet, at: { list: ContainerList; ci: number; ei: number }, p: StsEnvConflictParams): Record<string, unknown> {
   const obj = JSON.parse(JSON.stringify(sts)) as V1StatefulSet;
   obj.apiVersion = 'apps/v1';
   obj.kind = 'StatefulSet';
   delete obj.metadata!.resourceVersion;
   obj.metadata!.generation = (obj.metadata!.generation ?? 1) + 1;
-  obj.spec!.template.spec!.containers[ci]!.env![ei]!.valueFrom = { secretKeyRef: { name: p.secretName, key: p.secretKey } };
+  obj.spec!.template.spec![at.list]![at.ci]!.env![at.ei]!.valueFrom = { secretKeyRef: { name: p.secretName, key: p.secretKey } };
   return obj as unknown as Record<string, unknown>;
 }
 
-async function writeAsPersisted(ctx: RunContext, sts: V1StatefulSet, ci: number, ei: number, p: StsEnvConflictParams): Promise<void> {
-  const body = JSON.stringify(persistedWithConflict(sts, ci, ei, p));
+async function writeAsPersisted(ctx: RunContext, sts: V1StatefulSet, at: { list: ContainerList; ci: number; ei: number }, p: StsEnvConflictParams): Promise<void> {
+  const body = JSON.stringify(persistedWithConflict(sts, at, p));
   const res = await etcdctl(ctx.kube, ['put', storageKey('statefulsets', p.namespace, p.statefulset)], { input: body });
   if (res.exitCode !== 0) throw new Error(`etcdctl put of ${p.namespace}/${p.statefulset} failed: ${res.stderr.trim() || res.stdout.trim()}`);
 }
@@ -110,22 +122,24 @@ export const statefulsetEnvConflict: Fault<StsEnvConflictParams, StsEnvConflictR
   async plan(ctx, p) {
     const sts = await readSts(ctx, p.namespace, p.statefulset);
     if (!sts) throw new Error(`StatefulSet ${p.namespace}/${p.statefulset} not found`);
-    const { ci, ei } = locate(sts, p.container, p.env);
-    const env = sts.spec!.template.spec!.containers[ci]!.env ?? [];
+    const at = locate(sts, p.container, p.env);
+    const { list, ci, ei } = at;
+    const env = sts.spec!.template.spec![list]![ci]!.env ?? [];
     if (ei < 0 || env[ei]!.value === undefined) {
       throw new Error(`env ${p.env} in container ${p.container} has no literal value; this fault needs one to conflict with`);
     }
     if (env[ei]!.valueFrom !== undefined) throw new Error(`env ${p.env} in container ${p.container} already has a valueFrom`);
-    return { ...p, containerIndex: ci, envIndex: ei };
+    return { ...p, list, containerIndex: ci, envIndex: ei };
   },
 
   async apply(ctx, p, _record) {
     const sts = await readSts(ctx, p.namespace, p.statefulset);
     if (!sts) throw new Error(`StatefulSet ${p.namespace}/${p.statefulset} not found`);
-    const { ci, ei } = locate(sts, p.container, p.env);
-    const current = sts.spec!.template.spec!.containers[ci]!.env?.[ei];
+    const at = locate(sts, p.container, p.env);
+    const { ei } = at;
+    const current = envAt(sts, at);
     if (!hasConflict(current)) {
-      const base = `/spec/template/spec/containers/${ci}`;
+      const base = `/spec/template/spec/${at.list}/${at.ci}`;
       const ops: JsonPatchOp[] = [
         // test ops make the patch fail rather than hit the wrong container if the list moved under us
         { op: 'test', path: `${base}/name`, value: p.container },
@@ -137,7 +151,7 @@ export const statefulsetEnvConflict: Fault<StsEnvConflictParams, StsEnvConflictR
         ctx.log(`patched ${p.namespace}/${p.statefulset} through the API: env ${p.env} now has both value and valueFrom`);
       } catch (err) {
         if (!rejectedAsConflict(err)) throw err;
-        await writeAsPersisted(ctx, sts, ci, ei, p);
+        await writeAsPersisted(ctx, sts, at, p);
         ctx.log(
           `the API server validates StatefulSet templates, so ${p.namespace}/${p.statefulset} was written to etcd as an ` +
             `older API server stored it: env ${p.env} now has both value and valueFrom`,
@@ -156,11 +170,12 @@ export const statefulsetEnvConflict: Fault<StsEnvConflictParams, StsEnvConflictR
       return;
     }
     // found by name: the positions in the record are where they were, and the lists may have moved since
-    const { ci, ei } = locate(sts, r.container, r.env);
-    const env = sts.spec!.template.spec!.containers[ci]!.env?.[ei];
+    const at = locate(sts, r.container, r.env);
+    const { ei } = at;
+    const env = envAt(sts, at);
     const added = { secretKeyRef: { name: r.secretName, key: r.secretKey } };
     if (hasConflict(env) && sameJson(env!.valueFrom, added)) {
-      const base = `/spec/template/spec/containers/${ci}`;
+      const base = `/spec/template/spec/${at.list}/${at.ci}`;
       // the guards make the patch fail rather than touch another container or env var if the lists move
       // between this read and the patch
       const ops: JsonPatchOp[] = [

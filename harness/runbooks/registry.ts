@@ -1,4 +1,4 @@
-import { admissionRefusedRunbook } from './admission-refused.js';
+import { podCreateRefusedRunbook } from './pod-create-refused.js';
 import { controlPlaneCertsRunbook } from './control-plane-certs.js';
 import { crashloopRunbook } from './crashloop.js';
 import { etcdLivenessProbeRunbook } from './etcd-liveness-probe.js';
@@ -11,6 +11,6 @@ import type { Runbook } from './types.js';
 export type RunbookRegistry = Map<string, Runbook>;
 
 export function builtinRunbooks(): RunbookRegistry {
-  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook, registryMirrorFallbackRunbook, staleWorkloadCertsRunbook, controlPlaneCertsRunbook, admissionRefusedRunbook];
+  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook, registryMirrorFallbackRunbook, staleWorkloadCertsRunbook, controlPlaneCertsRunbook, podCreateRefusedRunbook];
   return new Map(all.map((r) => [r.id, r]));
 }

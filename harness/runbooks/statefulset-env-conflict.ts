@@ -6,7 +6,7 @@ import type { RunContext } from '../cluster/context.js';
 import { collectWorkloads, statefulSetInfo, type WorkloadSnapshot } from '../detectors/snapshot.js';
 import { fieldPath, findEnvConflicts } from '../detectors/statefulset-env-conflict.js';
 import type { Finding } from '../detectors/types.js';
-import { hasConflict, locate } from '../faults/statefulset-env-conflict.js';
+import { hasConflict, envAt, locate } from '../faults/statefulset-env-conflict.js';
 import { isNotFound, jsonPatch, type JsonPatchOp } from '../cluster/kube.js';
 import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from './types.js';
 import { dependantsReady, podReady } from './verify-helpers.js';
@@ -73,12 +73,13 @@ export const statefulsetEnvConflictRunbook: Runbook = {
     for (const c of (diagnosis.data.conflicts ?? []) as ConflictRef[]) {
       // indices are looked up again: the template may have changed since the diagnosis
       const sts = await ctx.kube.apps.readNamespacedStatefulSet({ name, namespace });
-      const { ci, ei } = locate(sts, c.container, c.env);
-      if (ei < 0 || !hasConflict(sts.spec!.template.spec!.containers[ci]!.env![ei])) {
+      const at = locate(sts, c.container, c.env);
+      const { ei } = at;
+      if (ei < 0 || !hasConflict(envAt(sts, at))) {
         actions.push(`${c.env}: no conflict any more, nothing to do`);
         continue;
       }
-      const base = `/spec/template/spec/containers/${ci}`;
+      const base = `/spec/template/spec/${at.list}/${at.ci}`;
       const ops: JsonPatchOp[] = [
         { op: 'test', path: `${base}/name`, value: c.container },
         { op: 'test', path: `${base}/env/${ei}/name`, value: c.env },

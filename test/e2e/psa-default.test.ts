@@ -44,7 +44,7 @@ describe('psa-cluster-default-restricted on a real kind cluster', () => {
     const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8'));
     const sc = report.scenarios[0];
     expect(sc.status).toBe('passed');
-    const f = sc.findings.find((x: any) => x.detector === 'admission-refused');
+    const f = sc.findings.find((x: any) => x.detector === 'pod-create-refused');
     const text = [f.summary, f.rootCause, ...f.evidence].join('\n');
     expect(text).toContain('Deployment psa-victim/app cannot create pods');
     expect(text).toContain('violates PodSecurity "restricted:latest"');

@@ -73,7 +73,7 @@ describe('detectors on fixtures', () => {
   test('crashloop reports exit code and back-off events; dedupe leaves only what the StatefulSet finding does not explain', () => {
     const crash = analyzeCrashloops(broken);
     expect(crash.map((f) => f.resources[0])).toEqual(['harbor/Pod/core-7d9f8-abcde', 'harbor/Pod/worker-55f-qq']);
-    expect(crash[0]!.rootCause).toBe('container core exits with code 1 (Error)');
+    expect(crash[0]!.rootCause).toBe('container core: it exits with code 1 (Error); to change: what spec.template.spec.containers[0] (core) needs to start: its last log lines say what it could not do');
     expect(crash[0]!.evidence).toContain('BackOff x9: Back-off restarting failed container core in pod core-7d9f8-abcde_harbor(uid)');
     const merged = dedupeFindings([...analyzeEnvConflicts(broken), ...crash], new Set(['crashloop']));
     expect(merged.map((f) => `${f.detector}:${f.resources[0]}`)).toEqual([

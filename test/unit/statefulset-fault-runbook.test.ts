@@ -38,7 +38,7 @@ describe('statefulset-env-conflict fault (fake API)', () => {
     kube.pods.set('harbor/postgresql-0', postgresPod0 as any);
     const ctx = fakeCtx(kube);
     const record = await statefulsetEnvConflict.plan(ctx, params);
-    expect(record).toEqual({ ...params, containerIndex: 0, envIndex: 4 });
+    expect(record).toEqual({ ...params, list: 'containers', containerIndex: 0, envIndex: 4 });
     expect(JSON.stringify(record)).not.toContain(SECRET_LITERAL);
     await statefulsetEnvConflict.apply(ctx, params, record);
     expect(envOf(kube)[4]).toEqual({ name: 'POSTGRES_PASSWORD', value: SECRET_LITERAL, valueFrom: { secretKeyRef: { name: 'postgresql', key: 'postgres-password' } } });
@@ -104,6 +104,45 @@ describe('statefulset-env-conflict fault (fake API)', () => {
     await statefulsetEnvConflict.revert(ctx, record);
     expect(envOf(kube)[4].value).toBeUndefined();
     expect(kube.pods.has('harbor/postgresql-0')).toBe(true); // Running: left alone
+  });
+});
+
+describe('statefulset-env-conflict in an init container (another container list)', () => {
+  /** the same StatefulSet with a migration init container whose DB_PASSWORD has a literal value */
+  function withInit(conflict: boolean) {
+    const sts = postgresSts(false, conflict ? 0 : 1) as any;
+    const env = conflict
+      ? { name: 'DB_PASSWORD', value: SECRET_LITERAL, valueFrom: { secretKeyRef: { name: 'postgresql', key: 'postgres-password' } } }
+      : { name: 'DB_PASSWORD', value: SECRET_LITERAL };
+    sts.spec.template.spec.initContainers = [{ name: 'migrate', image: 'docker.io/library/busybox:1.35', env: [{ name: 'MODE', value: 'up' }, env] }];
+    return sts;
+  }
+  const p = { ...params, container: 'migrate', env: 'DB_PASSWORD' };
+
+  test('the detector names the init container and its field path; the runbook patches that list', async () => {
+    const snap = { takenAt: NOW, statefulSets: [statefulSetInfo(withInit(true))], pods: [], events: [] };
+    const [f] = analyzeEnvConflicts(snap);
+    expect(f!.summary).toContain('env DB_PASSWORD in init container migrate sets both value and valueFrom');
+    expect(f!.rootCause).toContain('spec.template.spec.initContainers[0].env[1] (DB_PASSWORD)');
+    const kube = new FakeKube();
+    kube.statefulSets.set('harbor/postgresql', withInit(true));
+    const res = await statefulsetEnvConflictRunbook.remediate(fakeCtx(kube), diagnoseFromSnapshot(snap, f!));
+    expect(res.actions[0]).toMatch(/removed value of DB_PASSWORD/);
+    const init = kube.statefulSets.get('harbor/postgresql')!.spec.template.spec.initContainers[0];
+    expect(init.env[1]).toEqual({ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'postgresql', key: 'postgres-password' } } });
+    expect(kube.calls.find((c) => c.startsWith('patch'))).toContain('/spec/template/spec/initContainers/0/env/1/value');
+  });
+
+  test('the fault injects into the init container and reverts it', async () => {
+    const kube = new FakeKube();
+    kube.statefulSets.set('harbor/postgresql', withInit(false));
+    const ctx = fakeCtx(kube);
+    const record = await statefulsetEnvConflict.plan(ctx, p);
+    expect(record).toMatchObject({ list: 'initContainers', containerIndex: 0, envIndex: 1 });
+    await statefulsetEnvConflict.apply(ctx, p, record);
+    expect(kube.statefulSets.get('harbor/postgresql')!.spec.template.spec.initContainers[0].env[1].valueFrom).toBeDefined();
+    await statefulsetEnvConflict.revert(ctx, record);
+    expect(kube.statefulSets.get('harbor/postgresql')!.spec.template.spec.initContainers[0].env[1]).toEqual({ name: 'DB_PASSWORD', value: SECRET_LITERAL });
   });
 });
 

@@ -16,7 +16,7 @@ const sts = (): V1StatefulSet => ({
 describe('statefulset-env-conflict storage write', () => {
   test('the stored object gains valueFrom beside the literal, keeps identity, drops resourceVersion, bumps generation', () => {
     const original = sts();
-    const out = persistedWithConflict(original, 0, 1, params) as any;
+    const out = persistedWithConflict(original, { list: 'containers', ci: 0, ei: 1 }, params) as any;
     expect(out.apiVersion).toBe('apps/v1');
     expect(out.kind).toBe('StatefulSet');
     expect(out.metadata.uid).toBe('u-1');

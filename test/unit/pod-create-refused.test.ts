@@ -1,11 +1,11 @@
-// admission-refused (pure analysis on fixtures), the psa-cluster-default fault's manifest edit and config (pure),
-// and the admission-refused runbook's decision. No cluster: the real refusal is the e2e suite's.
+// pod-create-refused (pure analysis on fixtures), the psa-cluster-default fault's manifest edit and config (pure),
+// and the pod-create-refused runbook's decision. No cluster: the real refusal is the e2e suite's.
 import { describe, expect, test } from '@jest/globals';
-import { analyzeAdmission, parseRefusal, type AdmissionSnapshot, type WorkloadShort } from '../../harness/detectors/admission-analysis.js';
-import { hostPathOf, podSecurityDefaults } from '../../harness/detectors/admission.js';
+import { analyzePodCreate, parseRefusal, type PodCreateSnapshot, type WorkloadShort } from '../../harness/detectors/pod-create-analysis.js';
+import { hostPathOf, podSecurityDefaults } from '../../harness/detectors/pod-create-refused.js';
 import type { EventInfo } from '../../harness/detectors/snapshot.js';
 import { admissionConfig, withAdmissionConfig, ADMISSION_FILE, PsaDefaultParams } from '../../harness/faults/psa-cluster-default.js';
-import { admissionRefusedRunbook } from '../../harness/runbooks/admission-refused.js';
+import { podCreateRefusedRunbook } from '../../harness/runbooks/pod-create-refused.js';
 import { parseDocument } from 'yaml';
 
 const NOW = '2026-12-01T12:00:00.000Z';
@@ -16,9 +16,9 @@ function ev(kind: string, name: string, message: string, over: Partial<EventInfo
   return { namespace: 'team', involvedKind: kind, involvedName: name, reason: 'FailedCreate', message, source: 'replicaset-controller', count: 4, type: 'Warning', lastSeen: '2026-12-01T11:59:30Z', ...over };
 }
 const rs: WorkloadShort = { namespace: 'team', kind: 'ReplicaSet', name: 'web-7d9f', wants: 2, has: 0, owner: { kind: 'Deployment', name: 'web' } };
-function snap(over: Partial<AdmissionSnapshot> = {}): AdmissionSnapshot {
+function snap(over: Partial<PodCreateSnapshot> = {}): PodCreateSnapshot {
   return {
-    kind: 'admission',
+    kind: 'pod-create',
     takenAt: NOW,
     events: [ev('ReplicaSet', 'web-7d9f', PSA('web-7d9f-abcde'))],
     namespaces: [{ name: 'team', labels: { 'kubernetes.io/metadata.name': 'team' } }],
@@ -40,9 +40,9 @@ describe('parseRefusal', () => {
   });
 });
 
-describe('admission-refused analysis', () => {
+describe('pod-create-refused analysis', () => {
   test('PodSecurity from the cluster-wide default: the Deployment, the violations, where the level comes from, what to change', () => {
-    const [f, ...rest] = analyzeAdmission(snap());
+    const [f, ...rest] = analyzePodCreate(snap());
     expect(rest).toEqual([]);
     expect(f!.resources).toEqual(['team/Deployment/web', 'team/ReplicaSet/web-7d9f']);
     expect(f!.summary).toContain('Deployment team/web cannot create pods (0/2): PodSecurity "restricted:latest" refuses them');
@@ -52,7 +52,7 @@ describe('admission-refused analysis', () => {
   });
 
   test('the level from the namespace label is named as such', () => {
-    const [f] = analyzeAdmission(snap({ namespaces: [{ name: 'team', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } }] }));
+    const [f] = analyzePodCreate(snap({ namespaces: [{ name: 'team', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } }] }));
     expect(f!.summary).toContain('namespace team is labelled pod-security.kubernetes.io/enforce=restricted');
   });
 
@@ -69,7 +69,7 @@ describe('admission-refused analysis', () => {
         { namespace: 'team', kind: 'DaemonSet', name: 'agent', wants: 3, has: 1 },
       ],
     });
-    const fs = analyzeAdmission(s);
+    const fs = analyzePodCreate(s);
     expect(fs.map((f) => f.resources[0])).toEqual(['team/StatefulSet/db', 'team/CronJob/backup', 'team/DaemonSet/agent']);
     expect(fs[0]!.summary).toContain('ValidatingAdmissionPolicy team-label (binding b) denies them: needs a team');
     expect(fs[1]!.summary).toContain('the admission webhook validator.example.com cannot be called');
@@ -77,11 +77,34 @@ describe('admission-refused analysis', () => {
     expect(fs[2]!.summary).toContain('DaemonSet team/agent cannot create pods (1/3)');
   });
 
+  test('beyond admission: an invalid template in an init container, a quota, a LimitRange, a missing service account', () => {
+    const invalid = 'create Pod db-0 in StatefulSet db failed error: Pod "db-0" is invalid: spec.initContainers[0].env[1].valueFrom: Invalid value: "": may not be specified when `value` is not empty';
+    const s = snap({
+      events: [
+        ev('StatefulSet', 'db', invalid, { source: 'statefulset-controller' }),
+        ev('ReplicaSet', 'api-1', 'Error creating: pods "api-1-x" is forbidden: exceeded quota: compute, requested: limits.cpu=2, used: limits.cpu=0, limited: limits.cpu=1'),
+        ev('ReplicaSet', 'big-1', 'Error creating: pods "big-1-x" is forbidden: maximum cpu usage per Container is 500m, but limit is 2'),
+        ev('ReplicaSet', 'bot-1', 'Error creating: pods "bot-1-x" is forbidden: error looking up service account team/robot: serviceaccount "robot" not found'),
+      ],
+      workloads: [
+        { namespace: 'team', kind: 'StatefulSet', name: 'db', wants: 1, has: 0 },
+        { namespace: 'team', kind: 'ReplicaSet', name: 'api-1', wants: 1, has: 0, owner: { kind: 'Deployment', name: 'api' } },
+        { namespace: 'team', kind: 'ReplicaSet', name: 'big-1', wants: 1, has: 0, owner: { kind: 'Deployment', name: 'big' } },
+        { namespace: 'team', kind: 'ReplicaSet', name: 'bot-1', wants: 1, has: 0, owner: { kind: 'Deployment', name: 'bot' } },
+      ],
+    });
+    const [db, api, big, bot] = analyzePodCreate(s);
+    expect(db!.summary).toContain('StatefulSet team/db cannot create pods (0/1): the API rejects its pod template: spec.template.spec.initContainers[0].env[1].valueFrom: may not be specified when `value` is not empty');
+    expect(api!.rootCause).toContain('raise ResourceQuota compute in team');
+    expect(big!.summary).toContain('a LimitRange refuses them: maximum cpu usage per Container is 500m, but limit is 2');
+    expect(bot!.rootCause).toContain('create service account team/robot');
+  });
+
   test('quiet: a workload that has its pods (the refusal is history), old events, refusals that are not admission', () => {
-    expect(analyzeAdmission(snap({ workloads: [{ ...rs, has: 2 }] }))).toEqual([]);
-    expect(analyzeAdmission(snap({ events: [ev('ReplicaSet', 'web-7d9f', PSA('p'), { lastSeen: '2026-12-01T11:30:00Z' })] }))).toEqual([]);
-    expect(analyzeAdmission(snap({ events: [ev('ReplicaSet', 'web-7d9f', 'Error creating: pods "p" is forbidden: exceeded quota: compute')] }))).toEqual([]);
-    expect(analyzeAdmission(snap({ events: [] }))).toEqual([]);
+    expect(analyzePodCreate(snap({ workloads: [{ ...rs, has: 2 }] }))).toEqual([]);
+    expect(analyzePodCreate(snap({ events: [ev('ReplicaSet', 'web-7d9f', PSA('p'), { lastSeen: '2026-12-01T11:30:00Z' })] }))).toEqual([]);
+    expect(analyzePodCreate(snap({ events: [ev('ReplicaSet', 'web-7d9f', 'Error creating: pods "p" is forbidden: exceeded quota: compute')] }))).toEqual([]);
+    expect(analyzePodCreate(snap({ events: [] }))).toEqual([]);
   });
 });
 
@@ -115,19 +138,19 @@ spec:
   });
 });
 
-describe('admission-refused runbook', () => {
-  const [finding] = analyzeAdmission(snap());
+describe('pod-create-refused runbook', () => {
+  const [finding] = analyzePodCreate(snap());
   test('labels the namespace only for PodSecurity from the cluster default, and only when told the intended level', async () => {
     const patched: unknown[] = [];
     const ctx = { kube: { core: { patchNamespace: async (a: unknown) => void patched.push(a) } } } as any;
-    const d = await admissionRefusedRunbook.diagnose(ctx, finding!);
+    const d = await podCreateRefusedRunbook.diagnose(ctx, finding!);
     expect(d.summary).toBe('Deployment team/web: PodSecurity "restricted:latest" from the cluster-wide default refuses its pods');
-    expect((await admissionRefusedRunbook.remediate(ctx, d, { namespace: 'team' })).mode).toBe('manual');
-    const res = await admissionRefusedRunbook.remediate(ctx, d, { namespace: 'team', intendedLevel: 'baseline' });
+    expect((await podCreateRefusedRunbook.remediate(ctx, d, { namespace: 'team' })).mode).toBe('manual');
+    const res = await podCreateRefusedRunbook.remediate(ctx, d, { namespace: 'team', intendedLevel: 'baseline' });
     expect(res.mode).toBe('automatic');
     expect(patched).toEqual([{ name: 'team', body: { metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'baseline', 'pod-security.kubernetes.io/enforce-version': 'latest' } } } }]);
-    const [labelled] = analyzeAdmission(snap({ namespaces: [{ name: 'team', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } }] }));
-    const d2 = await admissionRefusedRunbook.diagnose(ctx, labelled!);
-    expect((await admissionRefusedRunbook.remediate(ctx, d2, { namespace: 'team', intendedLevel: 'baseline' })).mode).toBe('manual');
+    const [labelled] = analyzePodCreate(snap({ namespaces: [{ name: 'team', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } }] }));
+    const d2 = await podCreateRefusedRunbook.diagnose(ctx, labelled!);
+    expect((await podCreateRefusedRunbook.remediate(ctx, d2, { namespace: 'team', intendedLevel: 'baseline' })).mode).toBe('manual');
   });
 });

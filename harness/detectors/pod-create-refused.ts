@@ -1,11 +1,11 @@
-// admission-refused: controllers whose pods admission refuses. Reads FailedCreate events, the controllers that are
+// pod-create-refused: controllers whose pods admission refuses. Reads FailedCreate events, the controllers that are
 // short of pods, namespaces' labels, and (with node access) the API server's PodSecurity defaults on each
 // control-plane node, from its --admission-control-config-file.
 import { parseDocument } from 'yaml';
 import type { KubeContext } from '../cluster/context.js';
 import { controlPlaneNodes, nodeAccess, type NodeAccess } from '../cluster/node-access.js';
 import { readNodeFile } from '../cluster/node-files.js';
-import { analyzeAdmission, type AdmissionSnapshot, type PodSecurityDefault, type WorkloadShort } from './admission-analysis.js';
+import { analyzePodCreate, type PodCreateSnapshot, type PodSecurityDefault, type WorkloadShort } from './pod-create-analysis.js';
 import { eventInfo } from './snapshot.js';
 import type { Detector } from './types.js';
 
@@ -62,9 +62,9 @@ async function nodeDefaults(na: NodeAccess, node: string): Promise<PodSecurityDe
   }
 }
 
-export async function collectAdmission(ctx: KubeContext): Promise<AdmissionSnapshot> {
+export async function collectPodCreate(ctx: KubeContext): Promise<PodCreateSnapshot> {
   const { apps, core } = ctx.kube;
-  const snap: AdmissionSnapshot = { kind: 'admission', takenAt: new Date().toISOString(), events: [], namespaces: [], workloads: [], defaults: [] };
+  const snap: PodCreateSnapshot = { kind: 'pod-create', takenAt: new Date().toISOString(), events: [], namespaces: [], workloads: [], defaults: [] };
   const scopes = ctx.namespaces ?? [undefined];
   const failed = { fieldSelector: 'type=Warning,reason=FailedCreate' };
   for (const namespace of scopes) {
@@ -103,10 +103,10 @@ export async function collectAdmission(ctx: KubeContext): Promise<AdmissionSnaps
   return snap;
 }
 
-export const admissionDetector: Detector<AdmissionSnapshot> = {
-  id: 'admission-refused',
+export const podCreateRefusedDetector: Detector<PodCreateSnapshot> = {
+  id: 'pod-create-refused',
   description: 'controllers whose pods admission refuses (PodSecurity with where its level comes from, ValidatingAdmissionPolicy, webhooks)',
   generic: true,
-  collect: collectAdmission,
-  analyze: analyzeAdmission,
+  collect: collectPodCreate,
+  analyze: analyzePodCreate,
 };

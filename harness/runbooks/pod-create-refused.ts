@@ -1,9 +1,10 @@
-// admission-refused: a controller's pods refused by admission. For PodSecurity enforced through the cluster-wide
-// default (the namespace has no label of its own), the fix that needs no API server restart is the namespace's own
-// label at the level its workloads were meant to run at; it is applied only when the scenario (or the caller) says
-// which level that is. A PodSecurity label the namespace already has, a policy or a webhook is a person's call.
+// pod-create-refused: a controller's pods refused by the API (admission, an invalid template, a quota, a LimitRange,
+// a missing service account). For PodSecurity enforced through the cluster-wide default (the namespace has no label
+// of its own), the fix that needs no API server restart is the namespace's own label at the level its workloads were
+// meant to run at; it is applied only when the scenario (or the caller) says which level that is. Everything else is
+// a person's call, and the runbook says exactly what to change.
 import { z } from 'zod';
-import { PSA_ENFORCE, parseRefusal } from '../detectors/admission-analysis.js';
+import { PSA_ENFORCE, parseRefusal } from '../detectors/pod-create-analysis.js';
 import type { Finding } from '../detectors/types.js';
 import { mergePatch } from '../cluster/kube.js';
 import { dependantsReady } from './verify-helpers.js';
@@ -21,9 +22,9 @@ export const VerifyParams = z
 
 const LEVEL = z.enum(['privileged', 'baseline', 'restricted']);
 
-export const admissionRefusedRunbook: Runbook = {
-  id: 'admission-refused',
-  title: "A controller's pods refused by admission (PodSecurity, a policy or a webhook)",
+export const podCreateRefusedRunbook: Runbook = {
+  id: 'pod-create-refused',
+  title: "A controller's pods refused by the API (admission, an invalid template, a quota, a LimitRange, a service account)",
   verifyParams: VerifyParams,
 
   async diagnose(_ctx, finding: Finding): Promise<Diagnosis> {
@@ -33,27 +34,19 @@ export const admissionRefusedRunbook: Runbook = {
     const enforcement = finding.evidence.find((e) => e.startsWith('enforcement: '))?.slice('enforcement: '.length);
     const viaDefault = !!enforcement && /cluster-wide default/.test(enforcement);
     return {
-      runbook: 'admission-refused',
+      runbook: 'pod-create-refused',
       summary: `${target.kind} ${target.namespace}/${target.name}: ${refusal?.by === 'pod-security' ? `PodSecurity "${refusal.level}"${viaDefault ? ' from the cluster-wide default' : ''}` : (refusal?.by ?? 'admission')} refuses its pods`,
       details: [...(enforcement ? [enforcement] : []), ...finding.evidence.filter((e) => e.startsWith('violation '))],
-      data: { namespace: target.namespace, kind: target.kind, name: target.name, by: refusal?.by ?? 'unknown', viaDefault },
+      data: { namespace: target.namespace, kind: target.kind, name: target.name, by: refusal?.by ?? 'unknown', viaDefault, change: finding.rootCause.split('; to change: ')[1] ?? finding.rootCause },
     };
   },
 
   async remediate(ctx, d, params) {
-    const { namespace, by, viaDefault } = d.data as { namespace: string; by: string; viaDefault: boolean };
+    const { namespace, by, viaDefault, change } = d.data as { namespace: string; by: string; viaDefault: boolean; change: string };
     const wanted = LEVEL.safeParse(params?.intendedLevel);
-    if (by !== 'pod-security' || !viaDefault || !wanted.success) {
-      const what =
-        by === 'pod-security'
-          ? viaDefault
-            ? `label namespace ${namespace} ${PSA_ENFORCE}=<the level it was meant to run at> (the cluster-wide default stays as it is), or change the pod template`
-            : `the namespace's own ${PSA_ENFORCE} label enforces this level: change the label or the pod template`
-          : by === 'policy'
-            ? 'change the pod template to meet the policy, or the policy binding'
-            : 'bring the webhook back, or change what it objects to';
-      return { mode: 'manual', actions: [what] };
-    }
+    // only the cluster default's PodSecurity level has a fix that changes nothing but the namespace; the rest
+    // (a label of its own, a template, a quota, a policy) is a person's call, told precisely
+    if (by !== 'pod-security' || !viaDefault || !wanted.success) return { mode: 'manual', actions: [change] };
     await ctx.kube.core.patchNamespace(
       { name: namespace, body: { metadata: { labels: { [PSA_ENFORCE]: wanted.data, [`${PSA_ENFORCE}-version`]: 'latest' } } } },
       mergePatch,
@@ -75,7 +68,7 @@ export const admissionRefusedRunbook: Runbook = {
   },
 };
 
-const MARKDOWN = `# Runbook: pods refused by admission
+const MARKDOWN = `# Runbook: a controller's pods refused by the API
 
 **Signature.** A controller (ReplicaSet, StatefulSet, DaemonSet, Job) is short of pods and its events say
 \`FailedCreate ... is forbidden: violates PodSecurity "restricted:latest": ...\`, or
