@@ -104,6 +104,16 @@ function openJournals(): string[] {
     });
 }
 
+/** A snapshot once nothing in kube-system is not ready (or 3 minutes have passed). */
+async function settled(cluster: string, kc: k8s.KubeConfig): Promise<Snapshot> {
+  const until = Date.now() + 180_000;
+  for (;;) {
+    const s = await snapshot(cluster, kc).catch(() => undefined);
+    if (s && (s['kube-system pods not ready'] === '' || Date.now() > until)) return s;
+    await new Promise((r) => setTimeout(r, 5_000));
+  }
+}
+
 /** Waits until a snapshot matches the baseline, or the settle time runs out (a restarted API server, a
  *  terminating namespace, pods getting Ready); returns what still differs. */
 async function settledDiff(cluster: string, kc: k8s.KubeConfig, base: Snapshot, settleMs = 240_000): Promise<string[]> {
@@ -135,25 +145,31 @@ interface Trial {
   exit: number | string;
   /** seconds from the start of inject to the signal; undefined when the run ended before it */
   at?: number;
+  /** the stage the run was in when the signal went */
   stage?: string;
   window: number;
+  /** the run's last stderr line, for an exit that is not the signal's */
+  last: string;
 }
 
 /** Seconds from the start of inject to the end of verify, first guessed, then learnt from the runs. */
 const windows = new Map<string, number>();
 
-function runAndInterrupt(scenario: string, cluster: string, signal: 'SIGINT' | 'SIGKILL'): Promise<Trial> {
+function runAndInterrupt(scenario: string, cluster: string, signal: 'SIGINT' | 'SIGKILL', reportDir: string): Promise<Trial> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'run', scenario, '--cluster', cluster], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'run', scenario, '--cluster', cluster, '--report-dir', reportDir], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let buf = '';
     let injectAt: number | undefined;
     let timer: NodeJS.Timeout | undefined;
     let sent: Trial['at'];
     let stage = '';
+    let sentIn: string | undefined;
+    let last = '';
     const window = windows.get(scenario) ?? 60;
     const fire = () => {
       if (sent !== undefined || injectAt === undefined) return;
       sent = (Date.now() - injectAt) / 1000;
+      sentIn = stage;
       child.kill(signal);
     };
     child.stderr.on('data', (d: Buffer) => {
@@ -161,6 +177,7 @@ function runAndInterrupt(scenario: string, cluster: string, signal: 'SIGINT' | '
       for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
+        if (line.trim()) last = line;
         const m = /^\[\s*\d+s\] ([a-z-]+): started$/.exec(line);
         if (!m) continue;
         stage = m[1]!;
@@ -177,7 +194,7 @@ function runAndInterrupt(scenario: string, cluster: string, signal: 'SIGINT' | '
     });
     child.on('exit', (code, sig) => {
       clearTimeout(timer);
-      resolve({ exit: code ?? sig ?? 'unknown', ...(sent !== undefined ? { at: Math.round(sent * 10) / 10 } : {}), stage, window });
+      resolve({ exit: code ?? sig ?? 'unknown', ...(sent !== undefined ? { at: Math.round(sent * 10) / 10 } : {}), ...(sentIn ? { stage: sentIn } : {}), window, last });
     });
   });
 }
@@ -191,15 +208,17 @@ async function main(): Promise<number> {
   if (up.exitCode !== 0) throw new Error(`cluster up failed: ${up.stderr.trim().split('\n').pop()}`);
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(/^kubeconfig (.+)$/m.exec(up.stdout)![1]!);
-  let base = await snapshot(cluster, kc);
+  // the baseline is the settled cluster: every kube-system pod ready (CoreDNS's second replica may lag the first)
+  let base = await settled(cluster, kc);
   const dirty: string[] = [];
   try {
     for (let i = 1; i <= TRIALS; i++) {
       const scenario = scenarios[(i - 1) % scenarios.length]!;
       const signal = i % 2 === 1 ? 'SIGINT' : 'SIGKILL';
       process.stderr.write(`bench-interrupts: trial ${i}/${TRIALS} ${scenario}, ${signal}: running\n`);
-      const t = await runAndInterrupt(scenario, cluster, signal);
-      let how = t.at === undefined ? `ran to the end (${t.exit})` : `${signal} at +${t.at}s after inject (in ${t.stage}), exit ${t.exit}`;
+      const t = await runAndInterrupt(scenario, cluster, signal, join(STATE, `trial-${i}`));
+      let how = t.at === undefined ? `ran to the end (exit ${t.exit})` : `${signal} at +${t.at}s after inject (in ${t.stage}), exit ${t.exit}`;
+      if (![0, 130, 'SIGKILL'].includes(t.exit)) how += ` [${t.last.slice(0, 200)}]`;
       if (signal === 'SIGKILL' && t.at !== undefined) {
         const rec = await cli(['recover']);
         how += `; recover exit ${rec.exitCode}`;
@@ -210,7 +229,7 @@ async function main(): Promise<number> {
         dirty.push(`trial ${i} (${scenario}, ${signal}): ${diff.join(' | ')}`);
         // clean up for the next trial as a user would, and measure the next trial from where that leaves it
         await cli(['recover']);
-        base = await snapshot(cluster, kc);
+        base = await settled(cluster, kc);
       }
     }
   } finally {
