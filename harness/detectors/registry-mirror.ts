@@ -89,6 +89,21 @@ export function pullFailures(pods: Array<Record<string, any>>): PullFailure[] {
   return out;
 }
 
+/** In back-off the pod's status says only "Back-off pulling image"; the kubelet's Failed event has the error. */
+async function addPullErrors(ctx: KubeContext, failures: PullFailure[]): Promise<void> {
+  const vague = failures.filter((f) => !f.message || /^Back-off pulling image "[^"]*"$/.test(f.message.trim()));
+  if (vague.length === 0) return;
+  const nss = [...new Set(vague.map((f) => f.namespace))];
+  const lists = await Promise.all(nss.map((namespace) => ctx.kube.core.listNamespacedEvent({ namespace, fieldSelector: 'reason=Failed,involvedObject.kind=Pod' }).catch(() => ({ items: [] }))));
+  const events = lists.flatMap((l) => l.items);
+  for (const f of vague) {
+    const e = events
+      .filter((x) => x.involvedObject?.name === f.pod && x.involvedObject?.namespace === f.namespace && /Failed to pull image/.test(x.message ?? ''))
+      .sort((a, b) => String(b.lastTimestamp ?? '').localeCompare(String(a.lastTimestamp ?? '')))[0];
+    if (e?.message) f.message = e.message;
+  }
+}
+
 async function listPods(ctx: KubeContext): Promise<Array<Record<string, any>>> {
   if (!ctx.namespaces) return (await ctx.kube.core.listPodForAllNamespaces()).items as Array<Record<string, any>>;
   const lists = await Promise.all(ctx.namespaces.map((namespace) => ctx.kube.core.listNamespacedPod({ namespace })));
@@ -120,6 +135,7 @@ export async function collectRegistry(ctx: KubeContext): Promise<RegistrySnapsho
   const failures = pullFailures(raw);
   const snap: RegistrySnapshot = { failures, services: [], pods: [], registries: {}, nodeAccess: !!nodeAccess(ctx) };
   if (failures.length === 0) return snap;
+  await addPullErrors(ctx, failures);
   snap.pods = raw.map((p) => ({
     namespace: p.metadata.namespace,
     name: p.metadata.name,
@@ -191,6 +207,32 @@ function circularDependencies(s: RegistrySnapshot, registry: string, mirrorUrls:
   return out;
 }
 
+export type PullErrorClass = 'dns' | 'refused' | 'timeout' | 'tls' | 'auth' | 'not-found' | 'rate-limited' | 'unknown';
+
+/** What the kubelet's pull error says, as a class, a cause in words and what to change. */
+export function classifyPullError(message: string | undefined, registry: string, image: string): { class: PullErrorClass; cause: string; change: string } {
+  const m = message ?? '';
+  const host = /lookup ([^\s:]+)/.exec(m)?.[1] ?? registry;
+  if (/no such host|server misbehaving|Temporary failure in name resolution/i.test(m)) {
+    return { class: 'dns', cause: `the registry host ${host} does not resolve (no such host)`, change: `the image's registry host (${image}), or the nodes' DNS if ${host} is right` };
+  }
+  if (/connection refused/i.test(m)) return { class: 'refused', cause: `nothing answers at ${registry} (connection refused)`, change: `the registry address in ${image}, or bring the registry at ${registry} up` };
+  if (/i\/o timeout|deadline exceeded|timed out|TLS handshake timeout/i.test(m)) {
+    return { class: 'timeout', cause: `connections to ${registry} time out`, change: `the network path from the nodes to ${registry} (firewall, proxy), or a mirror the nodes can reach` };
+  }
+  if (/x509|tls: |certificate/i.test(m)) {
+    return { class: 'tls', cause: `the TLS certificate of ${registry} is not accepted (${/(x509: [^"\n]+|tls: [^"\n]+)/.exec(m)?.[1]?.trim() ?? 'TLS error'})`, change: `the certificate of ${registry}, or the CA containerd trusts for it (hosts.toml "ca")` };
+  }
+  if (/401|403|unauthorized|forbidden|authorization failed|pull access denied|insufficient_scope|denied/i.test(m)) {
+    return { class: 'auth', cause: `${registry} refuses the pull (not authorised)`, change: `the pod's imagePullSecrets (a Secret of type kubernetes.io/dockerconfigjson for ${registry}), or the image's visibility` };
+  }
+  if (/429|toomanyrequests|too many requests|rate limit/i.test(m)) return { class: 'rate-limited', cause: `${registry} rate-limits the pulls (429)`, change: `authenticated pulls, or a mirror of ${registry}` };
+  if (/not found|manifest unknown|404|name unknown/i.test(m)) {
+    return { class: 'not-found', cause: `${registry} has no ${image.includes('@') ? 'such digest' : 'such repository or tag'} (${image})`, change: `the image name or tag in the pod template (${image})` };
+  }
+  return { class: 'unknown', cause: `image pulls from ${registry} fail${m ? `: ${m.slice(0, 200)}` : ''}`, change: `what the kubelet's message names` };
+}
+
 export function analyzeRegistry(s: RegistrySnapshot): Finding[] {
   const findings: Finding[] = [];
   const groups = new Map<string, PullFailure[]>();
@@ -206,11 +248,16 @@ export function analyzeRegistry(s: RegistrySnapshot): Finding[] {
     const ref = parseImageRef(view?.image ?? failures[0]!.image);
     const configured = (view?.nodes ?? []).filter((n) => n.endpoints);
     if (!s.nodeAccess || configured.length === 0) {
+      // the kubelet's own error, classified; the most frequent class names the cause
+      const classes = failures.map((f) => classifyPullError(f.message, registry, f.image));
+      const counts = new Map<PullErrorClass, number>();
+      for (const c of classes) counts.set(c.class, (counts.get(c.class) ?? 0) + 1);
+      const top = classes.find((c) => c.class === [...counts].sort((a, b) => b[1] - a[1])[0]![0])!;
       findings.push({
         detector: 'registry-mirror',
         severity: 'critical',
-        summary: `${failures.length} container(s) cannot pull from ${registry}${s.nodeAccess ? ` (no hosts.toml for ${registry} on any node)` : ' (node configuration not readable with this provider)'}`,
-        rootCause: `image pulls from ${registry} fail; see the kubelet's messages`,
+        summary: `${failures.length} container(s) cannot pull from ${registry}: ${top.cause}${s.nodeAccess ? ` (no hosts.toml for ${registry} on any node)` : ''}`,
+        rootCause: `${top.cause}; to change: ${top.change}`,
         evidence: podLines,
         runbook: 'registry-mirror-fallback',
         resources,

@@ -152,7 +152,28 @@ describe('registry-mirror detector', () => {
 
   test('without node access the pods are still grouped by registry', () => {
     const [f] = analyzeRegistry({ ...snapshot([]), nodeAccess: false });
-    expect(f!.summary).toBe('2 container(s) cannot pull from docker.io (node configuration not readable with this provider)');
+    expect(f!.summary).toBe('2 container(s) cannot pull from docker.io: image pulls from docker.io fail: Back-off pulling image');
+  });
+
+  test("the kubelet's pull error is classified into a cause and what to change, grouped by registry host", () => {
+    const pod = (name: string, image: string, message: string) => ({
+      metadata: { namespace: 'team', name, labels: {} },
+      spec: { nodeName: 'w1', containers: [{ image }] },
+      status: { containerStatuses: [{ name: 'app', image, state: { waiting: { reason: 'ErrImagePull', message } } }] },
+    });
+    const cases: Array<[string, string, RegExp]> = [
+      ['registry.internal.example:5000/app:1', 'failed to resolve reference "registry.internal.example:5000/app:1": dial tcp: lookup registry.internal.example on 10.96.0.10:53: no such host', /registry host registry\.internal\.example does not resolve \(no such host\); to change: the image's registry host/],
+      ['10.0.0.9:5000/app:1', 'failed to do request: Head "https://10.0.0.9:5000/v2/app/manifests/1": dial tcp 10.0.0.9:5000: connect: connection refused', /nothing answers at 10\.0\.0\.9:5000 \(connection refused\)/],
+      ['quay.io/team/app:1', 'failed to do request: Head "https://quay.io/v2/team/app/manifests/1": dial tcp 3.3.3.3:443: i/o timeout', /connections to quay\.io time out/],
+      ['reg.corp:443/app:1', 'failed to do request: Head "https://reg.corp/v2/app/manifests/1": tls: failed to verify certificate: x509: certificate signed by unknown authority', /TLS certificate of reg\.corp:443 is not accepted \(tls: failed to verify certificate: x509: certificate signed by unknown authority\)/],
+      ['ghcr.io/team/private:1', 'failed to authorize: failed to fetch anonymous token: unexpected status from GET request: 401 Unauthorized', /ghcr\.io refuses the pull \(not authorised\); to change: the pod's imagePullSecrets/],
+      ['docker.io/library/nginx:9.99', 'failed to resolve reference "docker.io/library/nginx:9.99": docker.io/library/nginx:9.99: not found', /docker\.io has no such repository or tag \(docker\.io\/library\/nginx:9\.99\)/],
+      ['docker.io/library/redis:7', 'failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/redis/manifests/7: 429 Too Many Requests - Server message: toomanyrequests', /docker\.io rate-limits the pulls/],
+    ];
+    for (const [image, message, want] of cases) {
+      const [f] = analyzeRegistry({ failures: pullFailures([pod('p', image, message)]), services: [], pods: [], registries: {}, nodeAccess: false });
+      expect(`${image}: ${f!.rootCause}`).toMatch(want);
+    }
   });
 
   test('a URL that is both the last host and the server is described once', () => {
