@@ -66,7 +66,7 @@ export function analyzeNamespace(ns: string, snap: WorkloadCertSnapshot): Findin
   const stalePods = [...new Set(stale.map((x) => x.s.pod))];
   const summaryParts = [
     ...(stale.length ? [`${stalePods.length} of ${new Set(served.map((s) => s.pod)).size} pod(s) serve stale certificates: ${stale.map((x) => `${x.s.pod} (${x.why[0]})`).join(', ')}`] : []),
-    ...(badSecrets.length ? [`TLS Secret(s) ${badSecrets.map((s) => `${s.name} (${s.cert!.problems.join(', ')})`).join(', ')}`] : []),
+    ...(badSecrets.length ? [`TLS Secret(s) ${badSecrets.map((s) => `${s.name} (${s.cert!.problems.join(', ')}${s.usedBy ? `; used by ${s.usedBy.join(', ') || 'nothing'}` : ''})`).join(', ')}`] : []),
   ];
   const handshakeErrors = logs.reduce((n, l) => n + l.count, 0);
   return {
@@ -75,17 +75,21 @@ export function analyzeNamespace(ns: string, snap: WorkloadCertSnapshot): Findin
     summary: `${ns}: ${summaryParts.join('; ')}${handshakeErrors ? `; ${handshakeErrors} handshake error(s) in pod logs (last ${LOG_WINDOW_SECONDS} s)` : ''}`,
     rootCause: stale.length
       ? `pods read their certificate and CA bundle only at start and kept them when the Secrets changed: ${stalePods.join(', ')} still present certificates the current CA did not sign (and trust only the old CA), so connections that land on them fail the TLS handshake while the others succeed${skewed ? '; node clocks also disagree' : ''}`
-      : `certificates in TLS Secrets are ${[...new Set(badSecrets.flatMap((s) => s.cert!.problems))].join(', ')}${skewed ? '; node clocks also disagree' : ''}`,
+      : `certificates in TLS Secrets are ${[...new Set(badSecrets.flatMap((s) => s.cert!.problems))].join(', ')}${skewed ? '; node clocks also disagree' : ''}; to change: renew ${badSecrets.map((s) => `Secret ${ns}/${s.name}`).join(', ')}${badSecrets.some((s) => s.usedBy?.some((u) => u.startsWith('Pod '))) ? ', then restart the pods that mount it (they read it at start)' : ''}`,
     evidence: [
       ...stale.map(({ s, why }) => `pod ${ns}/${s.pod}${s.node ? ` on ${s.node}` : ''} (started ${s.startedAt ?? '?'}) serves on :${s.port} ${describeCert(s.cert!)}: ${why.join('; ')}`),
       ...(fresh.length ? [`${fresh.length} pod(s) serve the current certificates: ${fresh.map((s) => `${s.pod} (serial ${s.cert!.serial})`).join(', ')}`] : []),
-      ...badSecrets.map((s) => `Secret ${ns}/${s.name} (rv ${s.resourceVersion}) tls.crt ${describeCert(s.cert!)}: ${s.cert!.problems.map((p) => problemText(p, s)).join('; ')}`),
+      ...badSecrets.map((s) => `Secret ${ns}/${s.name} (rv ${s.resourceVersion}) tls.crt ${describeCert(s.cert!)}: ${s.cert!.problems.map((p) => problemText(p, s)).join('; ')}${s.usedBy?.length ? `; used by ${s.usedBy.join(', ')}` : ''}`),
       ...logs.slice(0, 6).map((l) => `${l.pod} log: "${l.message}" x${l.count} in the last ${LOG_WINDOW_SECONDS} s`),
       ...served.filter((s) => s.error).map((s) => `${s.pod}:${s.port}: no certificate read (${s.error})`),
       clockLine(snap),
     ],
     runbook: 'stale-workload-certs',
-    resources: [...stalePods.map((p) => resourceId(ns, 'Pod', p)), ...badSecrets.map((s) => resourceId(ns, 'Secret', s.name))],
+    resources: [
+      ...stalePods.map((p) => resourceId(ns, 'Pod', p)),
+      ...badSecrets.map((s) => resourceId(ns, 'Secret', s.name)),
+      ...[...new Set(badSecrets.flatMap((s) => s.usedBy ?? []))].map((u) => resourceId(ns, u.split(' ')[0]!, u.split(' ').slice(1).join(' '))),
+    ],
   };
 }
 

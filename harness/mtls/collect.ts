@@ -22,6 +22,8 @@ export interface SecretCert {
   cert?: CertCheck;
   /** the trust bundle (ca.crt): subject and fingerprint of each CA */
   cas: Array<{ subject: string; fingerprint256: string }>;
+  /** what uses it: pods that mount it ("Pod name") and Ingresses that terminate TLS with it ("Ingress name") */
+  usedBy?: string[];
   error?: string;
 }
 
@@ -81,7 +83,7 @@ export function groupLogSignals(namespace: string, pod: string, log: string): Lo
 }
 
 function secretCert(namespace: string, s: { metadata?: { name?: string; resourceVersion?: string }; data?: Record<string, string> }, now: Date): SecretCert {
-  const out: SecretCert = { namespace, name: s.metadata!.name!, resourceVersion: s.metadata?.resourceVersion ?? '', cas: [] };
+  const out: SecretCert = { namespace, name: s.metadata!.name!, resourceVersion: s.metadata?.resourceVersion ?? '', cas: [], usedBy: [] };
   try {
     const cas = parseCertificates(pemOf(s, 'ca.crt'));
     out.cas = cas.map((c) => ({ subject: inspectCertificate(c).subject, fingerprint256: c.fingerprint256 }));
@@ -147,8 +149,18 @@ export async function collectWorkloadCerts(ctx: KubeContext): Promise<WorkloadCe
   }
   const namespaces = [...new Set(snap.secrets.map((s) => s.namespace))];
   const jobs: Array<Promise<void>> = [];
+  const use = (namespace: string, secret: string, user: string) => {
+    const s = snap.secrets.find((x) => x.namespace === namespace && x.name === secret);
+    if (s) s.usedBy = [...new Set([...(s.usedBy ?? []), user])];
+  };
   for (const namespace of namespaces) {
-    const pods = (await core.listNamespacedPod({ namespace })).items.filter((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp);
+    const all = (await core.listNamespacedPod({ namespace })).items;
+    for (const pod of all) for (const s of mountedSecrets(pod)) use(namespace, s, `Pod ${pod.metadata!.name}`);
+    const ingresses = await ctx.kube.objects.list('networking.k8s.io/v1', 'Ingress', namespace).catch(() => ({ items: [] }));
+    for (const ing of ingresses.items as Array<{ metadata?: { name?: string }; spec?: { tls?: Array<{ secretName?: string }> } }>) {
+      for (const t of ing.spec?.tls ?? []) if (t.secretName) use(namespace, t.secretName, `Ingress ${ing.metadata?.name}`);
+    }
+    const pods = all.filter((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp);
     for (const pod of pods) {
       const secret = mountedSecrets(pod).find((s) => byKey.has(`${namespace}/${s}`));
       if (!secret) continue;

@@ -84,6 +84,19 @@ describe('stale-workload-certs analysis', () => {
     expect(f!.resources).toEqual([`${NS}/Secret/backend-tls`]);
   });
 
+  test('an expired TLS Secret is named with the pods that mount it and the Ingress that serves it, and what to renew', async () => {
+    const { cur } = await twoGenerations();
+    const s = secretCert('web-tls', cur.leaves[0]!.cert.certPem, cur.ca.certPem);
+    s.cert = { ...s.cert!, problems: ['expired'] };
+    s.usedBy = ['Pod web-5f7-abc', 'Ingress web'];
+    const [f] = analyzeWorkloadCerts({ kind: 'workload-certs', takenAt: now.toISOString(), secrets: [s], served: [], logs: [] });
+    expect(f!.summary).toContain('web-tls (expired; used by Pod web-5f7-abc, Ingress web)');
+    expect(f!.rootCause).toContain(`to change: renew Secret ${NS}/web-tls, then restart the pods that mount it`);
+    expect(f!.resources).toEqual([`${NS}/Secret/web-tls`, `${NS}/Pod/web-5f7-abc`, `${NS}/Ingress/web`]);
+    const unused = { ...s, usedBy: [] };
+    expect(analyzeWorkloadCerts({ kind: 'workload-certs', takenAt: now.toISOString(), secrets: [unused], served: [], logs: [] })[0]!.summary).toContain('(expired; used by nothing)');
+  });
+
   test('a served certificate that is not the Secret\'s current one is stale even from the right CA', async () => {
     const { cur } = await twoGenerations();
     const again = await issuePki(spec, now, 2);
