@@ -1,5 +1,8 @@
 import type { KubeContext } from '../cluster/context.js';
 import { podCreateRefusedDetector } from './pod-create-refused.js';
+import { containerConfigDetector } from './container-config.js';
+import { nodeHealthDetector } from './node-health.js';
+import { podPendingDetector } from './pod-pending.js';
 import { controlPlaneCertsDetector } from './control-plane-certs.js';
 import { crashloopDetector } from './crashloop.js';
 import { dedupeFindings } from './dedupe.js';
@@ -13,7 +16,7 @@ import type { AnyDetector, Finding } from './types.js';
 export type DetectorRegistry = Map<string, AnyDetector>;
 
 export function builtinDetectors(): DetectorRegistry {
-  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector, etcdDiskLatencyDetector, etcdLivenessRestartsDetector, registryMirrorDetector, staleWorkloadCertsDetector, controlPlaneCertsDetector, podCreateRefusedDetector];
+  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector, etcdDiskLatencyDetector, etcdLivenessRestartsDetector, registryMirrorDetector, staleWorkloadCertsDetector, controlPlaneCertsDetector, podCreateRefusedDetector, podPendingDetector, containerConfigDetector, nodeHealthDetector];
   return new Map(all.map((d) => [d.id, d]));
 }
 

@@ -1,6 +1,6 @@
 // A plain, serialisable picture of the workloads detectors reason about. Env *values* are kept only in
 // `refs` (to link dependants by host name) and are never copied into findings.
-import type { CoreV1Event, V1Container, V1Pod, V1Probe, V1StatefulSet } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Container, V1Node, V1Pod, V1Probe, V1StatefulSet } from '@kubernetes/client-node';
 import type { KubeContext } from '../cluster/context.js';
 import { redactText } from '../core/redact.js';
 import { crashingContainers } from './pod-health.js';
@@ -62,6 +62,12 @@ export interface PodInfo {
   namespace: string;
   name: string;
   phase?: string;
+  createdAt?: string;
+  nodeName?: string;
+  /** the PodScheduled condition when it is False: the scheduler's reason and message */
+  unschedulable?: { reason?: string; message?: string };
+  /** PersistentVolumeClaims the pod mounts */
+  claims?: string[];
   /** when the pod started (status.startTime) */
   startedAt?: string;
   /** the pod's restartPolicy: a Never/OnFailure pod that finished is done, not crashing */
@@ -84,12 +90,42 @@ export interface EventInfo {
   lastSeen?: string;
 }
 
+export interface NodeInfo {
+  name: string;
+  /** conditions that are not their healthy value: Ready not True, a pressure True */
+  problems: Array<{ type: string; status: string; reason?: string; message?: string; since?: string }>;
+  unschedulable: boolean;
+  taints: string[];
+}
+
+export interface ClaimInfo {
+  namespace: string;
+  name: string;
+  phase?: string;
+  storageClass?: string;
+}
+
 export interface WorkloadSnapshot {
   takenAt: string;
   statefulSets: StatefulSetInfo[];
   pods: PodInfo[];
   /** Warning events only */
   events: EventInfo[];
+  /** read in cluster-wide scans (and when namespaces are given: nodes still matter to their pods) */
+  nodes?: NodeInfo[];
+  claims?: ClaimInfo[];
+}
+
+export function nodeInfo(n: V1Node): NodeInfo {
+  const problems = (n.status?.conditions ?? [])
+    .filter((c) => (c.type === 'Ready' ? c.status !== 'True' : c.status === 'True' && /Pressure$|NetworkUnavailable/.test(c.type)))
+    .map((c) => ({ type: c.type, status: c.status, ...(c.reason ? { reason: c.reason } : {}), ...(c.message ? { message: c.message } : {}), ...(iso(c.lastTransitionTime) ? { since: iso(c.lastTransitionTime) } : {}) }));
+  return {
+    name: n.metadata?.name ?? '',
+    problems,
+    unschedulable: !!n.spec?.unschedulable,
+    taints: (n.spec?.taints ?? []).map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`),
+  };
 }
 
 function iso(d: Date | string | undefined | null): string | undefined {
@@ -174,10 +210,16 @@ export function podInfo(p: V1Pod): PodInfo {
     };
   });
   const readyCond = p.status?.conditions?.find((c) => c.type === 'Ready');
+  const scheduled = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  const claims = (p.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim?.claimName ? [v.persistentVolumeClaim.claimName] : []));
   return {
     namespace: p.metadata?.namespace ?? '',
     name: p.metadata?.name ?? '',
     phase: p.status?.phase,
+    ...(iso(p.metadata?.creationTimestamp) ? { createdAt: iso(p.metadata?.creationTimestamp) } : {}),
+    ...(p.spec?.nodeName ? { nodeName: p.spec.nodeName } : {}),
+    ...(scheduled?.status === 'False' ? { unschedulable: { ...(scheduled.reason ? { reason: scheduled.reason } : {}), ...(scheduled.message ? { message: scheduled.message } : {}) } } : {}),
+    ...(claims.length ? { claims } : {}),
     ...(iso(p.status?.startTime) ? { startedAt: iso(p.status?.startTime) } : {}),
     ...(p.spec?.restartPolicy ? { restartPolicy: p.spec.restartPolicy } : {}),
     ready: readyCond?.status === 'True',
@@ -218,9 +260,25 @@ export async function collectWorkloads(ctx: KubeContext): Promise<WorkloadSnapsh
     snapshot.statefulSets.push(...sts.items.map(statefulSetInfo));
     snapshot.pods.push(...pods.items.map(podInfo));
     snapshot.events.push(...events.items.map(eventInfo));
+    const claims = (await optional(() => (namespace ? core.listNamespacedPersistentVolumeClaim({ namespace }) : core.listPersistentVolumeClaimForAllNamespaces())))?.items ?? [];
+    (snapshot.claims ??= []).push(
+      ...claims.map((c) => ({ namespace: c.metadata?.namespace ?? '', name: c.metadata?.name ?? '', ...(c.status?.phase ? { phase: c.status.phase } : {}), ...(c.spec?.storageClassName ? { storageClass: c.spec.storageClassName } : {}) })),
+    );
   }
+  // a user allowed only into namespaces may not list nodes: the node detector then stays quiet rather than blind the rest
+  const nodes = await optional(() => core.listNode());
+  if (nodes) snapshot.nodes = nodes.items.map(nodeInfo);
   await attachLastLogs(ctx, snapshot);
   return snapshot;
+}
+
+/** A read that may be refused (RBAC) or unsupported: undefined instead of failing the whole snapshot. */
+async function optional<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch {
+    return undefined;
+  }
 }
 
 /** At most this many crash-looping containers get their last log lines read in one scan. */

@@ -1,4 +1,5 @@
 import { podCreateRefusedRunbook } from './pod-create-refused.js';
+import { manualChangeRunbook } from './manual-change.js';
 import { controlPlaneCertsRunbook } from './control-plane-certs.js';
 import { crashloopRunbook } from './crashloop.js';
 import { etcdLivenessProbeRunbook } from './etcd-liveness-probe.js';
@@ -11,6 +12,6 @@ import type { Runbook } from './types.js';
 export type RunbookRegistry = Map<string, Runbook>;
 
 export function builtinRunbooks(): RunbookRegistry {
-  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook, registryMirrorFallbackRunbook, staleWorkloadCertsRunbook, controlPlaneCertsRunbook, podCreateRefusedRunbook];
+  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook, registryMirrorFallbackRunbook, staleWorkloadCertsRunbook, controlPlaneCertsRunbook, podCreateRefusedRunbook, manualChangeRunbook];
   return new Map(all.map((r) => [r.id, r]));
 }
