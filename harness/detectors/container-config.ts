@@ -1,5 +1,6 @@
-// Containers that cannot start because what they reference is missing: a Secret, a ConfigMap, or a key in one
-// (CreateContainerConfigError), named by kind, name and key only, never a value.
+// Containers that cannot start because what they reference is missing: a Secret, a ConfigMap, or a key in one,
+// for env (CreateContainerConfigError) or a volume (the kubelet's FailedMount), named by kind, name and key only,
+// never a value.
 import { collectWorkloads, type PodInfo, type WorkloadSnapshot } from './snapshot.js';
 import { resourceId, type Detector, type Finding } from './types.js';
 
@@ -42,6 +43,22 @@ export function analyzeContainerConfig(s: WorkloadSnapshot): Finding[] {
         resources: [resourceId(pod.namespace, 'Pod', pod.name), ...(pod.owner ? [resourceId(pod.namespace, pod.owner.kind, pod.owner.name)] : []), ...(ref ? [resourceId(pod.namespace, ref.kind, ref.name)] : [])],
       });
     }
+    // a volume's Secret or ConfigMap: the pod never gets to its containers; the kubelet says so in FailedMount
+    if (pod.phase !== 'Pending' || out.some((f) => f.resources[0] === resourceId(pod.namespace, 'Pod', pod.name))) continue;
+    const mount = (s.events ?? []).find((e) => e.namespace === pod.namespace && e.involvedKind === 'Pod' && e.involvedName === pod.name && e.reason === 'FailedMount' && missingRef(e.message));
+    if (!mount) continue;
+    const ref = missingRef(mount.message)!;
+    const volume = /for volume "([^"]+)"/.exec(mount.message)?.[1];
+    const what = `${ref.kind} ${pod.namespace}/${ref.name}${ref.key ? ` has no key ${ref.key}` : ' does not exist'}`;
+    out.push({
+      detector: 'container-config',
+      severity: 'critical',
+      summary: `Pod ${pod.namespace}/${pod.name} cannot start: ${what}${volume ? ` (volume ${volume})` : ''}`,
+      rootCause: `${what}, and the pod mounts it${volume ? ` as volume ${volume}` : ''}; to change: create ${ref.kind} ${ref.name}${ref.key ? ` with key ${ref.key}` : ''} in ${pod.namespace}, or fix ${pod.owner ? 'spec.template.' : ''}spec.volumes${volume ? ` (${volume})` : ''}`,
+      evidence: [`FailedMount x${mount.count}: ${mount.message}`],
+      runbook: 'manual-change',
+      resources: [resourceId(pod.namespace, 'Pod', pod.name), ...(pod.owner ? [resourceId(pod.namespace, pod.owner.kind, pod.owner.name)] : []), resourceId(pod.namespace, ref.kind, ref.name)],
+    });
   }
   return out;
 }

@@ -65,6 +65,18 @@ describe('container-config', () => {
     expect(f!.resources).toContain('team/ConfigMap/app-config');
   });
 
+  test('a ConfigMap volume that does not exist (FailedMount, the pod never starts its containers)', () => {
+    const pod = podInfo({
+      metadata: { name: 'web-7d9f-b', namespace: 'team', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f', uid: 'u', controller: true }] },
+      spec: { containers: [{ name: 'web', image: 'x' }] },
+      status: { phase: 'Pending', containerStatuses: [{ name: 'web', ready: false, restartCount: 0, image: 'x', imageID: '', state: { waiting: { reason: 'ContainerCreating' } } }] },
+    } as unknown as V1Pod);
+    const events = [{ namespace: 'team', involvedKind: 'Pod', involvedName: 'web-7d9f-b', reason: 'FailedMount', message: 'MountVolume.SetUp failed for volume "cfg" : configmap "app-config" not found', source: 'kubelet', count: 6, type: 'Warning' }];
+    const [f] = analyzeContainerConfig(snap({ pods: [pod], events }));
+    expect(f!.summary).toBe('Pod team/web-7d9f-b cannot start: ConfigMap team/app-config does not exist (volume cfg)');
+    expect(f!.rootCause).toContain('or fix spec.template.spec.volumes (cfg)');
+  });
+
   test('quiet: env from the downward API, a running container', () => {
     const pod = podInfo({
       metadata: { name: 'p', namespace: 'team' },
