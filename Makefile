@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 FAULTLINE := node dist/harness/cli/main.js
 
-.PHONY: help setup forge build test test-unit test-e2e demo bench bench-forge bench-etcd-disk bench-interrupts clean-clusters
+.PHONY: help setup forge build test test-unit test-e2e demo bench bench-forge bench-etcd-disk bench-interrupts bench-doctor clean-clusters
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ bench-etcd-disk: forge build ## measure each etcd slow-disk setting: fsync/commi
 
 bench-interrupts: forge build ## SIGINT/SIGKILL trials at random moments of real runs; prints what each left behind (TRIALS=20)
 	@node dist/bench/interrupts.js
+
+bench-doctor: forge build ## doctor on the corpus (test/corpus) on a new cluster: recall, precision, scan time
+	@node dist/bench/doctor.js
 
 bench-forge: setup ## measure the forge (cold and warm), cluster create/delete and node memory
 	@bash images/scripts/bench-forge.sh
