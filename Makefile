@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 FAULTLINE := node dist/harness/cli/main.js
 
-.PHONY: help setup forge build test test-unit test-e2e demo bench bench-forge bench-etcd-disk bench-interrupts bench-doctor clean-clusters
+.PHONY: help setup forge build test test-unit test-e2e demo bench bench-forge bench-etcd-disk bench-interrupts bench-doctor bench-doctor-scale clean-clusters
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ bench-interrupts: forge build ## SIGINT/SIGKILL trials at random moments of real
 
 bench-doctor: forge build ## doctor on the corpus (test/corpus) on a new cluster: recall, precision, scan time
 	@node dist/bench/doctor.js
+
+bench-doctor-scale: forge build ## doctor's scan time and peak memory at 250-2000 pods (kwok nodes; SIZES=...)
+	@node dist/bench/doctor-scale.js
 
 bench-forge: setup ## measure the forge (cold and warm), cluster create/delete and node memory
 	@bash images/scripts/bench-forge.sh

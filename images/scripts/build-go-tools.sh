@@ -46,3 +46,4 @@ gobuild "cni-flannel-$CNI_FLANNEL_PLUGINS_VERSION" "github.com/containernetworki
 gobuild "local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION" "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION" "" \
   "-X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION" github.com/rancher/local-path-provisioner=local-path-provisioner
 gobuild "k6-$K6_VERSION" "go.k6.io/k6@$K6_VERSION" "" "" go.k6.io/k6=k6
+gobuild "kwok-$KWOK_VERSION" "sigs.k8s.io/kwok@$KWOK_VERSION" "" "" sigs.k8s.io/kwok/cmd/kwok=kwok

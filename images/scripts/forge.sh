@@ -32,5 +32,6 @@ fi
 mkdir -p "$BIN_CACHE/current"
 ln -sfn "$BIN_CACHE/kind-$KIND_VERSION/kind" "$BIN_CACHE/current/kind"
 ln -sfn "$BIN_CACHE/k6-$K6_VERSION/k6" "$BIN_CACHE/current/k6"
+ln -sfn "$BIN_CACHE/kwok-$KWOK_VERSION/kwok" "$BIN_CACHE/current/kwok"
 [ -x "$BIN_CACHE/kubernetes-$KUBERNETES_VERSION/kubectl" ] && ln -sfn "$BIN_CACHE/kubernetes-$KUBERNETES_VERSION/kubectl" "$BIN_CACHE/current/kubectl"
 log "forge finished in $((SECONDS - t0))s (tools in $BIN_CACHE/current)"

@@ -4,6 +4,8 @@ set -euo pipefail
 FORGE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=../versions.env
 source "$FORGE_DIR/versions.env"
+# shellcheck source=../tools.env
+source "$FORGE_DIR/tools.env"
 # Cache outside the checkout so a fresh clone (CI) reuses earlier builds.
 FAULTLINE_CACHE=${FAULTLINE_CACHE:-$HOME/.cache/faultline}
 BIN_CACHE=$FAULTLINE_CACHE/bin

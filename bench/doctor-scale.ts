@@ -1,0 +1,127 @@
+// `make bench-doctor-scale` (SIZES=250,500,1000,2000): doctor's scan time and peak memory as a cluster grows. A
+// single-node kind cluster gets simulated nodes from kwok (forged from sigs.k8s.io/kwok, run on the host against the
+// cluster), then pods bound to them in steps, each pod with ~5 events; at each size `faultline doctor` is run and
+// its wall time and peak RSS (VmHWM, read from /proc while it runs) printed. Measures and prints; asserts nothing.
+import * as k8s from '@kubernetes/client-node';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { $ } from 'zx';
+
+$.verbose = false;
+const CLI = join(process.cwd(), 'dist', 'harness', 'cli', 'main.js');
+const CACHE = process.env.FAULTLINE_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'faultline');
+const KWOK = process.env.FAULTLINE_KWOK ?? join(CACHE, 'bin', 'current', 'kwok');
+const SIZES = (process.env.SIZES ?? '250,500,1000,2000').split(',').map(Number);
+const NODES = 20;
+const EVENTS_PER_POD = 5;
+const NS = 'scale';
+const env = { ...process.env, FAULTLINE_STATE_DIR: mkdtempSync(join(tmpdir(), 'faultline-bench-scale-')) };
+const cli = (args: string[]) => $({ env, nothrow: true })`node ${CLI} ${args}`;
+
+/** Runs doctor and samples its peak resident memory (VmHWM, kB) from /proc until it exits. */
+function timedDoctor(cluster: string): Promise<{ seconds: number; peakMiB: number; code: number | null; findings: number }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [CLI, 'doctor', '--cluster', cluster, '-o', 'json'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    let peak = 0;
+    child.stdout.on('data', (d) => (out += d));
+    const sample = setInterval(() => {
+      try {
+        const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
+        if (hwm) peak = Math.max(peak, Number(hwm));
+      } catch {
+        // exited between samples
+      }
+    }, 20);
+    child.on('exit', (code) => {
+      clearInterval(sample);
+      let findings = -1;
+      try {
+        findings = JSON.parse(out).findings.length;
+      } catch {
+        // not JSON: the code says why
+      }
+      resolve({ seconds: (Date.now() - t0) / 1000, peakMiB: peak / 1024, code, findings });
+    });
+  });
+}
+
+async function createInBatches<T>(items: T[], make: (x: T) => Promise<unknown>, width = 20): Promise<void> {
+  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(make));
+}
+
+async function main(): Promise<number> {
+  if (!existsSync(KWOK)) throw new Error(`kwok not found at ${KWOK}; run make forge (it builds kwok from sigs.k8s.io/kwok)`);
+  const name = `faultline-bench-scale-${process.pid}`;
+  const up = await cli(['cluster', 'up', '--name', name, '--config', 'kind-configs/single.yaml']);
+  if (up.exitCode !== 0) throw new Error(`cluster up failed: ${up.stderr.trim().split('\n').pop()}`);
+  const kubeconfig = /^kubeconfig (.+)$/m.exec(up.stdout)![1]!;
+  // kwok keeps the simulated nodes Ready and the pods bound to them Running, as a kubelet would
+  const kwok = spawn(KWOK, ['--kubeconfig', kubeconfig, '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', '--cidr=10.80.0.0/16', '--node-ip=10.80.0.1'], { stdio: 'ignore' });
+  try {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: NS, labels: { 'app.kubernetes.io/managed-by': 'faultline' } } } });
+    const nodes = Array.from({ length: NODES }, (_, i) => `kwok-node-${i}`);
+    await createInBatches(nodes, (n) =>
+      core.createNode({
+        body: {
+          metadata: { name: n, annotations: { 'kwok.x-k8s.io/node': 'fake' }, labels: { type: 'kwok', 'kubernetes.io/hostname': n } },
+          spec: { taints: [{ key: 'kwok.x-k8s.io/node', value: 'fake', effect: 'NoSchedule' }] },
+          status: { allocatable: { cpu: '32', memory: '256Gi', pods: '110' }, capacity: { cpu: '32', memory: '256Gi', pods: '110' } },
+        },
+      }),
+    );
+    console.log(`bench-doctor-scale: ${NODES} kwok nodes on ${name}; ${EVENTS_PER_POD} events per pod`);
+    console.log('pods   events  scan (s)  peak RSS (MiB)  findings');
+    let have = 0;
+    for (const size of SIZES) {
+      const batch = Array.from({ length: size - have }, (_, i) => `app-${have + i}`);
+      await createInBatches(batch, async (p) => {
+        const i = Number(p.split('-')[1]);
+        await core.createNamespacedPod({
+          namespace: NS,
+          body: {
+            metadata: { name: p, labels: { app: `app-${i % 50}` } },
+            spec: { nodeName: nodes[i % NODES], tolerations: [{ operator: 'Exists' }], containers: [{ name: 'app', image: 'docker.io/library/busybox:1.35', resources: { requests: { cpu: '10m', memory: '16Mi' } } }] },
+          },
+        });
+        for (let e = 0; e < EVENTS_PER_POD; e++) {
+          await core.createNamespacedEvent({
+            namespace: NS,
+            body: {
+              metadata: { name: `${p}.${e}` },
+              involvedObject: { kind: 'Pod', name: p, namespace: NS, apiVersion: 'v1' },
+              reason: e < 3 ? 'Scheduled' : 'BackOff',
+              message: e < 3 ? `event ${e} of ${p}` : `Back-off pulling image (simulated ${e})`,
+              type: e < 3 ? 'Normal' : 'Warning',
+              count: 1,
+              source: { component: 'kwok-bench' },
+              firstTimestamp: new Date(),
+              lastTimestamp: new Date(),
+            },
+          });
+        }
+      });
+      have = size;
+      const r = await timedDoctor(name);
+      console.log(`${String(size).padEnd(6)} ${String(size * EVENTS_PER_POD).padEnd(7)} ${r.seconds.toFixed(2).padStart(8)}  ${r.peakMiB.toFixed(0).padStart(14)}  ${r.findings}${r.code === null || r.code > 1 ? ` (doctor exit ${r.code})` : ''}`);
+    }
+    return 0;
+  } finally {
+    kwok.kill('SIGTERM');
+    await cli(['cluster', 'down', name]);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`bench-doctor-scale: ${err.message}`);
+    process.exit(2);
+  },
+);
