@@ -36,27 +36,24 @@ export const victimNamespace: Fault<Params, VictimNamespaceRecord> = {
   },
 
   async revert(ctx, r) {
-    let ns;
-    try {
-      ns = await ctx.kube.core.readNamespace({ name: r.namespace });
-    } catch (err) {
-      if (isNotFound(err)) return;
-      throw err;
-    }
-    if (ns.metadata?.labels?.[MANAGED_BY.key] !== MANAGED_BY.value || ns.metadata?.annotations?.[RUN_ID_ANNOTATION] !== r.runId) {
-      ctx.log(`namespace ${r.namespace} is not the one run ${r.runId} made; left in place`);
-      return;
-    }
-    if (!ns.metadata?.deletionTimestamp) await ctx.kube.core.deleteNamespace({ name: r.namespace });
+    // the API server may be restarting (a control-plane fault reverted just before): its errors are retried
     const until = Date.now() + GONE_WITHIN_MS;
+    let asked = false;
     for (;;) {
       try {
-        await ctx.kube.core.readNamespace({ name: r.namespace });
+        const ns = await ctx.kube.core.readNamespace({ name: r.namespace });
+        if (ns.metadata?.labels?.[MANAGED_BY.key] !== MANAGED_BY.value || ns.metadata?.annotations?.[RUN_ID_ANNOTATION] !== r.runId) {
+          ctx.log(`namespace ${r.namespace} is not the one run ${r.runId} made; left in place`);
+          return;
+        }
+        if (!ns.metadata?.deletionTimestamp && !asked) await ctx.kube.core.deleteNamespace({ name: r.namespace });
+        asked = true;
       } catch (err) {
         if (isNotFound(err)) return;
-        throw err;
+        if (Date.now() > until) throw err;
+        ctx.log(`namespace ${r.namespace}: ${(err as Error).message}; retrying`);
       }
-      if (Date.now() > until) throw new Error(`namespace ${r.namespace} still terminating after ${GONE_WITHIN_MS / 1000}s`);
+      if (Date.now() > until) throw new Error(`namespace ${r.namespace} still there after ${GONE_WITHIN_MS / 1000}s`);
       await sleep(2_000, ctx.signal);
     }
   },
