@@ -70,5 +70,15 @@ export function renderBench(reports: Report[]): string {
     ['scenario', ...STAGE_ORDER],
     rows.map((r) => [r.id, ...STAGE_ORDER.map((s) => sec(r.stages[s]))]),
   );
-  return `faultline benchmark (${machine}; ${new Date().toISOString()})\n\n${summary}\n\nmedian stage times of passed stages\n${stages}\n`;
+  return `faultline benchmark (${machine}; ${new Date().toISOString()})\n\n${summary}\n\nmedian stage times of passed stages\n${stages}\n\n${wallLines(reports).join('\n')}\n`;
+}
+
+/** Per run: its wall time (first start to last end) next to the sum of its scenarios' own stage times; the
+ *  difference is what is shared or waited for outside the scenarios (cluster creation for several, teardown). */
+export function wallLines(reports: Report[]): string[] {
+  return reports.map((r, i) => {
+    const wall = (Date.parse(r.endedAt) - Date.parse(r.startedAt)) / 1000;
+    const own = r.scenarios.reduce((n, s) => n + s.stages.reduce((m, st) => m + st.durationSeconds, 0), 0);
+    return `run ${i + 1}: wall ${sec(wall)}, the scenarios' own times add up to ${sec(own)} (${r.scenarios.length} scenario(s))`;
+  });
 }

@@ -40,5 +40,6 @@ describe('bench', () => {
     expect(out).toContain('900.0s');
     expect(out).toContain('300x');
     expect(out).toContain('node image img:1');
+    expect(out).toMatch(/run 1: wall \d+\.\ds, the scenarios' own times add up to \d+\.\ds \(1 scenario\(s\)\)/);
   });
 });
