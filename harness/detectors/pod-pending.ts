@@ -1,19 +1,23 @@
 // Pods the scheduler cannot place, or whose volumes cannot be bound: the scheduler's message translated into what
 // to change (requests, tolerations, selectors or affinity, claims, host ports). A pod only just created is left
 // alone for a moment: the scheduler and the volume binder take a few seconds even on a healthy cluster.
-import { collectWorkloads, type ClaimInfo, type EventInfo, type PodInfo, type WorkloadSnapshot } from './snapshot.js';
+import { collectWorkloads, type ClaimInfo, type EventInfo, type NodeInfo, type PodInfo, type WorkloadSnapshot } from './snapshot.js';
 import { resourceId, type Detector, type Finding } from './types.js';
 
 /** A pod Pending for less than this is still being scheduled. */
 export const PENDING_GRACE_MS = 60_000;
 
 /** One reason of "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint {...}" in words. */
-export function schedulingReason(part: string, pod: PodInfo, claims: ClaimInfo[]): { why: string; change: string } {
+export function schedulingReason(part: string, pod: PodInfo, claims: ClaimInfo[], nodes: NodeInfo[] = []): { why: string; change: string } {
   const p = part.trim().replace(/^\d+ /, '');
   const res = /^Insufficient (\S+)/.exec(p);
   if (res) return { why: `no node has enough free ${res[1]} for its requests`, change: `lower spec.containers[].resources.requests.${res[1]} of ${pod.owner ? `${pod.owner.kind} ${pod.owner.name}'s template` : 'the pod'}, or add capacity` };
-  const taint = /untolerated taint\(?s?\)? ?\{?([^}]*)\}?/.exec(p);
-  if (taint) return { why: `nodes carry a taint it does not tolerate (${taint[1]!.trim()})`, change: `add a toleration for ${taint[1]!.split(':')[0]!.trim()} to the pod template, or remove the taint if it is left over` };
+  const taint = /untolerated taint\(?s?\)? ?(?:\{([^}]*)\})?/.exec(p);
+  if (taint) {
+    const named = taint[1]?.trim() || untolerated(pod, nodes).join(', ') || 'a taint';
+    const key = (taint[1] ?? untolerated(pod, nodes)[0] ?? 'the taint').split(/[:=]/)[0]!.trim();
+    return { why: `nodes carry a taint it does not tolerate (${named})`, change: `add a toleration for ${key} to the pod template, or remove the taint if it is left over` };
+  }
   if (/didn't match Pod's node affinity\/selector|node affinity\/selector/.test(p)) return { why: "no node matches its nodeSelector or node affinity", change: 'spec.template.spec.nodeSelector / affinity.nodeAffinity: match a label the nodes have, or label a node' };
   if (/didn't match pod (anti-)?affinity rules|pod affinity|anti-affinity/.test(p)) return { why: 'its pod affinity or anti-affinity rules fit no node', change: 'spec.template.spec.affinity.podAffinity/podAntiAffinity, or the replicas against the nodes' };
   if (/unbound immediate PersistentVolumeClaims/.test(p)) {
@@ -28,9 +32,28 @@ export function schedulingReason(part: string, pod: PodInfo, claims: ClaimInfo[]
   return { why: p, change: "what the scheduler's message names" };
 }
 
-function reasonsOf(message: string): string[] {
-  const body = /nodes are available: (.*?)(?:\. preemption:|\.$|$)/.exec(message)?.[1] ?? message;
+/** The scheduler's reasons: what follows "nodes are available:" up to its first sentence's end (the preemption and
+ *  claim notes after it are not reasons). */
+export function reasonsOf(message: string): string[] {
+  const after = /nodes are available: (.*)$/s.exec(message)?.[1] ?? message;
+  const body = after.split(/\. (?=[a-z0-9])|\.$/)[0] ?? after;
   return body.split(/, (?=\d+ )/).filter(Boolean);
+}
+
+function tolerates(t: NonNullable<PodInfo['tolerations']>[number], taint: string): boolean {
+  const m = /^([^=:]+)(?:=([^:]*))?:(\w+)$/.exec(taint);
+  if (!m) return false;
+  const [, key, value, effect] = m;
+  if (t.effect && t.effect !== effect) return false;
+  if (!t.key) return t.operator === 'Exists';
+  if (t.key !== key) return false;
+  return t.operator === 'Exists' || (t.value ?? '') === (value ?? '');
+}
+
+/** The nodes' scheduling taints this pod does not tolerate (newer schedulers no longer print them). */
+function untolerated(pod: PodInfo, nodes: NodeInfo[]): string[] {
+  const taints = new Set(nodes.flatMap((n) => n.taints).filter((t) => /:(NoSchedule|NoExecute)$/.test(t)));
+  return [...taints].filter((t) => !(pod.tolerations ?? []).some((tol) => tolerates(tol, t)));
 }
 
 function eventsFor(s: WorkloadSnapshot, pod: PodInfo): EventInfo[] {
@@ -44,7 +67,7 @@ export function analyzePending(s: WorkloadSnapshot): Finding[] {
     if (pod.phase !== 'Pending' || pod.nodeName || !pod.unschedulable) continue;
     if (pod.createdAt && now - Date.parse(pod.createdAt) < PENDING_GRACE_MS) continue;
     const message = pod.unschedulable.message ?? eventsFor(s, pod)[0]?.message ?? '';
-    const reasons = reasonsOf(message).map((r) => schedulingReason(r, pod, s.claims ?? []));
+    const reasons = reasonsOf(message).map((r) => schedulingReason(r, pod, s.claims ?? [], s.nodes ?? []));
     const top = pod.owner ? `${pod.owner.kind} ${pod.owner.name}` : `Pod ${pod.name}`;
     out.push({
       detector: 'pod-pending',

@@ -68,6 +68,8 @@ export interface PodInfo {
   unschedulable?: { reason?: string; message?: string };
   /** PersistentVolumeClaims the pod mounts */
   claims?: string[];
+  /** its tolerations, as "key=value:effect" ("" key with operator Exists tolerates every taint) */
+  tolerations?: Array<{ key?: string; operator?: string; value?: string; effect?: string }>;
   /** when the pod started (status.startTime) */
   startedAt?: string;
   /** the pod's restartPolicy: a Never/OnFailure pod that finished is done, not crashing */
@@ -220,6 +222,7 @@ export function podInfo(p: V1Pod): PodInfo {
     ...(p.spec?.nodeName ? { nodeName: p.spec.nodeName } : {}),
     ...(scheduled?.status === 'False' ? { unschedulable: { ...(scheduled.reason ? { reason: scheduled.reason } : {}), ...(scheduled.message ? { message: scheduled.message } : {}) } } : {}),
     ...(claims.length ? { claims } : {}),
+    ...(p.spec?.tolerations?.length ? { tolerations: p.spec.tolerations.map((t) => ({ ...(t.key ? { key: t.key } : {}), ...(t.operator ? { operator: t.operator } : {}), ...(t.value ? { value: t.value } : {}), ...(t.effect ? { effect: t.effect } : {}) })) } : {}),
     ...(iso(p.status?.startTime) ? { startedAt: iso(p.status?.startTime) } : {}),
     ...(p.spec?.restartPolicy ? { restartPolicy: p.spec.restartPolicy } : {}),
     ready: readyCond?.status === 'True',

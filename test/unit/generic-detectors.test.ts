@@ -4,7 +4,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { analyzeContainerConfig, missingRef } from '../../harness/detectors/container-config.js';
 import { analyzeNodes } from '../../harness/detectors/node-health.js';
-import { analyzePending } from '../../harness/detectors/pod-pending.js';
+import { analyzePending, reasonsOf } from '../../harness/detectors/pod-pending.js';
 import { nodeInfo, podInfo, type WorkloadSnapshot } from '../../harness/detectors/snapshot.js';
 
 const NOW = '2026-12-01T12:00:00.000Z';
@@ -38,6 +38,18 @@ describe('pod-pending', () => {
     expect(by.sel!.rootCause).toContain('nodeSelector');
     expect(by.pvc!.summary).toContain('its PersistentVolumeClaim data (storageClass fast-ssd) are not bound');
     expect(by.port!.rootCause).toContain('hostPort');
+  });
+
+  test("the scheduler's newer wording: no taint named (the nodes' own taints are), notes after the reasons dropped", () => {
+    const msg = "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint(s). no new claims to deallocate, preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.";
+    expect(reasonsOf(msg)).toEqual(["1 node(s) didn't match Pod's node affinity/selector", '1 node(s) had untolerated taint(s)']);
+    const nodes = [nodeInfo({ metadata: { name: 'cp' }, spec: { taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] }, status: { conditions: [{ type: 'Ready', status: 'True' }] } } as never)];
+    const [f] = analyzePending(snap({ pods: [podInfo(pending('taint', msg))], nodes }));
+    expect(f!.summary).toContain('nodes carry a taint it does not tolerate (node-role.kubernetes.io/control-plane:NoSchedule)');
+    expect(f!.rootCause).toContain('add a toleration for node-role.kubernetes.io/control-plane');
+    // a pod that tolerates it is not told to
+    const tolerant = podInfo({ ...pending('t2', msg), spec: { ...pending('t2', msg).spec, tolerations: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }] } } as never);
+    expect(analyzePending(snap({ pods: [tolerant], nodes }))[0]!.summary).toContain('(a taint)');
   });
 
   test('quiet: a pod just created, a scheduled pod, a running one', () => {
