@@ -2,6 +2,7 @@
 // scenarios). Detectors are handed a KubeContext; inside a run it is a RunContext carrying the provider, so
 // node access is used where the provider offers it and skipped (API fallback) where it does not.
 import { readFileSync } from 'node:fs';
+
 import type { KubeContext } from './context.js';
 import type { ClusterRef, ExecResult, Provider } from './types.js';
 
@@ -70,17 +71,6 @@ export function procCmdline(pid: number, procRoot = '/proc'): string[] | undefin
     return raw.split('\0').filter((s, i, a) => s !== '' || i < a.length - 1);
   } catch {
     return undefined;
-  }
-}
-
-/** Whether a host process exists (EPERM: it does, but is not ours to signal). */
-export function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

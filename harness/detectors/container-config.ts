@@ -1,7 +1,8 @@
 // Containers that cannot start because what they reference is missing: a Secret, a ConfigMap, or a key in one,
 // for env (CreateContainerConfigError) or a volume (the kubelet's FailedMount), named by kind, name and key only,
 // never a value.
-import { collectWorkloads, type PodInfo, type WorkloadSnapshot } from './snapshot.js';
+import { containerPath } from './pod-health.js';
+import { collectWorkloads, type WorkloadSnapshot } from './snapshot.js';
 import { resourceId, type Detector, type Finding } from './types.js';
 
 export interface MissingRef {
@@ -19,13 +20,6 @@ export function missingRef(message: string): MissingRef | undefined {
   return undefined;
 }
 
-function path(pod: PodInfo, container: string): string {
-  const spec = pod.containers.find((c) => c.name === container);
-  const list = spec?.list ?? 'containers';
-  const i = pod.containers.filter((c) => (c.list ?? 'containers') === list).findIndex((c) => c.name === container);
-  return `${pod.owner ? 'spec.template.' : ''}spec.${list}[${i}]`;
-}
-
 export function analyzeContainerConfig(s: WorkloadSnapshot): Finding[] {
   const out: Finding[] = [];
   for (const pod of s.pods ?? []) {
@@ -37,7 +31,7 @@ export function analyzeContainerConfig(s: WorkloadSnapshot): Finding[] {
         detector: 'container-config',
         severity: 'critical',
         summary: `Pod ${pod.namespace}/${pod.name} container ${st.name} cannot start: ${what}`,
-        rootCause: `${what}, and container ${st.name} needs it (env or volume); to change: ${ref ? `create ${ref.kind} ${ref.name}${ref.key ? ` with key ${ref.key}` : ''} in ${pod.namespace}, or fix the reference in ${path(pod, st.name)}` : 'what the message names'}`,
+        rootCause: `${what}, and container ${st.name} needs it (env or volume); to change: ${ref ? `create ${ref.kind} ${ref.name}${ref.key ? ` with key ${ref.key}` : ''} in ${pod.namespace}, or fix the reference in ${containerPath(pod, st.name)}` : 'what the message names'}`,
         evidence: [`container ${st.name}: CreateContainerConfigError: ${st.waitingMessage}`],
         runbook: 'manual-change',
         resources: [resourceId(pod.namespace, 'Pod', pod.name), ...(pod.owner ? [resourceId(pod.namespace, pod.owner.kind, pod.owner.name)] : []), ...(ref ? [resourceId(pod.namespace, ref.kind, ref.name)] : [])],

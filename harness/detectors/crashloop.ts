@@ -5,20 +5,13 @@
 // detectors that explain the same pod take precedence; see dedupe.ts.
 import { resourceId, type Detector, type Finding } from './types.js';
 import { collectWorkloads, type ContainerSpecInfo, type ContainerStatusInfo, type EventInfo, type PodInfo, type ProbeInfo, type WorkloadSnapshot } from './snapshot.js';
-import { crashingContainers, describeCrash, eventsFor, restartRate } from './pod-health.js';
+import { containerPath, crashingContainers, describeCrash, eventsFor, restartRate } from './pod-health.js';
 
 const EVENT_PATTERNS = [/^Back-off restarting/i, /probe failed/i, /failed (liveness|startup) probe/i];
 
 interface Killer {
   cause: string;
   change: string;
-}
-
-/** "spec.template.spec.containers[1]" (in the owner's template) or "spec.containers[1]" (a bare pod) */
-function containerPath(pod: PodInfo, spec: ContainerSpecInfo): string {
-  const list = spec.list ?? 'containers';
-  const index = pod.containers.filter((c) => (c.list ?? 'containers') === list).findIndex((c) => c.name === spec.name);
-  return `${pod.owner ? 'spec.template.' : ''}spec.${list}[${index}]`;
 }
 
 function declares(spec: ContainerSpecInfo, port: number | string): boolean {
@@ -44,7 +37,7 @@ function probeTarget(p: ProbeInfo): string {
 
 export function killerOf(pod: PodInfo, s: ContainerStatusInfo, events: EventInfo[]): Killer {
   const spec = pod.containers.find((c) => c.name === s.name);
-  const path = spec ? containerPath(pod, spec) : `container ${s.name}`;
+  const path = spec ? containerPath(pod, spec.name) : `container ${s.name}`;
   const mine = events.filter((e) => e.message.includes(s.name) || !/container/i.test(e.message));
   if (s.lastTerminated?.reason === 'OOMKilled') {
     const m = spec?.memory;

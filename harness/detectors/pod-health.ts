@@ -1,5 +1,5 @@
 // Shared pod-health rules, so the crashloop detector and the dependants of specific findings agree.
-import type { ContainerStatusInfo, PodInfo, WorkloadSnapshot } from './snapshot.js';
+import type { ContainerSpecInfo, ContainerStatusInfo, PodInfo, WorkloadSnapshot } from './snapshot.js';
 
 /** restarts at or above this, with the container not ready and a recent exit, count as crash-looping */
 export const RESTART_THRESHOLD = 3;
@@ -54,4 +54,12 @@ export function describeCrash(s: ContainerStatusInfo): string {
     parts.push(`last exit code ${s.lastTerminated.exitCode ?? '?'}${s.lastTerminated.reason ? ` (${s.lastTerminated.reason})` : ''}`);
   }
   return parts.join(', ');
+}
+
+/** Where a container is in its owner's pod template ("spec.template.spec.initContainers[0]"), or in a bare pod's spec. */
+export function containerPath(pod: PodInfo, name: string): string {
+  const spec: ContainerSpecInfo | undefined = pod.containers.find((c) => c.name === name);
+  const list = spec?.list ?? 'containers';
+  const index = pod.containers.filter((c) => (c.list ?? 'containers') === list).findIndex((c) => c.name === name);
+  return `${pod.owner ? 'spec.template.' : ''}spec.${list}[${index}]`;
 }

@@ -1,7 +1,8 @@
 // strace on the host, attached to a node's process, delaying its fdatasync/fsync on entry; and finding and
 // stopping such a strace again (by the traced process's TracerPid, or a /proc scan for the injection's token).
 import { readFileSync, readdirSync } from 'node:fs';
-import { pidAlive, procCmdline, tracerPid } from '../cluster/node-access.js';
+import { procCmdline, tracerPid } from '../cluster/node-access.js';
+import { pidAlive } from '../core/processes.js';
 import { sleep } from '../core/poll.js';
 
 export const STRACE = process.env.FAULTLINE_STRACE ?? '/usr/bin/strace';
