@@ -1,4 +1,5 @@
 import type { KubeContext } from '../cluster/context.js';
+import type { KubeClients } from '../cluster/kube.js';
 import { podCreateRefusedDetector } from './pod-create-refused.js';
 import { containerConfigDetector } from './container-config.js';
 import { nodeHealthDetector } from './node-health.js';
@@ -53,8 +54,29 @@ export class ScanFailed extends Error {
   }
 }
 
-/** Runs every detector; detectors sharing a collect function share one snapshot (one round of API reads). */
-export async function scan(ctx: KubeContext, detectors: DetectorRegistry): Promise<Scan> {
+/** The API clients with every list call remembered for one scan: detectors that read the same kind (every pod,
+ *  every Warning event) share one request and one answer, whichever collect function asks. */
+export function scanReads(kube: KubeClients): KubeClients {
+  const cache = new Map<string, Promise<unknown>>();
+  const wrap = <T extends object>(api: T, name: string): T =>
+    typeof api !== 'object' || api === null ? api : new Proxy(api, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function' || !String(prop).startsWith('list')) return value;
+        return (...args: unknown[]) => {
+          const key = `${name}.${String(prop)}:${JSON.stringify(args)}`;
+          if (!cache.has(key)) cache.set(key, (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+          return cache.get(key);
+        };
+      },
+    });
+  return { ...kube, core: wrap(kube.core, 'core'), apps: wrap(kube.apps, 'apps'), objects: wrap(kube.objects, 'objects') };
+}
+
+/** Runs every detector; detectors sharing a collect function share one snapshot (one round of API reads), and
+ *  every list is read once per scan (scanReads). */
+export async function scan(ctx0: KubeContext, detectors: DetectorRegistry): Promise<Scan> {
+  const ctx = { ...ctx0, kube: scanReads(ctx0.kube) };
   const snapshots = new Map<unknown, Promise<unknown>>();
   const findings: Finding[] = [];
   const errors: DetectorError[] = [];
