@@ -104,12 +104,14 @@ function openJournals(): string[] {
     });
 }
 
-/** A snapshot once nothing in kube-system is not ready (or 3 minutes have passed). */
+/** A snapshot once nothing in kube-system is not ready and the node controller has lifted its own taints
+ *  (node.kubernetes.io/not-ready lags a new node's Ready by seconds), or 3 minutes have passed. */
 async function settled(cluster: string, kc: k8s.KubeConfig): Promise<Snapshot> {
   const until = Date.now() + 180_000;
   for (;;) {
     const s = await snapshot(cluster, kc).catch(() => undefined);
-    if (s && (s['kube-system pods not ready'] === '' || Date.now() > until)) return s;
+    const calm = s && s['kube-system pods not ready'] === '' && !s.cordons!.includes('node.kubernetes.io/');
+    if (s && (calm || Date.now() > until)) return s;
     await new Promise((r) => setTimeout(r, 5_000));
   }
 }
