@@ -6,7 +6,7 @@ import type { KubeContext } from '../cluster/context.js';
 import { controlPlaneNodes, nodeAccess, type NodeAccess } from '../cluster/node-access.js';
 import { readNodeFile } from '../cluster/node-files.js';
 import { analyzePodCreate, type PodCreateSnapshot, type PodSecurityDefault, type WorkloadShort } from './pod-create-analysis.js';
-import { eventInfo } from './snapshot.js';
+import { recentEvents } from './snapshot.js';
 import type { Detector } from './types.js';
 
 const APISERVER_MANIFEST = '/etc/kubernetes/manifests/kube-apiserver.yaml';
@@ -83,7 +83,7 @@ export async function collectPodCreate(ctx: KubeContext): Promise<PodCreateSnaps
           apps.listDaemonSetForAllNamespaces(),
           ctx.kube.objects.list('batch/v1', 'Job'),
         ]);
-    snap.events.push(...events.items.map(eventInfo));
+    snap.events.push(...recentEvents(events.items, snap.takenAt));
     snap.workloads.push(
       ...rs.items.map((o) => short(o as Obj, 'ReplicaSet', o.spec?.replicas ?? 1, o.status?.replicas ?? 0)),
       ...sts.items.map((o) => short(o as Obj, 'StatefulSet', o.spec?.replicas ?? 1, o.status?.replicas ?? 0)),

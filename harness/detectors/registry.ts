@@ -54,23 +54,42 @@ export class ScanFailed extends Error {
   }
 }
 
-/** The API clients with every list call remembered for one scan: detectors that read the same kind (every pod,
- *  every Warning event) share one request and one answer, whichever collect function asks. */
+/** Page size of the list calls a scan makes (kubectl's default): no single answer holds a whole large cluster. */
+export const LIST_PAGE = 500;
+
+/** Reads every page of a typed list call (`{ limit, _continue }` parameters) into one answer. */
+async function allPages(list: (arg: object) => Promise<any>, arg: unknown): Promise<unknown> {
+  const base = (arg && typeof arg === 'object' ? arg : {}) as Record<string, unknown>;
+  const first = await list({ ...base, limit: LIST_PAGE });
+  let next = first?.metadata?._continue as string | undefined;
+  while (next) {
+    const page = await list({ ...base, limit: LIST_PAGE, _continue: next });
+    first.items.push(...page.items);
+    next = page?.metadata?._continue;
+  }
+  if (first?.metadata) delete first.metadata._continue;
+  return first;
+}
+
+/** The API clients with every list call paged and remembered for one scan: detectors that read the same kind
+ *  (every pod, every Warning event) share one request and one answer, whichever collect function asks. The generic
+ *  object API (positional arguments) is remembered but not paged. */
 export function scanReads(kube: KubeClients): KubeClients {
   const cache = new Map<string, Promise<unknown>>();
-  const wrap = <T extends object>(api: T, name: string): T =>
+  const wrap = <T extends object>(api: T, name: string, paged: boolean): T =>
     typeof api !== 'object' || api === null ? api : new Proxy(api, {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver) as unknown;
         if (typeof value !== 'function' || !String(prop).startsWith('list')) return value;
+        const call = (...a: unknown[]) => (value as (...x: unknown[]) => Promise<unknown>).apply(target, a);
         return (...args: unknown[]) => {
           const key = `${name}.${String(prop)}:${JSON.stringify(args)}`;
-          if (!cache.has(key)) cache.set(key, (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+          if (!cache.has(key)) cache.set(key, paged && args.length <= 1 ? allPages(call, args[0]) : call(...args));
           return cache.get(key);
         };
       },
     });
-  return { ...kube, core: wrap(kube.core, 'core'), apps: wrap(kube.apps, 'apps'), objects: wrap(kube.objects, 'objects') };
+  return { ...kube, core: wrap(kube.core, 'core', true), apps: wrap(kube.apps, 'apps', true), objects: wrap(kube.objects, 'objects', false) };
 }
 
 /** Runs every detector; detectors sharing a collect function share one snapshot (one round of API reads), and

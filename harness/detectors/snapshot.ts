@@ -246,6 +246,16 @@ export function eventInfo(e: CoreV1Event): EventInfo {
   };
 }
 
+/** Events older than this say nothing about now (the API server's own event TTL is 1 h): a scan keeps only newer
+ *  ones, so its memory follows the cluster's current trouble, not its history. */
+export const EVENT_MAX_AGE_MS = 3_600_000;
+
+/** The events seen within EVENT_MAX_AGE_MS of `now` (those without any time are kept). */
+export function recentEvents(events: CoreV1Event[], now: string): EventInfo[] {
+  const since = Date.parse(now) - EVENT_MAX_AGE_MS;
+  return events.map(eventInfo).filter((e) => !e.lastSeen || Date.parse(e.lastSeen) >= since);
+}
+
 /** Lists StatefulSets, Pods and Warning events, cluster-wide or per namespace in ctx.namespaces. */
 export async function collectWorkloads(ctx: KubeContext): Promise<WorkloadSnapshot> {
   const { apps, core } = ctx.kube;
@@ -262,7 +272,7 @@ export async function collectWorkloads(ctx: KubeContext): Promise<WorkloadSnapsh
       : await Promise.all([apps.listStatefulSetForAllNamespaces(), core.listPodForAllNamespaces(), core.listEventForAllNamespaces(warn)]);
     snapshot.statefulSets.push(...sts.items.map(statefulSetInfo));
     snapshot.pods.push(...pods.items.map(podInfo));
-    snapshot.events.push(...events.items.map(eventInfo));
+    snapshot.events.push(...recentEvents(events.items, snapshot.takenAt));
     const claims = (await optional(() => (namespace ? core.listNamespacedPersistentVolumeClaim({ namespace }) : core.listPersistentVolumeClaimForAllNamespaces())))?.items ?? [];
     (snapshot.claims ??= []).push(
       ...claims.map((c) => ({ namespace: c.metadata?.namespace ?? '', name: c.metadata?.name ?? '', ...(c.status?.phase ? { phase: c.status.phase } : {}), ...(c.spec?.storageClassName ? { storageClass: c.spec.storageClassName } : {}) })),
