@@ -4,7 +4,7 @@
 // its wall time and peak RSS (VmHWM, read from /proc while it runs) printed. Measures and prints; asserts nothing.
 import * as k8s from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { $ } from 'zx';
@@ -53,6 +53,31 @@ async function createInBatches<T>(items: T[], make: (x: T) => Promise<unknown>, 
   for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(make));
 }
 
+/** Waits for kwok to report the simulated nodes Ready; a kwok that does not would make every pod Pending. */
+async function nodesReady(core: k8s.CoreV1Api, nodes: string[], kwokLog: string): Promise<void> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const ready = (await core.listNode({ labelSelector: 'type=kwok' })).items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    if (ready.length === nodes.length) return;
+    if (Date.now() > until) throw new Error(`kwok made ${ready.length} of ${nodes.length} nodes Ready in 60 s; its log: ${kwokLog}: ${readFileSync(kwokLog, 'utf8').trim().split('\n').slice(-2).join(' / ')}`);
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
+
+/** Waits (up to 2 minutes) for kwok to report every pod Running, so each size scans the same healthy shape. */
+async function podsRunning(core: k8s.CoreV1Api, size: number): Promise<void> {
+  const until = Date.now() + 120_000;
+  for (;;) {
+    const running = (await core.listNamespacedPod({ namespace: NS, fieldSelector: 'status.phase=Running' })).items.length;
+    if (running >= size) return;
+    if (Date.now() > until) {
+      console.log(`bench-doctor-scale: only ${running} of ${size} pods Running after 2 minutes; measuring anyway`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
+}
+
 async function main(): Promise<number> {
   if (!existsSync(KWOK)) throw new Error(`kwok not found at ${KWOK}; run make forge (it builds kwok from sigs.k8s.io/kwok)`);
   const name = `faultline-bench-scale-${process.pid}`;
@@ -60,7 +85,10 @@ async function main(): Promise<number> {
   if (up.exitCode !== 0) throw new Error(`cluster up failed: ${up.stderr.trim().split('\n').pop()}`);
   const kubeconfig = /^kubeconfig (.+)$/m.exec(up.stdout)![1]!;
   // kwok keeps the simulated nodes Ready and the pods bound to them Running, as a kubelet would
-  const kwok = spawn(KWOK, ['--kubeconfig', kubeconfig, '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', '--cidr=10.80.0.0/16', '--node-ip=10.80.0.1'], { stdio: 'ignore' });
+  const kwokLog = join(env.FAULTLINE_STATE_DIR, 'kwok.log');
+  const kwok = spawn(KWOK, ['--kubeconfig', kubeconfig, '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', '--cidr=10.80.0.0/16', '--node-ip=10.80.0.1'], {
+    stdio: ['ignore', openSync(kwokLog, 'a'), openSync(kwokLog, 'a')],
+  });
   try {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(kubeconfig);
@@ -76,6 +104,7 @@ async function main(): Promise<number> {
         },
       }),
     );
+    await nodesReady(core, nodes, kwokLog);
     console.log(`bench-doctor-scale: ${NODES} kwok nodes on ${name}; ${EVENTS_PER_POD} events per pod`);
     console.log('pods   events  scan (s)  peak RSS (MiB)  findings');
     let have = 0;
@@ -108,6 +137,7 @@ async function main(): Promise<number> {
         }
       });
       have = size;
+      await podsRunning(core, size);
       const r = await timedDoctor(name);
       console.log(`${String(size).padEnd(6)} ${String(size * EVENTS_PER_POD).padEnd(7)} ${r.seconds.toFixed(2).padStart(8)}  ${r.peakMiB.toFixed(0).padStart(14)}  ${r.findings}${r.code === null || r.code > 1 ? ` (doctor exit ${r.code})` : ''}`);
     }

@@ -166,6 +166,25 @@ describe('engine with fakes', () => {
     expect(st.revert!.message).toBe('nothing was injected');
   });
 
+  test('fake trouble outside the scenario (another detector, another namespace) is reported, not waited out', async () => {
+    const w = fakeWorld({ firesAfterPolls: 2 });
+    const { deps } = setup(w);
+    deps.registries.detectors.set('elsewhere', {
+      id: 'elsewhere',
+      description: 'fake: a kube-system pod restarted by an earlier run',
+      collect: async () => ({}),
+      analyze: () => [{ detector: 'elsewhere', severity: 'warning', summary: 'kcm restarted', rootCause: '', evidence: [], runbook: 'manual-change', resources: ['kube-system/Pod/kcm'] }],
+    });
+    const logs: string[] = [];
+    const report = await runSuite([fakeScenario()], { ...deps, log: (m: string) => logs.push(m) }, { runId: 'run-elsewhere', target: { mode: 'create', name: 'faultline-e' }, keep: false, signal: new AbortController().signal });
+    const sc = report.scenarios[0]!;
+    const st = Object.fromEntries(sc.stages.map((s) => [s.name, s]));
+    expect(st['steady-state']!.status).toBe('passed');
+    expect(st['steady-state']!.message).toContain("1 finding(s) elsewhere, not this scenario's: kube-system/Pod/kcm");
+    expect(logs.some((l) => l.includes('left as it is: kcm restarted'))).toBe(true);
+    expect(sc.status).toBe('passed');
+  });
+
   test('fake provider without kubeadm: a scenario that needs it is skipped and no cluster is made', async () => {
     const w = fakeWorld();
     const { provider, deps } = setup(w, { kubeadm: false });

@@ -1,24 +1,38 @@
-// steady state: every detector quiet, integrity markers written, the workload serving before the fault.
+// steady state: quiet where this scenario looks, integrity markers written, the workload serving before the fault.
 import { scanAll } from '../../detectors/registry.js';
+import type { Finding } from '../../detectors/types.js';
 import { pollUntil } from '../../core/poll.js';
 import { loadLine } from '../../report/format.js';
 import { runLoadPhase } from '../load-phases.js';
-import type { Stage } from '../run-state.js';
+import type { RunState, Stage } from '../run-state.js';
+
+/** A finding that would spoil this run: one detection could take for the fault (an expected detector, in the
+ *  namespace detection looks at), or trouble in the victim's namespace. Trouble elsewhere (a kube-system pod that
+ *  restarted after an earlier run's control-plane fault) is reported, not waited out. */
+function spoils(st: RunState, f: Finding): boolean {
+  const detectNs = st.sc.detect.namespace ?? st.sc.victim.namespace;
+  const inNs = (ns: string) => f.resources.some((r) => r.startsWith(`${ns}/`));
+  return (st.sc.detect.expect.includes(f.detector) && inNs(detectNs)) || inNs(st.sc.victim.namespace);
+}
 
 export const steadyStateStage: Stage = {
   name: 'steady-state',
   async run(st, s) {
     const { sc, deps } = st;
     const ctx = st.ctx(s);
+    let elsewhere: Finding[] = [];
     await pollUntil(
       async (n) => {
         const findings = await scanAll(ctx, deps.registries.detectors);
-        if (findings.length === 0) return true;
-        s.progress(`waiting for detectors to be quiet (poll ${n}): ${findings.map((f) => f.summary).join(' | ')}`);
+        const spoiling = findings.filter((f) => spoils(st, f));
+        elsewhere = findings.filter((f) => !spoils(st, f));
+        if (spoiling.length === 0) return true;
+        s.progress(`waiting for detectors to be quiet (poll ${n}): ${spoiling.map((f) => f.summary).join(' | ')}`);
         return undefined;
       },
       { intervalMs: st.pollMs, signal: s.signal },
     );
+    for (const f of elsewhere) st.log(`steady state: outside this scenario's scope, left as it is: ${f.summary}`);
     for (const c of sc.integrity) {
       const check = deps.registries.integrity.get(c.check)!;
       const params = check.paramsSchema.parse(c.params);
@@ -31,6 +45,7 @@ export const steadyStateStage: Stage = {
       st.recordLoad(before);
       if (before.failed > 0) throw new Error(`the workload fails before the fault: ${loadLine(before)}`);
     }
-    return `all ${deps.registries.detectors.size} detector(s) quiet; ${sc.integrity.length} integrity marker(s) written${before ? `; ${loadLine(before)}` : ''}`;
+    const quiet = elsewhere.length ? `quiet in this scenario's scope (${elsewhere.length} finding(s) elsewhere, not this scenario's: ${elsewhere.map((f) => f.resources[0] ?? f.detector).join(', ')})` : `all ${deps.registries.detectors.size} detector(s) quiet`;
+    return `${quiet}; ${sc.integrity.length} integrity marker(s) written${before ? `; ${loadLine(before)}` : ''}`;
   },
 };
