@@ -48,7 +48,7 @@ bench-doctor: forge build ## doctor on the corpus (test/corpus) on a new cluster
 bench-doctor-scale: forge build ## doctor's scan time and peak memory at 250-2000 pods (kwok nodes; SIZES=...)
 	@node dist/bench/doctor-scale.js
 
-bench-forge: setup ## measure the forge (cold and warm), cluster create/delete and node memory
+bench-forge: setup build ## measure the forge (cold and warm), kind create vs faultline cluster up, delete, node memory
 	@bash images/scripts/bench-forge.sh
 
 clean-clusters: ## delete every kind cluster faultline created

@@ -92,6 +92,11 @@ function splitReason(reason: string): [string, string] {
   return i > 0 ? [reason.slice(0, i), reason.slice(i + 2)] : [reason, 'see faultline doctor --help'];
 }
 
+/** Standard output, redacted like every other writer: a journal error or a finding may quote an API answer. */
+export function out(text: string): void {
+  process.stdout.write(redactText(text));
+}
+
 /** One line on stderr, "faultline: ...", redacted: a log line may quote an API answer or a manifest. */
 export function say(msg: string): void {
   process.stderr.write(`faultline: ${redactText(msg)}\n`);

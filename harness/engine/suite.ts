@@ -98,6 +98,7 @@ async function runGroup(group: LoadedScenario[], clusterName: string, runId: str
   const makeJournal = opts.journal ?? ((id, c, o) => RunJournal.create(id, c, o));
   let journal: RunJournal | undefined;
   let provisionError: string | undefined;
+  let clusterDeleted = false;
   try {
     const runnable = group.filter((sc) => !missingCapability(sc, deps.provider.capabilities()));
     const lastRunnable = runnable[runnable.length - 1];
@@ -123,13 +124,15 @@ async function runGroup(group: LoadedScenario[], clusterName: string, runId: str
       const own = journal;
       const teardown = (ctx: RunContext | undefined, createdNamespace: boolean): StageFn => async (s) => {
         const msgs: string[] = [];
-        const deleteCluster = created && isLast && !opts.keep && ref !== undefined;
+        // an interrupted run deletes the cluster it made at the scenario it stopped in: the rest are skipped
+        const deleteCluster = created && (isLast || opts.signal.aborted) && !opts.keep && ref !== undefined;
         if (createdNamespace && !opts.keep && !deleteCluster && ctx) {
           msgs.push(await deps.deployer.removeNamespace({ ...ctx, signal: s.signal }, sc.victim.namespace, s));
         }
         if (deleteCluster) {
           s.progress(`deleting cluster ${ref!.name}`);
           await deps.provider.delete(ref!.name);
+          clusterDeleted = true;
           msgs.push(`deleted cluster ${ref!.name}`);
           // what a failed revert left went with the cluster: no journal stays open for it
           const closed = closeJournalsOf(ref!, `cluster ${ref!.name} was deleted by run ${opts.runId}`, [own]);
@@ -140,6 +143,15 @@ async function runGroup(group: LoadedScenario[], clusterName: string, runId: str
       report.scenarios.push(
         await runScenario({ scenario: sc, runId: opts.runId, cluster: ref, journal, runSignal: opts.signal, provision: provision.stage, teardown, keep: opts.keep }, deps),
       );
+    }
+    // interrupted between two scenarios: no teardown deleted the cluster this run made
+    if (created && !opts.keep && ref && !clusterDeleted && opts.signal.aborted) {
+      try {
+        await deps.provider.delete(ref.name);
+        closeJournalsOf(ref, `cluster ${ref.name} was deleted by run ${opts.runId}`, journal ? [journal] : []);
+      } catch (err) {
+        deps.log?.(`could not delete cluster ${ref.name} after the interrupt: ${errorMessage(err)}; run faultline cluster down ${ref.name}`);
+      }
     }
     return ref;
   } finally {

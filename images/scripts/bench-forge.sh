@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures the forge and kind clusters built from it, and prints one table:
 #   forge cold time (only with BENCH_COLD=1, below), forge warm time (make forge with nothing changed),
-#   1+1 cluster create and delete time,
+#   1+1 cluster create and delete time, with `kind create cluster` and `faultline cluster up` side by side
+#   (same image, same config; faultline also waits for every node Ready and CoreDNS answering),
 #   peak memory of the node containers (docker stats, sampled every 2 s).
 # BENCH_CONFIG=kind-configs/ha.yaml measures another cluster shape. BENCH_COLD=1 measures a real cold forge:
 # empty Go module and build caches and an empty forge cache in a temporary folder, every image rebuilt without
@@ -49,11 +50,23 @@ sleep 20  # let the system pods settle, so the peak includes a running cluster, 
 t=$SECONDS; "$KIND" delete cluster --name "$name" >/dev/null 2>&1; delete=$((SECONDS - t))
 kill $sampler 2>/dev/null || true
 
+# the same cluster through faultline, in a state directory of its own
+fl_state=$(mktemp -d)
+fl_name=$name-fl
+t=$SECONDS
+FAULTLINE_STATE_DIR=$fl_state FAULTLINE_NODE_IMAGE=$image node "$REPO_DIR/dist/harness/cli/main.js" cluster up --name "$fl_name" --config "$config" >/dev/null 2>"$fl_state/up.log" \
+  || die "faultline cluster up failed with $config; see $fl_state/up.log"
+fl_create=$((SECONDS - t))
+FAULTLINE_STATE_DIR=$fl_state node "$REPO_DIR/dist/harness/cli/main.js" cluster down "$fl_name" >/dev/null 2>&1 || true
+rm -rf "$fl_state"
+
 printf '\nforge and cluster benchmark (%s, %s cores, %s RAM, %s)\n' "$(hostname)" "$(nproc)" \
   "$(free -g | awk '/Mem:/{print $2 "G"}')" "$(date -u +%FT%TZ)"
 printf '%-38s %10s\n' "measure" "value"
 if [ "$cold" = - ]; then printf '%-38s %10s\n' "forge cold" "not run (BENCH_COLD=1)"; else printf '%-38s %9ss\n' "forge cold (BENCH_COLD=1)" "$cold"; fi
 printf '%-38s %9ss\n' "forge warm (after it)" "$warm"
-printf '%-38s %9ss\n' "cluster create ($(basename "$config"))" "$create"
+printf '%-38s %9ss\n' "kind create cluster ($(basename "$config"))" "$create"
+printf '%-38s %9ss  (%s%% of kind create; it also waits for every node Ready and CoreDNS)\n' "faultline cluster up (same)" "$fl_create" \
+  "$(( create > 0 ? (fl_create * 100 + create / 2) / create : 0 ))"
 printf '%-38s %9ss\n' "cluster delete" "$delete"
 printf '%-38s %8sMiB\n' "peak memory of node containers" "$(cat "$peak_file" 2>/dev/null || echo 0)"

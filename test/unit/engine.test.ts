@@ -117,9 +117,11 @@ describe('engine with fakes', () => {
     expect(w.applied).toBe(false);
     expect(sc.status).toBe('failed');
     expect(report.interrupted).toBe('SIGINT');
-    // the scenario after the interrupted one never starts
+    // the scenario after the interrupted one never starts, and the cluster the run made goes with the interrupt
     expect(report.scenarios[1]!.status).toBe('skipped');
     expect(w.calls.filter((c) => c === 'fault.apply')).toHaveLength(1);
+    expect(st.teardown!.message).toContain('deleted cluster faultline-a');
+    expect(w.calls.filter((c) => c === 'provider.delete faultline-a')).toHaveLength(1);
   });
 
   test('fake apply slower than its deadline and deaf to its signal: revert waits for it to end, then undoes it', async () => {

@@ -63,3 +63,26 @@ describe('redaction', () => {
     expect(redactText(`data: {password: ${b64}}`)).not.toContain(b64);
   });
 });
+
+describe('standard output', () => {
+  test('recover lines reach stdout redacted: a revert error quoting a token or a registered value', async () => {
+    const { out } = await import('../../harness/cli/common.js');
+    const { recoverLines } = await import('../../harness/cli/commands/recover.js');
+    registerSecretValue('s3cr3t-db-pass');
+    const text = recoverLines({
+      outcomes: [{ runId: 'r1', open: true, reverted: [], closed: [], failed: ['sts-1: patch refused: env value s3cr3t-db-pass; Authorization: Bearer abcdefghijklmnop'] }],
+      bad: [],
+    } as never);
+    const written: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((s: string) => (written.push(s), true)) as typeof process.stdout.write;
+    try {
+      out(text);
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(written.join('')).toContain('run r1: FAILED sts-1: patch refused');
+    expect(written.join('')).not.toContain('s3cr3t-db-pass');
+    expect(written.join('')).not.toContain('abcdefghijklmnop');
+  });
+});

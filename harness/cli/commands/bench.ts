@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import { renderBench } from '../../report/bench.js';
 import type { Report } from '../../report/types.js';
-import { EXIT, collect, providerReady } from '../common.js';
+import { EXIT, collect, providerReady, out } from '../common.js';
 import { builtinRegistries } from '../../engine/registries.js';
 import { resolveScenarios } from '../../engine/scenario-loader.js';
 import { checkedReportDir, run, withOverrides } from './run.js';
@@ -55,7 +55,7 @@ Exit codes: 0 every run passed, 1 a run failed, 2 bad input.`,
         if (code === EXIT.sigint || code === EXIT.sigterm || code === EXIT.sighup) return void (process.exitCode = code);
         failed ||= code !== EXIT.ok;
       }
-      process.stdout.write(renderBench(reports));
+      out(renderBench(reports));
       process.exitCode = failed ? EXIT.failed : EXIT.ok;
     });
 }

@@ -8,7 +8,7 @@ import { LockHeld } from '../../core/lock.js';
 import { closeJournalsOf } from '../../engine/journal.js';
 import { UserError } from '../../core/errors.js';
 import { repoRoot } from '../../core/paths.js';
-import { parseChoice, providerReady, say } from '../common.js';
+import { parseChoice, providerReady, say, out } from '../common.js';
 
 const CREATABLE = ['kind', 'k3d'] as const;
 
@@ -40,7 +40,7 @@ export function registerCluster(program: Command): void {
         if (!(err instanceof ClusterNameTaken)) throw err;
         throw new UserError(err.message, err.ours ? `use --cluster ${name}, or \`faultline cluster down ${name}\` first` : 'pick another --name; faultline never takes over a cluster it did not create');
       }
-      process.stdout.write(`${ref.name}\ncontext ${ref.context}\nkubeconfig ${ref.kubeconfigPath}\n`);
+      out(`${ref.name}\ncontext ${ref.context}\nkubeconfig ${ref.kubeconfigPath}\n`);
     });
   cluster
     .command('down')
@@ -52,13 +52,13 @@ export function registerCluster(program: Command): void {
       if (!!raw === !!flags.all) throw new UserError(raw ? 'both a name and --all given' : 'no cluster named', 'pass a name or --all');
       const recs = flags.all ? readClusterRecords() : [findClusterRecord(clusterName(raw)) ?? findClusterRecord(raw!)];
       if (!recs[0]) throw new UserError(`no faultline cluster named "${raw}"`, 'see `faultline cluster list`; faultline deletes only clusters it created');
-      for (const rec of recs as ClusterRecord[]) process.stdout.write(`${await downOne(rec)}\n`);
+      for (const rec of recs as ClusterRecord[]) out(`${await downOne(rec)}\n`);
     });
   cluster
     .command('list')
     .description('list the clusters faultline created (from the state dir)')
     .action(() => {
-      for (const r of readClusterRecords()) process.stdout.write(`${r.name}\t${r.provider}\t${r.context}\t${r.createdAt}\n`);
+      for (const r of readClusterRecords()) out(`${r.name}\t${r.provider}\t${r.context}\t${r.createdAt}\n`);
     });
 }
 

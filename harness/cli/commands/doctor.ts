@@ -3,7 +3,7 @@ import { scan } from '../../detectors/registry.js';
 import type { Severity } from '../../detectors/types.js';
 import { DOCTOR_FORMATS, SEVERITIES, atOrAbove, renderFindings } from '../doctor-render.js';
 import { builtinRegistries } from '../../engine/registries.js';
-import { EXIT, connectChecked, currentContext, parseChoice, resolveExistingTarget } from '../common.js';
+import { EXIT, connectChecked, currentContext, parseChoice, resolveExistingTarget, out } from '../common.js';
 import { existingRef } from '../../cluster/existing.js';
 import { makeProvider } from '../../cluster/registry.js';
 
@@ -36,7 +36,7 @@ unreachable cluster.`,
       // node-level detectors (etcd) read the nodes where the provider can reach them (a kind cluster made here)
       const ctx = { kube, ...(flags.namespace ? { namespaces: flags.namespace } : {}), provider: makeProvider(ref.provider), cluster: ref };
       const { findings, errors } = await scan(ctx, builtinRegistries().detectors);
-      process.stdout.write(renderFindings(findings, format, ref.context, errors, threshold));
+      out(renderFindings(findings, format, ref.context, errors, threshold));
       // a detector that could not look is not a healthy answer
       process.exitCode = atOrAbove(findings, threshold).length || errors.length ? EXIT.failed : EXIT.ok;
     });

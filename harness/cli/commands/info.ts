@@ -8,7 +8,7 @@ import { reportIncident } from '../../engine/scenario.js';
 import { scenariosDir } from '../../core/paths.js';
 import { FORMATS, render, type Format } from '../../report/render.js';
 import { parseReport } from '../../report/schema.js';
-import { parseChoice } from '../common.js';
+import { parseChoice, out } from '../common.js';
 import { join } from 'node:path';
 import { firstIssue } from '../../engine/scenario-loader.js';
 import { ZodError } from 'zod';
@@ -26,13 +26,13 @@ export function registerList(program: Command): void {
       const all = listScenarioIds(root).map((id) => loadScenario(join(root, id), registries));
       if (format === 'json') {
         const rows = all.map((s) => ({ id: s.id, title: s.title, incident: reportIncident(s.incident), fault: s.fault.type, detectors: s.detect.expect, runbook: s.runbook.id, needs: s.cluster.needs }));
-        process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        out(JSON.stringify(rows, null, 2) + '\n');
         return;
       }
-      if (all.length === 0) process.stdout.write(`no scenarios in ${displayPath(root)}\n`);
+      if (all.length === 0) out(`no scenarios in ${displayPath(root)}\n`);
       for (const s of all) {
         const cited = reportIncident(s.incident);
-        process.stdout.write(`${s.id}\n  ${s.title}\n  ${s.incident.relation === 'adapted' ? 'adapted from' : 'replays'} ${cited.source}\n  fault ${s.fault.type}; detectors ${s.detect.expect.join(', ')}; runbook ${s.runbook.id}\n`);
+        out(`${s.id}\n  ${s.title}\n  ${s.incident.relation === 'adapted' ? 'adapted from' : 'replays'} ${cited.source}\n  fault ${s.fault.type}; detectors ${s.detect.expect.join(', ')}; runbook ${s.runbook.id}\n`);
       }
     });
 }
@@ -46,12 +46,12 @@ export function registerRunbook(program: Command): void {
     .action((id: string | undefined) => {
       const runbooks = builtinRegistries().runbooks;
       if (!id) {
-        for (const r of runbooks.values()) process.stdout.write(`${r.id}\t${r.title}\n`);
+        for (const r of runbooks.values()) out(`${r.id}\t${r.title}\n`);
         return;
       }
       const rb = runbooks.get(id);
       if (!rb) throw new UserError(`unknown runbook "${id}"`, `known: ${[...runbooks.keys()].join(', ')}`);
-      process.stdout.write(rb.markdown());
+      out(rb.markdown());
     });
 }
 
@@ -78,7 +78,7 @@ export function registerReport(program: Command): void {
         throw new UserError(`${file} is not valid JSON`, 'pass a report.json written by faultline');
       }
       try {
-        process.stdout.write(render(parseReport(json), format));
+        out(render(parseReport(json), format));
       } catch (err) {
         if (err instanceof ZodError) throw new UserError(`${file}: not a faultline report (schema 1): ${firstIssue(err)}`, 'pass a report.json written by faultline');
         throw err;

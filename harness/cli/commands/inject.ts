@@ -10,7 +10,7 @@ import { builtinRegistries } from '../../engine/registries.js';
 import { assertInjectionAllowed } from '../../engine/safety.js';
 import { resolveScenarios } from '../../engine/scenario-loader.js';
 import { runStage } from '../../engine/stage.js';
-import { EXIT, collect, connectChecked, newRunId, resolveExistingTarget, say } from '../common.js';
+import { EXIT, collect, connectChecked, newRunId, resolveExistingTarget, say, out } from '../common.js';
 import { assertNoFaultsLeft, withOverrides } from './run.js';
 
 interface InjectFlags {
@@ -77,7 +77,7 @@ Examples:
           if (st.status !== 'passed') throw new Error(`deploy ${st.status}: ${st.message}`);
         }
         await applyJournaled(ctx, registries.faults, journal, { scenario: sc!.id, id: `${sc!.id}-1`, type: sc!.fault.type, params: sc!.fault.params });
-        process.stdout.write(`${runId}\n`);
+        out(`${runId}\n`);
         say(`${sc!.fault.type} applied to ${ref.context}; undo with \`faultline recover --run ${runId}\``);
         process.exitCode = EXIT.ok;
       } catch (err) {

@@ -5,7 +5,7 @@ import { UserError } from '../../core/errors.js';
 import { listJournals } from '../../engine/journal.js';
 import { leftOpen, recover, type RecoverReport } from '../../engine/recover.js';
 import { builtinFaults } from '../../faults/registry.js';
-import { EXIT, collect, say } from '../common.js';
+import { EXIT, collect, say, out } from '../common.js';
 
 export function registerRecover(program: Command): void {
   program
@@ -38,7 +38,7 @@ State dir: $FAULTLINE_STATE_DIR (default ~/.local/state/faultline), journals und
         },
         { ...(flags.run ? { runId: flags.run } : {}), allowContexts: flags.allowContext, command: `faultline recover${flags.run ? ` --run ${flags.run}` : ''}` },
       );
-      process.stdout.write(recoverLines(report));
+      out(recoverLines(report));
       process.exitCode = leftOpen(report) ? EXIT.failed : EXIT.ok;
     });
 }

@@ -17,21 +17,7 @@ import { parseFaultParams, resolveScenarios, withFaultParams } from '../../engin
 import { HOLD_ENV, holdAfterApplyMs } from '../../engine/hold.js';
 import { runSuite, type ClusterTarget } from '../../engine/suite.js';
 import { FORMATS, REPORT_FILES, render, type Format } from '../../report/render.js';
-import {
-  EXIT,
-  collect,
-  connectChecked,
-  newRunId,
-  parseChoice,
-  parseProvider,
-  progressPrinter,
-  providerReady,
-  resolveExistingTarget,
-  say,
-  signalExit,
-  trapSignals,
-  type SignalDeps,
-} from '../common.js';
+import { EXIT, collect, connectChecked, newRunId, parseChoice, parseProvider, progressPrinter, providerReady, resolveExistingTarget, say, signalExit, trapSignals, type SignalDeps, out } from '../common.js';
 
 export interface RunFlags {
   all?: boolean;
@@ -143,7 +129,7 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
     for (const [file, fmt] of REPORT_FILES) writeFileSync(join(flags.reportDir, file), render(report, fmt));
     say(`reports written to ${flags.reportDir}`);
   }
-  if (!flags.quiet) process.stdout.write(render(report, format));
+  if (!flags.quiet) out(render(report, format));
   if (controller.signal.aborted) return signalExit(controller.signal.reason);
   return report.scenarios.some((s) => s.status === 'failed') ? EXIT.failed : EXIT.ok;
 }
