@@ -187,6 +187,25 @@ describe('engine with fakes', () => {
     expect(sc.status).toBe('passed');
   });
 
+  test('fake blind detector next to trouble elsewhere: the steady state is not quiet, it fails naming the error', async () => {
+    const w = fakeWorld();
+    const { deps } = setup(w);
+    deps.registries.detectors.set('elsewhere', {
+      id: 'elsewhere',
+      description: 'fake: trouble in another namespace',
+      collect: async () => ({}),
+      analyze: () => [{ detector: 'elsewhere', severity: 'warning', summary: 'kcm restarted', rootCause: '', evidence: [], runbook: 'manual-change', resources: ['kube-system/Pod/kcm'] }],
+    });
+    deps.registries.detectors.set('blind', { id: 'blind', description: 'fake: cannot read', collect: async () => { throw new Error('connection refused'); }, analyze: () => [] });
+    const sc0 = fakeScenario();
+    sc0.stageDeadlines.steadyState = 0.2;
+    const report = await runSuite([sc0], deps, { runId: 'run-blind', target: { mode: 'create', name: 'faultline-b' }, keep: false, signal: new AbortController().signal });
+    const st = Object.fromEntries(report.scenarios[0]!.stages.map((s) => [s.name, s]));
+    expect(st['steady-state']!.status).toBe('failed');
+    expect(st['steady-state']!.message).toContain('detector blind: connection refused');
+    expect(w.calls).not.toContain('fault.apply');
+  });
+
   test('fake provider without kubeadm: a scenario that needs it is skipped and no cluster is made', async () => {
     const w = fakeWorld();
     const { provider, deps } = setup(w, { kubeadm: false });

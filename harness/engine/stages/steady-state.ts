@@ -1,5 +1,5 @@
 // steady state: quiet where this scenario looks, integrity markers written, the workload serving before the fault.
-import { scanAll } from '../../detectors/registry.js';
+import { scan, ScanFailed } from '../../detectors/registry.js';
 import type { Finding } from '../../detectors/types.js';
 import { pollUntil } from '../../core/poll.js';
 import { loadLine } from '../../report/format.js';
@@ -23,11 +23,13 @@ export const steadyStateStage: Stage = {
     let elsewhere: Finding[] = [];
     await pollUntil(
       async (n) => {
-        const findings = await scanAll(ctx, deps.registries.detectors);
+        const { findings, errors } = await scan(ctx, deps.registries.detectors);
         const spoiling = findings.filter((f) => spoils(st, f));
         elsewhere = findings.filter((f) => !spoils(st, f));
-        if (spoiling.length === 0) return true;
-        s.progress(`waiting for detectors to be quiet (poll ${n}): ${spoiling.map((f) => f.summary).join(' | ')}`);
+        // a detector that cannot look is not quiet: wait for it (a restarting API server), fail on the deadline
+        if (spoiling.length === 0 && errors.length === 0) return true;
+        const why = [...spoiling.map((f) => f.summary), ...(errors.length ? [new ScanFailed(errors).message] : [])];
+        s.progress(`waiting for detectors to be quiet (poll ${n}): ${why.join(' | ')}`);
         return undefined;
       },
       { intervalMs: st.pollMs, signal: s.signal },
