@@ -3,6 +3,7 @@
 // existed is kept too, so a restore of a file that was absent removes what the change created.
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
+import { redactText } from '../core/redact.js';
 import { nodeSh, shQuote, type NodeAccess } from './node-access.js';
 
 export interface NodeFileSnapshot {
@@ -39,6 +40,20 @@ export async function snapshotNodeFile(na: NodeAccess, node: string, path: strin
   if (bytes) return { node, path, existed: true, dirExisted: true, b64: bytes.toString('base64'), sha256: sha256Hex(bytes) };
   const dir = await nodeSh(na, node, `[ -d ${shQuote(dirname(path))} ]`);
   return { node, path, existed: false, dirExisted: dir.exitCode === 0 };
+}
+
+/** Refuses to journal a file that holds a value the redactor takes for a secret (a token or password literal, a
+ *  key): static pod manifests are journaled whole so revert can restore them byte for byte, which is safe only
+ *  while they hold flags and file paths. A flag naming a key by its file path (--tls-private-key-file=/etc/...) is
+ *  a path, not a value; so is a switch (--enable-bootstrap-token-auth=true). */
+export function assertJournalable(bytes: Buffer, path: string, node: string): void {
+  const suspect = bytes
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => redactText(line) !== line && !/[:=]\s*["']?(\/[^\s"']*|true|false)["']?\s*$/.test(line));
+  if (suspect.length > 0) {
+    throw new Error(`${path} on ${node} holds ${suspect.length} value(s) that look secret (line ${redactText(suspect[0]!.trim())}); faultline journals this file whole and will not write such a value into a journal`);
+  }
 }
 
 /** Atomic write: a dot-file, then rename (a reader sees the old or the new file, never half), checked by sha256.

@@ -8,7 +8,7 @@
 // IP only): etcdctl fails with "context deadline exceeded" while etcd answers on 2379. Thresholds are lowered so
 // kills come within a minute. The journal keeps the original manifest bytes (base64) and their sha256; revert
 // writes them back byte for byte.
-import { mustReadNodeFile, sha256Hex, writeNodeFile } from '../cluster/node-files.js';
+import { assertJournalable, mustReadNodeFile, sha256Hex, writeNodeFile } from '../cluster/node-files.js';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { type NodeAccess, requireNodeAccess, targetControlPlaneNode } from '../cluster/node-access.js';
@@ -122,6 +122,7 @@ export const etcdLivenessProbe: Fault<LivenessProbeParams, LivenessProbeRecord> 
     const node = await targetControlPlaneNode(na, p.node);
     const bytes = await readManifest(na, node);
     if (!livenessProbeOf(bytes.toString('utf8'))) throw new Error(`${ETCD_MANIFEST} on ${node} has no etcd container with a liveness probe`);
+    assertJournalable(bytes, ETCD_MANIFEST, node);
     return { node, path: ETCD_MANIFEST, originalB64: bytes.toString('base64'), originalSha256: sha256Hex(bytes) };
   },
 

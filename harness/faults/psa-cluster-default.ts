@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { apiserverReadyz } from '../certs/node-pki.js';
 import type { RunContext } from '../cluster/context.js';
 import { nodeSh, requireNodeAccess, targetControlPlaneNode, type NodeAccess } from '../cluster/node-access.js';
-import { NODE_STATE_ROOT, mustReadNodeFile, pruneEmptyDirsScript, restoreNodeFile, sha256Hex, snapshotNodeFile, writeNodeFile, type NodeFileSnapshot } from '../cluster/node-files.js';
+import { NODE_STATE_ROOT, assertJournalable, mustReadNodeFile, pruneEmptyDirsScript, restoreNodeFile, sha256Hex, snapshotNodeFile, writeNodeFile, type NodeFileSnapshot } from '../cluster/node-files.js';
 import { sleep } from '../core/poll.js';
 import type { Fault } from './types.js';
 
@@ -121,6 +121,7 @@ export const psaClusterDefault: Fault<PsaDefaultParams, PsaDefaultRecord> = {
     const node = await targetControlPlaneNode(na, p.node);
     const manifest = await snapshotNodeFile(na, node, APISERVER_MANIFEST);
     if (!manifest.existed) throw new Error(`${APISERVER_MANIFEST} does not exist on ${node}; not a kubeadm control-plane node`);
+    assertJournalable(Buffer.from(manifest.b64!, 'base64'), APISERVER_MANIFEST, node);
     withAdmissionConfig(Buffer.from(manifest.b64!, 'base64').toString('utf8')); // refuses a cluster with its own config
     const config = await snapshotNodeFile(na, node, ADMISSION_FILE);
     if (config.existed) throw new Error(`${ADMISSION_FILE} already exists on ${node}`);
