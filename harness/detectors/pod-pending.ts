@@ -3,6 +3,7 @@
 // alone for a moment: the scheduler and the volume binder take a few seconds even on a healthy cluster.
 import { collectWorkloads, type ClaimInfo, type EventInfo, type NodeInfo, type PodInfo, type WorkloadSnapshot } from './snapshot.js';
 import { resourceId, type Detector, type Finding } from './types.js';
+import { eventsFor } from './pod-health.js';
 
 /** A pod Pending for less than this is still being scheduled. */
 export const PENDING_GRACE_MS = 60_000;
@@ -56,9 +57,7 @@ function untolerated(pod: PodInfo, nodes: NodeInfo[]): string[] {
   return [...taints].filter((t) => !(pod.tolerations ?? []).some((tol) => tolerates(tol, t)));
 }
 
-function eventsFor(s: WorkloadSnapshot, pod: PodInfo): EventInfo[] {
-  return s.events.filter((e) => e.namespace === pod.namespace && e.involvedKind === 'Pod' && e.involvedName === pod.name && e.reason === 'FailedScheduling');
-}
+const failedScheduling = (s: WorkloadSnapshot, pod: PodInfo): EventInfo[] => eventsFor(s, pod.namespace, 'Pod', pod.name).filter((e) => e.reason === 'FailedScheduling');
 
 export function analyzePending(s: WorkloadSnapshot): Finding[] {
   const now = Date.parse(s.takenAt);
@@ -66,7 +65,7 @@ export function analyzePending(s: WorkloadSnapshot): Finding[] {
   for (const pod of s.pods ?? []) {
     if (pod.phase !== 'Pending' || pod.nodeName || !pod.unschedulable) continue;
     if (pod.createdAt && now - Date.parse(pod.createdAt) < PENDING_GRACE_MS) continue;
-    const message = pod.unschedulable.message ?? eventsFor(s, pod)[0]?.message ?? '';
+    const message = pod.unschedulable.message ?? failedScheduling(s, pod)[0]?.message ?? '';
     const reasons = reasonsOf(message).map((r) => schedulingReason(r, pod, s.claims ?? [], s.nodes ?? []));
     const top = pod.owner ? `${pod.owner.kind} ${pod.owner.name}` : `Pod ${pod.name}`;
     out.push({
@@ -74,7 +73,7 @@ export function analyzePending(s: WorkloadSnapshot): Finding[] {
       severity: 'warning',
       summary: `Pod ${pod.namespace}/${pod.name} cannot be scheduled: ${reasons.map((r) => r.why).join('; ') || message}`,
       rootCause: `${reasons.map((r) => r.why).join('; ') || message}; to change: ${reasons.map((r) => r.change).join('; ') || "what the scheduler's message names"}`,
-      evidence: [`scheduler: ${message}`, ...eventsFor(s, pod).map((e) => `FailedScheduling x${e.count}: ${e.message}`).slice(0, 2), `owner: ${top}`],
+      evidence: [`scheduler: ${message}`, ...failedScheduling(s, pod).map((e) => `FailedScheduling x${e.count}: ${e.message}`).slice(0, 2), `owner: ${top}`],
       runbook: 'manual-change',
       resources: [resourceId(pod.namespace, 'Pod', pod.name), ...(pod.owner ? [resourceId(pod.namespace, pod.owner.kind, pod.owner.name)] : [])],
     });

@@ -94,7 +94,7 @@ describe('scenario loader', () => {
   });
 
   test('the incident is a citation a reader can follow, never a path of ours', () => {
-    const cited = original.replace(/^  title: [^\n]*\n(  part: [^\n]*\n)?  site: [^\n]*\n  date: [^\n]*\n  url: [^\n]*\n/m, '  title: ../shared/incidents/002.txt\n  date: 2023-07-29\n');
+    const cited = original.replace(/^  title: [^\n]*\n(  part: [^\n]*\n)?  site: [^\n]*\n  date: [^\n]*\n  url: [^\n]*\n/m, '  title: ../notes/postmortem.txt\n  date: 2023-07-29\n');
     expect(withFile(cited).message).toMatch(/field incident\.title: a title, not a path to a file/);
     expect(withFile(original.replace('  date: 2023-07-29', '  date: July 2023')).message).toMatch(/field incident\.date: YYYY-MM-DD or "undated"/);
     expect(withFile(original.replace(/^  site: [^\n]*\n  date: (\S+)\n  url: [^\n]*\n/m, '  date: $1\n')).message).toMatch(/field incident: a citation names an author, a site or a URL/);

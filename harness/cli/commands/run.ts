@@ -60,7 +60,7 @@ Examples:
   faultline run etcd-slow-disk --fault-param delayMs=2000     a slower disk than the scenario's 500 ms
   faultline run statefulset-env-conflict --provider existing --context staging --allow-context staging
 
-Exit codes: 0 all passed, 1 a scenario failed, 2 bad input (nothing changed), 130/143 interrupted.
+Exit codes: 0 all passed, 1 a scenario failed, 2 bad input (nothing changed), 130/143/129 interrupted (SIGINT, SIGTERM, SIGHUP).
 
 Test hook: ${HOLD_ENV}=<ms> holds the inject stage that long after the fault is applied (stderr line
 "faultline: holding <ms>ms after apply ..."), so tests can send SIGINT/SIGKILL while the fault is in place.`,
