@@ -4,21 +4,17 @@
 // its wall time and peak RSS (VmHWM, read from /proc while it runs) printed. Measures and prints; asserts nothing.
 import * as k8s from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { $ } from 'zx';
+import { benchEnv, CACHE, CLI, cliWith, machineLine } from './common.js';
 
-$.verbose = false;
-const CLI = join(process.cwd(), 'dist', 'harness', 'cli', 'main.js');
-const CACHE = process.env.FAULTLINE_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'faultline');
 const KWOK = process.env.FAULTLINE_KWOK ?? join(CACHE, 'bin', 'current', 'kwok');
 const SIZES = (process.env.SIZES ?? '250,500,1000,2000').split(',').map(Number);
 const NODES = 20;
 const EVENTS_PER_POD = 5;
 const NS = 'scale';
-const env = { ...process.env, FAULTLINE_STATE_DIR: mkdtempSync(join(tmpdir(), 'faultline-bench-scale-')) };
-const cli = (args: string[]) => $({ env, nothrow: true })`node ${CLI} ${args}`;
+const env = benchEnv('scale');
+const cli = cliWith(env);
 
 /** Runs doctor and samples its peak resident memory (VmHWM, kB) from /proc until it exits. */
 function timedDoctor(cluster: string): Promise<{ seconds: number; peakMiB: number; code: number | null; findings: number }> {
@@ -105,6 +101,7 @@ async function main(): Promise<number> {
       }),
     );
     await nodesReady(core, nodes, kwokLog);
+    console.log(machineLine());
     console.log(`bench-doctor-scale: ${NODES} kwok nodes on ${name}; ${EVENTS_PER_POD} events per pod`);
     console.log('pods   events  scan (s)  peak RSS (MiB)  findings');
     let have = 0;

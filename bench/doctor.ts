@@ -2,20 +2,16 @@
 // time of `faultline doctor`, per class and in all, and what was missed or found in excess. Measures and prints;
 // it asserts nothing (the e2e suite does).
 import * as k8s from '@kubernetes/client-node';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { $ } from 'zx';
+import { benchEnv, cliWith, machineLine } from './common.js';
 import { applyCorpus, loadCorpus, score, type Score } from './corpus.js';
 
-$.verbose = false;
-const CLI = join(process.cwd(), 'dist', 'harness', 'cli', 'main.js');
-const env = { ...process.env, FAULTLINE_STATE_DIR: mkdtempSync(join(tmpdir(), 'faultline-bench-doctor-')) };
-const cli = (args: string[]) => $({ env, nothrow: true })`node ${CLI} ${args}`;
+const cli = cliWith(benchEnv('doctor'));
 
 async function main(): Promise<number> {
   const cases = loadCorpus();
   const name = `faultline-bench-doctor-${process.pid}`;
+  console.log(machineLine());
   console.log(`bench-doctor: ${cases.length} cases (${cases.filter((c) => c.expect.length).length} broken, ${cases.filter((c) => !c.expect.length).length} healthy)`);
   const up = await cli(['cluster', 'up', '--name', name]);
   if (up.exitCode !== 0) throw new Error(`cluster up failed: ${up.stderr.trim().split('\n').pop()}`);

@@ -5,18 +5,16 @@
 // prints what differs: one line per trial, then "N trials, K left something behind".
 import * as k8s from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { $ } from 'zx';
+import { benchEnv, CACHE, CLI, cliWith, machineLine } from './common.js';
 
-$.verbose = false;
 const TRIALS = Number(process.env.TRIALS ?? 20);
 const SEED = Number(process.env.SEED ?? Date.now() % 100_000);
-const CLI = join(process.cwd(), 'dist', 'harness', 'cli', 'main.js');
-const STATE = mkdtempSync(join(tmpdir(), 'faultline-bench-interrupts-'));
-const env = { ...process.env, FAULTLINE_STATE_DIR: STATE };
-const KIND = process.env.FAULTLINE_KIND ?? join(process.env.FAULTLINE_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'faultline'), 'bin', 'current', 'kind');
+const env = benchEnv('interrupts');
+const STATE = env.FAULTLINE_STATE_DIR;
+const KIND = process.env.FAULTLINE_KIND ?? join(CACHE, 'bin', 'current', 'kind');
 
 /** a small seeded generator (mulberry32), so a trial sequence can be replayed with SEED */
 function rng(seed: number): () => number {
@@ -31,9 +29,7 @@ function rng(seed: number): () => number {
 }
 const random = rng(SEED);
 
-function cli(args: string[]) {
-  return $({ env, nothrow: true })`node ${CLI} ${args}`;
-}
+const cli = cliWith(env);
 
 // ---- what a fault could leave: node files, host processes and cgroups, cluster objects, journals ----
 
@@ -205,6 +201,7 @@ async function main(): Promise<number> {
   const list = JSON.parse((await cli(['list', '-o', 'json'])).stdout) as Array<{ id: string }>;
   const scenarios = process.env.SCENARIOS ? process.env.SCENARIOS.split(',') : list.map((s) => s.id);
   const cluster = `faultline-bench-int-${SEED}`;
+  console.log(machineLine());
   console.log(`bench-interrupts: ${TRIALS} trials over ${scenarios.join(', ')}; seed ${SEED}; state ${STATE}`);
   const up = await cli(['cluster', 'up', '--name', cluster, '--config', 'kind-configs/two-workers.yaml']);
   if (up.exitCode !== 0) throw new Error(`cluster up failed: ${up.stderr.trim().split('\n').pop()}`);
