@@ -88,12 +88,24 @@ export function acquireLock(path: string, command: string, now: () => Date = () 
     const held = readLockOwner(path);
     if (held && identityAlive(held)) throw new LockHeld(path, held);
     // stale (owner gone) or not a lock of ours: move it aside atomically, then try again
+    const aside = `${path}.stale-${owner.token}`;
     try {
-      renameSync(path, `${path}.stale-${owner.token}`);
-      unlinkSync(`${path}.stale-${owner.token}`);
+      renameSync(path, aside);
     } catch {
-      // someone else moved it first
+      continue; // someone else moved it first
     }
+    const moved = readLockOwner(aside);
+    if (moved && moved.token !== held?.token && identityAlive(moved)) {
+      // another taker replaced the stale lock between our read and our move: theirs goes back, and it is held
+      try {
+        linkSync(aside, path);
+      } catch {
+        // a third taker got there first; its own check sees its token
+      }
+      unlinkSync(aside);
+      throw new LockHeld(path, moved);
+    }
+    unlinkSync(aside);
   }
   const held = readLockOwner(path);
   if (held) throw new LockHeld(path, held);
