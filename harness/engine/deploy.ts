@@ -8,6 +8,7 @@ import type { RunContext } from '../cluster/context.js';
 import { readRegularFile } from '../core/files.js';
 import { displayPath } from '../core/paths.js';
 import { pollUntil } from '../core/poll.js';
+import { whyTerminating } from './namespace-wait.js';
 import type { LoadedScenario } from './scenario.js';
 import type { StageCtx } from './stage.js';
 
@@ -198,7 +199,8 @@ export class KubeDeployer implements Deployer {
         if (ns.metadata?.labels?.[MANAGED_BY.key] !== MANAGED_BY.value) return `namespace ${namespace} is not ours; left in place`;
         if (!ns.metadata?.deletionTimestamp) await ctx.kube.core.deleteNamespace({ name: namespace });
         asked = true;
-        s.progress(`waiting for namespace ${namespace} to terminate (poll ${n})`);
+        const why = n > 1 ? await whyTerminating(ctx, ns) : undefined;
+        s.progress(`waiting for namespace ${namespace} to terminate (poll ${n})${why ? `: ${why}` : ''}`);
         return undefined;
       },
       { intervalMs: this.pollMs, signal: s.signal, onMiss: (n, e) => e && s.progress(`namespace ${namespace} (try ${n}): ${e}`) },

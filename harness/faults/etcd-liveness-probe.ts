@@ -9,6 +9,7 @@
 // kills come within a minute. The journal keeps the original manifest bytes (base64) and their sha256; revert
 // writes them back byte for byte.
 import { assertJournalable, mustReadNodeFile, sha256Hex, writeNodeFile } from '../cluster/node-files.js';
+import { isDeepStrictEqual } from 'node:util';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { type NodeAccess, requireNodeAccess, targetControlPlaneNode } from '../cluster/node-access.js';
@@ -41,6 +42,9 @@ export interface LivenessProbeRecord {
   /** the manifest as kubeadm left it, base64 */
   originalB64: string;
   originalSha256: string;
+  /** the etcd static pod (log dir) running from the original manifest; the kubelet names a static pod from its
+   *  manifest, so the restored bytes bring back this same pod */
+  originalPod?: string;
 }
 
 export function brokenProbe(p: LivenessProbeParams): Record<string, unknown> {
@@ -74,6 +78,13 @@ export function withLivenessProbe(manifest: string, probe: Record<string, unknow
   return doc.toString();
 }
 
+/** Pure: the two manifests describe the same pod (formatting aside). The kubelet names a static pod from its
+ *  content, so it does not restart etcd when one is replaced by the other (the runbook's kubeadm probe, then
+ *  kubeadm's original bytes). */
+export function samePod(a: string, b: string): boolean {
+  return isDeepStrictEqual(parseDocument(a).toJS(), parseDocument(b).toJS());
+}
+
 export function livenessProbeOf(manifest: string): Record<string, unknown> | undefined {
   const obj = parseDocument(manifest).toJS() as { spec?: { containers?: Array<{ name?: string; livenessProbe?: Record<string, unknown> }> } };
   return obj.spec?.containers?.find((c) => c.name === 'etcd')?.livenessProbe;
@@ -89,12 +100,46 @@ async function etcdContainerStarts(na: NodeAccess, node: string): Promise<EtcdCo
   return parseContainerLogs(res.stdout.split('\n'));
 }
 
+/** How long a restored manifest may sit unnoticed before the kubelet is taken to have never run the broken
+ *  one (an apply interrupted before the kubelet picked it up; pick-ups measured here took 40-80 s). */
+const SETTLE_MS = 120_000;
+
+/** Pure: whether etcd runs from the restored manifest. 'restarted' when the original pod's container started
+ *  after the restore; 'unchanged' when the original pod's container is still the latest SETTLE_MS after it;
+ *  undefined while the kubelet may still be switching (a start from the broken manifest after the restore is not
+ *  the end: the kubelet has yet to act on the restored file). Without originalPod (older journals), any start
+ *  after the restore counts. */
+export function restoredPodState(starts: EtcdContainerLog[], written: number, now: number, originalPod?: string): 'restarted' | 'unchanged' | undefined {
+  const latest = latestStart(starts);
+  if (!latest) return undefined;
+  const after = Date.parse(latest.startedAt!) > written;
+  if (!originalPod) return after ? 'restarted' : undefined;
+  if (latest.pod !== originalPod) return undefined;
+  if (after) return 'restarted';
+  return now - written >= SETTLE_MS ? 'unchanged' : undefined;
+}
+
+/** The etcd container the kubelet started last. */
+export function latestStart(starts: EtcdContainerLog[]): EtcdContainerLog | undefined {
+  const dated = starts.filter((c) => c.startedAt && !Number.isNaN(Date.parse(c.startedAt)));
+  return dated.sort((a, b) => Date.parse(b.startedAt!) - Date.parse(a.startedAt!))[0];
+}
+
 /** Waits until the kubelet has started an etcd container after `since` (a manifest change); returns its pod. */
 async function waitForEtcdStart(ctx: RunContext, na: NodeAccess, node: string, since: number): Promise<string> {
   for (;;) {
     const started = (await etcdContainerStarts(na, node)).find((c) => c.startedAt && Date.parse(c.startedAt) > since);
     if (started) return started.pod;
     if (Date.now() - since > PICKUP_TIMEOUT_MS) throw new Error(`the kubelet on ${node} did not run etcd from the changed manifest within ${PICKUP_TIMEOUT_MS / 1000}s`);
+    await sleep(2_000, ctx.signal);
+  }
+}
+
+async function waitForRestoredPod(ctx: RunContext, na: NodeAccess, r: LivenessProbeRecord, written: number): Promise<'restarted' | 'unchanged'> {
+  for (;;) {
+    const state = restoredPodState(await etcdContainerStarts(na, r.node), written, Date.now(), r.originalPod);
+    if (state) return state;
+    if (Date.now() - written > PICKUP_TIMEOUT_MS) throw new Error(`the kubelet on ${r.node} did not run etcd from the restored manifest within ${PICKUP_TIMEOUT_MS / 1000}s`);
     await sleep(2_000, ctx.signal);
   }
 }
@@ -123,7 +168,8 @@ export const etcdLivenessProbe: Fault<LivenessProbeParams, LivenessProbeRecord> 
     const bytes = await readManifest(na, node);
     if (!livenessProbeOf(bytes.toString('utf8'))) throw new Error(`${ETCD_MANIFEST} on ${node} has no etcd container with a liveness probe`);
     assertJournalable(bytes, ETCD_MANIFEST, node);
-    return { node, path: ETCD_MANIFEST, originalB64: bytes.toString('base64'), originalSha256: sha256Hex(bytes) };
+    const originalPod = latestStart(await etcdContainerStarts(na, node))?.pod;
+    return { node, path: ETCD_MANIFEST, originalB64: bytes.toString('base64'), originalSha256: sha256Hex(bytes), ...(originalPod ? { originalPod } : {}) };
   },
 
   async apply(ctx, p, r) {
@@ -158,7 +204,13 @@ export const etcdLivenessProbe: Fault<LivenessProbeParams, LivenessProbeRecord> 
     await writeManifest(na, r.node, original, r.path);
     ctx.log(`${r.path} on ${r.node} restored byte for byte (sha256 ${r.originalSha256.slice(0, 12)})`);
     // undone only when etcd runs from it again and the API server answers: until then the cluster is still down
-    await waitForEtcdStart(ctx, na, r.node, written);
+    const runsOriginal = !r.originalPod || latestStart(await etcdContainerStarts(na, r.node))?.pod === r.originalPod;
+    if (current && samePod(current.toString('utf8'), original.toString('utf8')) && runsOriginal) {
+      ctx.log(`the restored manifest describes the pod etcd already runs as on ${r.node}; the kubelet keeps it`);
+    } else {
+      const state = await waitForRestoredPod(ctx, na, r, written);
+      ctx.log(state === 'restarted' ? `the kubelet restarted etcd on ${r.node} from the restored manifest` : `the kubelet never ran the broken manifest on ${r.node}: etcd kept running from the original`);
+    }
     const until = Date.now() + PICKUP_TIMEOUT_MS;
     while (!(await apiserverReadyz(na, r.node)).ok) {
       if (Date.now() > until) throw new Error(`kube-apiserver on ${r.node} not ready after etcd restarted from the restored manifest`);

@@ -11,7 +11,7 @@ import { connect } from '../../harness/cluster/kube.js';
 import type { JournalFile } from '../../harness/engine/journal.js';
 import type { CaRotationRecord } from '../../harness/faults/mtls-ca-rotation.js';
 import { dataDigest } from '../../harness/mtls/pki.js';
-import { assertBuilt, cleanUpRun, e2eTempDir, runCli, runCluster, type CliResult } from './support.js';
+import { assertBuilt, cleanUpRun, e2eTempDir, runCli, runCluster, type CliResult, expectPassed } from './support.js';
 
 jest.setTimeout(30 * 60_000);
 
@@ -41,7 +41,7 @@ afterAll(() => cleanUpRun(cluster, env.FAULTLINE_STATE_DIR, tmp));
 
 describe('faultline run stale-certs-workload-mtls on a new kind cluster', () => {
   test('passes: stale pods named from the certificates they serve, with the client-side handshake error', () => {
-    expect(res.code).toBe(0);
+    expectPassed(res, reportDir);
     const sc = report.scenarios[0];
     expect(sc.status).toBe('passed');
     expect(typeof sc.ttdSeconds).toBe('number');

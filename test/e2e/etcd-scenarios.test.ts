@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBuilt, e2eTempDir, kindClusters, runCli, runCluster, cleanUpRun, type CliResult } from './support.js';
+import { assertBuilt, e2eTempDir, kindClusters, runCli, runCluster, cleanUpRun, type CliResult, expectPassed } from './support.js';
 
 jest.setTimeout(40 * 60_000);
 
@@ -40,7 +40,7 @@ afterAll(() => cleanUpRun(cluster, env.FAULTLINE_STATE_DIR, tmp));
 
 describe('faultline run etcd-slow-disk etcd-liveness-kill on a new kind cluster', () => {
   test('both scenarios pass with real signatures', () => {
-    expect(res.code).toBe(0);
+    expectPassed(res, reportDir);
     const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8'));
     const byId = Object.fromEntries(report.scenarios.map((s: any) => [s.id, s]));
     const slow = byId['etcd-slow-disk'];
@@ -77,7 +77,7 @@ describe('faultline run etcd-slow-disk --fault-param mechanism=blkio on a new ki
   afterAll(() => cleanUpRun(bcluster, benv.FAULTLINE_STATE_DIR, blkioDir));
 
   test("the kernel's write limit on etcd's disk is detected, removed by the runbook, and the run passes", async () => {
-    expect(bres.code).toBe(0);
+    expectPassed(bres, join(blkioDir, 'report'));
     expect(bres.stderr).toMatch(/may write 10 IOPS to disk \d+:\d+/);
     const report = JSON.parse(readFileSync(join(blkioDir, 'report', 'report.json'), 'utf8'));
     const slow = report.scenarios[0];

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBuilt, cleanUpClusterUp, e2eTempDir, runCli, type CliProcess } from './support.js';
+import { assertBuilt, cleanUpClusterUp, e2eTempDir, runCli, type CliProcess, expectPassed } from './support.js';
 
 jest.setTimeout(40 * 60_000);
 
@@ -40,7 +40,7 @@ describe('psa-cluster-default-restricted on a real kind cluster', () => {
   test('refused by the cluster-wide default, named as such, fixed by the namespace label, reverted byte for byte', async () => {
     const reportDir = join(tmp, 'report');
     const r = await runCli(['run', 'psa-cluster-default-restricted', '--cluster', name, '--report-dir', reportDir], env, 30 * 60_000, 'psa-run');
-    expect(r.code).toBe(0);
+    expectPassed(r, reportDir);
     const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8'));
     const sc = report.scenarios[0];
     expect(sc.status).toBe('passed');

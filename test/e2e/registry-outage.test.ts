@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBuilt, e2eTempDir, runCli, startCli, waitFor, waitForSystemPods, type CliProcess, type CliResult, cleanUpClusterUp } from './support.js';
+import { assertBuilt, e2eTempDir, runCli, startCli, waitFor, waitForSystemPods, type CliProcess, type CliResult, cleanUpClusterUp, expectPassed } from './support.js';
 
 jest.setTimeout(40 * 60_000);
 
@@ -99,7 +99,7 @@ describe('registry outage with a mirror fallback, both variants, on a 1+2 kind c
 
   test('both runs pass', () => {
     expect(nodes).toHaveLength(3);
-    expect(run.code).toBe(0);
+    expectPassed(run, reportDir);
   });
 
   test('broken fallback: lasting ImagePullBackOff, explained per node with the circular dependency, fixed by the runbook', () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot } from '../../harness/core/paths.js';
 import { STAGE_ORDER } from '../../harness/core/stages.js';
-import { assertBuilt, e2eTempDir, kindClusters, runCli, runCluster, cleanUpRun, type CliResult } from './support.js';
+import { assertBuilt, e2eTempDir, kindClusters, runCli, runCluster, cleanUpRun, type CliResult, expectPassed } from './support.js';
 
 jest.setTimeout(30 * 60_000);
 
@@ -54,7 +54,7 @@ afterAll(() => cleanUpRun(cluster, env.FAULTLINE_STATE_DIR, tmp));
 
 describe('faultline run statefulset-env-conflict on a new kind cluster', () => {
   test('exits 0 and prints JUnit XML with one passing testcase on stdout', () => {
-    expect(res.code).toBe(0);
+    expectPassed(res, reportDir);
     expect(XMLValidator.validate(res.stdout)).toBe(true);
     const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_' }).parse(res.stdout);
     const suite = xml.testsuites.testsuite;

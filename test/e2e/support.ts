@@ -1,7 +1,8 @@
 // Polling helpers for end-to-end tests on real clusters, and the built CLI run as a real process.
+import { expect } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KindProvider } from '../../harness/cluster/kind.js';
@@ -156,6 +157,28 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs =
     p.child.kill('SIGKILL');
     throw err;
   }
+}
+
+/** What a run that did not pass says about itself, from its report.json: every scenario that did not pass,
+ *  its reason and the stages that failed, so a failing suite's log starts from the cause. */
+export function whyNotPassed(reportDir: string): string {
+  let report: { scenarios: Array<{ id: string; status: string; reason?: string; stages: Array<{ name: string; status: string; message?: string }> }> };
+  try {
+    report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8'));
+  } catch (err) {
+    return `no report in ${reportDir}: ${(err as Error).message}`;
+  }
+  const lines: string[] = [];
+  for (const sc of report.scenarios.filter((x) => x.status !== 'passed')) {
+    lines.push(`${sc.id}: ${sc.status}${sc.reason ? `: ${sc.reason}` : ''}`);
+    for (const st of sc.stages.filter((x) => x.status === 'failed')) lines.push(`  ${st.name} failed: ${st.message ?? ''}`);
+  }
+  return lines.join('\n') || 'every scenario passed';
+}
+
+/** Expects a `faultline run` to have exited 0; when it did not, the failure message carries whyNotPassed. */
+export function expectPassed(res: CliResult, reportDir: string): void {
+  expect({ exit: res.code, why: res.code === 0 ? '' : whyNotPassed(reportDir) }).toEqual({ exit: 0, why: '' });
 }
 
 /** Cluster names from `kind get clusters` (the real binary faultline uses). */

@@ -12,7 +12,7 @@ import {
 } from '../../harness/detectors/etcd-liveness-analysis.js';
 import { parseNodeOutput, withEndpoint } from '../../harness/detectors/etcd-liveness-collect.js';
 import { shQuote } from '../../harness/cluster/node-access.js';
-import { brokenProbe, LivenessProbeParams, livenessProbeOf, withLivenessProbe } from '../../harness/faults/etcd-liveness-probe.js';
+import { brokenProbe, latestStart, LivenessProbeParams, livenessProbeOf, restoredPodState, samePod, withLivenessProbe } from '../../harness/faults/etcd-liveness-probe.js';
 import { sha256Hex as sha256 } from '../../harness/cluster/node-files.js';
 import { isKubeadmLikeProbe, KUBEADM_ETCD_LIVENESS } from '../../harness/runbooks/etcd-liveness-probe.js';
 import { builtinDetectors } from '../../harness/detectors/registry.js';
@@ -57,6 +57,9 @@ describe('etcd-liveness-probe fault (manifest edit)', () => {
     expect(isKubeadmLikeProbe(livenessProbeOf(BROKEN))).toBe(false);
     const fixed = withLivenessProbe(BROKEN, KUBEADM_ETCD_LIVENESS);
     expect(livenessProbeOf(fixed)).toEqual(livenessProbeOf(ETCD_MANIFEST));
+    // the kubelet sees the fixed manifest as kubeadm's pod: restoring kubeadm's bytes afterwards restarts nothing
+    expect(samePod(fixed, ETCD_MANIFEST)).toBe(true);
+    expect(samePod(BROKEN, ETCD_MANIFEST)).toBe(false);
   });
 
   test('the endpoint mismatch is named', () => {
@@ -178,5 +181,36 @@ describe('node output parsing', () => {
     expect(parseContainerLogs(['/var/log/pods/x/etcd/notanumber.log'])).toEqual([]);
     expect(parseKubeletJournal(['unrelated']).failures).toEqual([]);
     expect(shQuote("it's")).toBe(`'it'\\''s'`);
+  });
+});
+
+describe('etcd-liveness-probe revert: is etcd back on the restored manifest', () => {
+  const ORIGINAL = 'kube-system_etcd-cp-1_aaaa';
+  const BROKEN_POD = 'kube-system_etcd-cp-1_bbbb';
+  const written = Date.parse('2026-11-21T06:00:00Z');
+  const at = (s: number) => new Date(written + s * 1000).toISOString();
+  const before = { pod: ORIGINAL, attempt: 0, startedAt: at(-600) };
+
+  test('the original pod started again after the restore: restarted', () => {
+    const starts = [before, { pod: BROKEN_POD, attempt: 0, startedAt: at(-30) }, { pod: ORIGINAL, attempt: 0, startedAt: at(50) }];
+    expect(restoredPodState(starts, written, written + 60_000, ORIGINAL)).toBe('restarted');
+  });
+
+  test('a start from the broken manifest after the restore is not the end: the kubelet has yet to act on the restored file', () => {
+    const starts = [before, { pod: BROKEN_POD, attempt: 0, startedAt: at(5) }];
+    expect(restoredPodState(starts, written, written + 200_000, ORIGINAL)).toBeUndefined();
+    // without the original pod (a journal written before it was recorded) any start after the restore counts
+    expect(restoredPodState(starts, written, written + 10_000)).toBe('restarted');
+  });
+
+  test('the kubelet never ran the broken manifest: unchanged once the restore has settled, waiting before', () => {
+    expect(restoredPodState([before], written, written + 30_000, ORIGINAL)).toBeUndefined();
+    expect(restoredPodState([before], written, written + 121_000, ORIGINAL)).toBe('unchanged');
+  });
+
+  test('no dated container log yet: waiting', () => {
+    expect(restoredPodState([{ pod: ORIGINAL, attempt: 0 }], written, written + 500_000, ORIGINAL)).toBeUndefined();
+    expect(latestStart([])).toBeUndefined();
+    expect(latestStart([before, { pod: BROKEN_POD, attempt: 1, startedAt: at(-30) }])?.pod).toBe(BROKEN_POD);
   });
 });
