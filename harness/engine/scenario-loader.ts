@@ -47,7 +47,7 @@ export function loadScenario(dir: string, registries: Registries): LoadedScenari
     const pos = lineCounter.linePos(e.pos[0]);
     fail(`invalid YAML${pos ? ` at line ${pos.line} column ${pos.col}` : ''}: ${e.message.split('\n')[0]}`);
   }
-  const parsed = ScenarioSchema.safeParse(doc.toJS());
+  const parsed = ScenarioSchema.safeParse(yamlValue(doc, fail));
   if (!parsed.success) fail(firstIssue(parsed.error));
   const s = parsed.data!;
   const gap = citationGap(s.incident);
@@ -166,7 +166,19 @@ export function parseFaultParams(pairs: string[]): Record<string, unknown> {
 
 function parseYamlScalar(raw: string): unknown {
   const doc = parseDocument(raw, { logLevel: 'error' });
-  return doc.errors.length > 0 ? raw : doc.toJS();
+  if (doc.errors.length > 0) return raw;
+  return yamlValue(doc, (what) => {
+    throw new UserError(`--fault-param value "${raw}": ${what}`, 'quote the value if it is meant as text');
+  });
+}
+
+/** The document's value; an alias to no anchor (`*x`) is found only here, and is bad input like a syntax error. */
+function yamlValue(doc: ReturnType<typeof parseDocument>, fail: (what: string) => never): unknown {
+  try {
+    return doc.toJS();
+  } catch (err) {
+    return fail(`invalid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
 }
 
 /** The scenario with its fault's params overridden, checked against the fault's schema like the file is. */

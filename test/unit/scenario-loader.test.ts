@@ -64,6 +64,12 @@ describe('scenario loader', () => {
     expect(err.message).toMatch(/invalid YAML at line \d+ column \d+/);
   });
 
+  test('an alias to no anchor is invalid YAML too (found by the CLI fuzz test)', () => {
+    const err = withFile(original.replace(/config: (\S+)/, 'config: *$1'));
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message).toMatch(/invalid YAML: Unresolved alias/);
+  });
+
   test('a missing field is named', () => {
     const err = withFile(original.replace(/^standardAlert:[\s\S]*$/m, ''));
     expect(err.message).toMatch(/field standardAlert: /);
@@ -166,6 +172,7 @@ describe('--fault-param overrides', () => {
 
   test('a malformed pair, an unknown key or a value the fault refuses is one line of bad input', () => {
     expect(errorOf(() => parseFaultParams(['delayMs'])).message).toMatch(/^--fault-param "delayMs" is not key=value/);
+    expect(errorOf(() => parseFaultParams(['node=*x'])).message).toMatch(/^--fault-param value "\*x": invalid YAML: Unresolved alias/);
     expect(errorOf(() => withFaultParams(slowDisk(), { delay: 5 }, registries)).message).toMatch(/^--fault-param delay: fault etcd-fsync-delay has no such parameter \(known: mechanism, delayMs, writeIops, node\)/);
     expect(errorOf(() => withFaultParams(slowDisk(), { delayMs: 20_000 }, registries)).message).toMatch(/^--fault-param delayMs: Too big/);
     expect(errorOf(() => withFaultParams(slowDisk(), { delayMs: 'slow' }, registries)).message).toMatch(/^--fault-param delayMs: Invalid input/);
