@@ -113,6 +113,12 @@ export async function collectEtcdLiveness(ctx: KubeContext): Promise<EtcdLivenes
     try {
       const res = await nodeSh(na, node, SCRIPT, 20_000);
       const n = parseNodeOutput(node, res.stdout);
+      // the kubelet's Events first: at its default verbosity its journal has no probe results, and a failure
+      // seen only in an Event must still have the probe run by hand before the first kill
+      const ev = await eventsFor(ctx, node);
+      // events and journal lines describe the same probes; keep whichever source saw more
+      if (ev.failures.reduce((s, e) => s + e.count, 0) > n.probeFailures.length) n.probeFailures = ev.failures;
+      if (ev.kills.reduce((s, e) => s + e.count, 0) > n.kills.length) n.kills = ev.kills;
       const cmd = (n.probe as { exec?: { command?: string[] } } | undefined)?.exec?.command;
       const restarted = n.containers.some((c) => c.attempt > 0) || n.terminated.length > 0;
       // run by hand once the probe has failed or killed: before the first kill this is what names the cause
@@ -127,10 +133,6 @@ export async function collectEtcdLiveness(ctx: KubeContext): Promise<EtcdLivenes
           if (read) n.clientRead = { endpoint, exitCode: read.exitCode };
         }
       }
-      const ev = await eventsFor(ctx, node);
-      // events and journal lines describe the same probes; keep whichever source saw more
-      if (ev.failures.reduce((s, e) => s + e.count, 0) > n.probeFailures.length) n.probeFailures = ev.failures;
-      if (ev.kills.reduce((s, e) => s + e.count, 0) > n.kills.length) n.kills = ev.kills;
       snap.nodes.push(n);
     } catch (err) {
       snap.nodes.push({ node, containers: [], terminated: [], probeFailures: [], kills: [], clientUrls: [], error: (err as Error).message });
