@@ -67,6 +67,20 @@ describe('etcd-liveness-probe on a fake node', () => {
     expect(logs.at(-1)).toMatch(/already as kubeadm wrote it/);
   });
 
+  test("with the kubelet running from the start, plan names etcd's original pod and revert ends when the kubelet runs that pod again", async () => {
+    cp.write('/etc/kubernetes/manifests/etcd.yaml', ETCD_MANIFEST);
+    playKubelet('etcd', '/etc/kubernetes/manifests/etcd.yaml', 300);
+    const originalPod = `kube-system_etcd-cp_${sha(ETCD_MANIFEST).slice(0, 12)}`;
+    for (let i = 0; i < 100 && !cp.exists(`/var/log/pods/${originalPod}`); i++) await new Promise((r) => setTimeout(r, 20));
+    const record = await etcdLivenessProbe.plan(ctx(), params);
+    expect(record.originalPod).toBe(originalPod);
+    await etcdLivenessProbe.apply(ctx(), params, record);
+    await new Promise((r) => setTimeout(r, 20)); // the restored pod's log must carry a later time than the restore
+    await etcdLivenessProbe.revert(ctx(), record);
+    expect(logs.join('\n')).toMatch(/the kubelet restarted etcd on cp from the restored manifest/);
+    expect(sha(cp.read('/etc/kubernetes/manifests/etcd.yaml'))).toBe(sha(ETCD_MANIFEST));
+  });
+
   test('apply refuses a manifest changed since plan', async () => {
     cp.write('/etc/kubernetes/manifests/etcd.yaml', ETCD_MANIFEST);
     const record = await etcdLivenessProbe.plan(ctx(), params);
