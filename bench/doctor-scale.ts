@@ -4,11 +4,12 @@
 // its wall time and peak RSS (VmHWM, read from /proc while it runs) printed. Measures and prints; asserts nothing.
 import * as k8s from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
-import { existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchEnv, CACHE, CLI, cliWith, machineLine } from './common.js';
 
 const KWOK = process.env.FAULTLINE_KWOK ?? join(CACHE, 'bin', 'current', 'kwok');
+
 const SIZES = (process.env.SIZES ?? '250,500,1000,2000').split(',').map(Number);
 const NODES = 20;
 const EVENTS_PER_POD = 5;
@@ -76,13 +77,17 @@ async function podsRunning(core: k8s.CoreV1Api, size: number): Promise<void> {
 
 async function main(): Promise<number> {
   if (!existsSync(KWOK)) throw new Error(`kwok not found at ${KWOK}; run make forge (it builds kwok from sigs.k8s.io/kwok)`);
+  // the lifecycle stages kwokctl would pass (node-initialize, heartbeat with lease, pod stages); the forge writes
+  // them next to the binary from the kwok module
+  const KWOK_STAGES = join(realpathSync(KWOK), '..', 'stages.yaml');
+  if (!existsSync(KWOK_STAGES)) throw new Error(`kwok's stages not found at ${KWOK_STAGES}; run make forge`);
   const name = `faultline-bench-scale-${process.pid}`;
   const up = await cli(['cluster', 'up', '--name', name, '--config', 'kind-configs/single.yaml']);
   if (up.exitCode !== 0) throw new Error(`cluster up failed: ${up.stderr.trim().split('\n').pop()}`);
   const kubeconfig = /^kubeconfig (.+)$/m.exec(up.stdout)![1]!;
   // kwok keeps the simulated nodes Ready and the pods bound to them Running, as a kubelet would
   const kwokLog = join(env.FAULTLINE_STATE_DIR, 'kwok.log');
-  const kwok = spawn(KWOK, ['--kubeconfig', kubeconfig, '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', '--cidr=10.80.0.0/16', '--node-ip=10.80.0.1'], {
+  const kwok = spawn(KWOK, ['--kubeconfig', kubeconfig, '--config', KWOK_STAGES, '--node-lease-duration-seconds=40', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', '--cidr=10.80.0.0/16', '--node-ip=10.80.0.1'], {
     stdio: ['ignore', openSync(kwokLog, 'a'), openSync(kwokLog, 'a')],
   });
   try {

@@ -47,3 +47,20 @@ gobuild "local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION" "github.com/ran
   "-X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION" github.com/rancher/local-path-provisioner=local-path-provisioner
 gobuild "k6-$K6_VERSION" "go.k6.io/k6@$K6_VERSION" "" "" go.k6.io/k6=k6
 gobuild "kwok-$KWOK_VERSION" "sigs.k8s.io/kwok@$KWOK_VERSION" "" "" sigs.k8s.io/kwok/cmd/kwok=kwok
+
+# kwok run on its own (not through kwokctl) needs the lifecycle stages as config: the ones kwokctl passes
+# (node-initialize, heartbeat with lease, and the pod stages), taken from the module's kustomize/stage
+kwok_stages() {
+  local out=$BIN_CACHE/kwok-$KWOK_VERSION/stages.yaml dir f tmp
+  dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$dir/kustomize/stage" ] || { echo "no kustomize/stage in sigs.k8s.io/kwok@$KWOK_VERSION ($dir)"; return 1; }
+  tmp=$(mktemp "$out.XXXX")
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+    pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    printf -- '---\n' >> "$tmp"
+    cat "$dir/kustomize/stage/$f" >> "$tmp"
+  done
+  chmod 0644 "$tmp"
+  mv "$tmp" "$out"
+}
+if [ -f "$BIN_CACHE/kwok-$KWOK_VERSION/stages.yaml" ]; then log "kwok stages: cached"; else step "kwok-stages-$KWOK_VERSION" kwok_stages; fi
