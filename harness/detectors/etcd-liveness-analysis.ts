@@ -51,6 +51,12 @@ export interface EtcdLivenessSnapshot {
 /** Lists each etcd container log with its first CRI timestamp (parsed by parseContainerLogs). */
 export const ETCD_LOG_STARTS = 'for f in /var/log/pods/kube-system_etcd-*/etcd/*.log; do [ -e "$f" ] && echo "$f $(head -c 64 "$f" | head -n 1 | cut -d" " -f1)"; done; true';
 
+/** The etcd container the kubelet started last (undated logs left out). */
+export function latestStart(starts: EtcdContainerLog[]): EtcdContainerLog | undefined {
+  const dated = starts.filter((c) => c.startedAt && !Number.isNaN(Date.parse(c.startedAt)));
+  return dated.sort((a, b) => Date.parse(b.startedAt!) - Date.parse(a.startedAt!))[0];
+}
+
 export function parseContainerLogs(lines: string[]): EtcdContainerLog[] {
   const out: EtcdContainerLog[] = [];
   for (const l of lines) {
@@ -147,7 +153,7 @@ export function analyzeNode(n: EtcdNodeLiveness, takenAt: string): Finding | und
   const kills = recent(n.kills);
   const terminated = recent(n.terminated);
   // the current etcd pod: the newest pod dir; its highest attempt is its restart count
-  const latest = [...n.containers].sort((a, b) => (ts(b.startedAt) || 0) - (ts(a.startedAt) || 0))[0];
+  const latest = latestStart(n.containers) ?? n.containers[0];
   const pod = latest?.pod;
   const restarts = pod ? Math.max(...n.containers.filter((c) => c.pod === pod).map((c) => c.attempt)) : 0;
   const currentStart = pod ? ts(n.containers.filter((c) => c.pod === pod).sort((a, b) => b.attempt - a.attempt)[0]?.startedAt) : NaN;

@@ -99,6 +99,13 @@ async function runGroup(group: LoadedScenario[], clusterName: string, runId: str
   let journal: RunJournal | undefined;
   let provisionError: string | undefined;
   let clusterDeleted = false;
+  /** Deletes the cluster this run made; what a failed revert left went with it, so no journal stays open for it
+   *  (the run's own journals, `own`, are closed in place). Returns the journals closed. */
+  const deleteMadeCluster = async (made: ClusterRef, own: RunJournal[]): Promise<string[]> => {
+    await deps.provider.delete(made.name);
+    clusterDeleted = true;
+    return closeJournalsOf(made, `cluster ${made.name} was deleted by run ${opts.runId}`, own);
+  };
   try {
     const runnable = group.filter((sc) => !missingCapability(sc, deps.provider.capabilities()));
     const lastRunnable = runnable[runnable.length - 1];
@@ -131,11 +138,8 @@ async function runGroup(group: LoadedScenario[], clusterName: string, runId: str
         }
         if (deleteCluster) {
           s.progress(`deleting cluster ${ref!.name}`);
-          await deps.provider.delete(ref!.name);
-          clusterDeleted = true;
+          const closed = await deleteMadeCluster(ref!, [own]);
           msgs.push(`deleted cluster ${ref!.name}`);
-          // what a failed revert left went with the cluster: no journal stays open for it
-          const closed = closeJournalsOf(ref!, `cluster ${ref!.name} was deleted by run ${opts.runId}`, [own]);
           if (closed.length) msgs.push(`closed the journal(s) ${closed.join(', ')}: their cluster is gone`);
         } else if (created && isLast && opts.keep && ref) msgs.push(`kept cluster ${ref.name} (--keep)`);
         return msgs.join('; ') || 'nothing to tear down';
@@ -147,8 +151,7 @@ async function runGroup(group: LoadedScenario[], clusterName: string, runId: str
     // interrupted between two scenarios: no teardown deleted the cluster this run made
     if (created && !opts.keep && ref && !clusterDeleted && opts.signal.aborted) {
       try {
-        await deps.provider.delete(ref.name);
-        closeJournalsOf(ref, `cluster ${ref.name} was deleted by run ${opts.runId}`, journal ? [journal] : []);
+        await deleteMadeCluster(ref, journal ? [journal] : []);
       } catch (err) {
         deps.log?.(`could not delete cluster ${ref.name} after the interrupt: ${errorMessage(err)}; run faultline cluster down ${ref.name}`);
       }

@@ -16,7 +16,7 @@ import { type NodeAccess, requireNodeAccess, targetControlPlaneNode } from '../c
 import type { RunContext } from '../cluster/context.js';
 import type { Fault } from './types.js';
 import { sleep } from '../core/poll.js';
-import { ETCD_LOG_STARTS, parseContainerLogs, type EtcdContainerLog } from '../detectors/etcd-liveness-analysis.js';
+import { ETCD_LOG_STARTS, latestStart, parseContainerLogs, type EtcdContainerLog } from '../detectors/etcd-liveness-analysis.js';
 import { nodeSh } from '../cluster/node-access.js';
 import { apiserverReadyz } from '../certs/node-pki.js';
 
@@ -117,12 +117,6 @@ export function restoredPodState(starts: EtcdContainerLog[], written: number, no
   if (latest.pod !== originalPod) return undefined;
   if (after) return 'restarted';
   return now - written >= SETTLE_MS ? 'unchanged' : undefined;
-}
-
-/** The etcd container the kubelet started last. */
-export function latestStart(starts: EtcdContainerLog[]): EtcdContainerLog | undefined {
-  const dated = starts.filter((c) => c.startedAt && !Number.isNaN(Date.parse(c.startedAt)));
-  return dated.sort((a, b) => Date.parse(b.startedAt!) - Date.parse(a.startedAt!))[0];
 }
 
 /** Waits until the kubelet has started an etcd container after `since` (a manifest change); returns its pod. */

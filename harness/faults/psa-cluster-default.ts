@@ -121,8 +121,9 @@ export const psaClusterDefault: Fault<PsaDefaultParams, PsaDefaultRecord> = {
     const node = await targetControlPlaneNode(na, p.node);
     const manifest = await snapshotNodeFile(na, node, APISERVER_MANIFEST);
     if (!manifest.existed) throw new Error(`${APISERVER_MANIFEST} does not exist on ${node}; not a kubeadm control-plane node`);
-    assertJournalable(Buffer.from(manifest.b64!, 'base64'), APISERVER_MANIFEST, node);
-    withAdmissionConfig(Buffer.from(manifest.b64!, 'base64').toString('utf8')); // refuses a cluster with its own config
+    const bytes = Buffer.from(manifest.b64!, 'base64');
+    assertJournalable(bytes, APISERVER_MANIFEST, node);
+    withAdmissionConfig(bytes.toString('utf8')); // refuses a cluster with its own config
     const config = await snapshotNodeFile(na, node, ADMISSION_FILE);
     if (config.existed) throw new Error(`${ADMISSION_FILE} already exists on ${node}`);
     return { node, manifest, config };

@@ -7,6 +7,7 @@ import type { Deployer } from '../../harness/engine/deploy.js';
 import { sleep } from '../../harness/core/poll.js';
 import { HOLD_ENV, holdAfterApplyMs } from '../../harness/engine/hold.js';
 import { runSuite } from '../../harness/engine/suite.js';
+import type { Detector } from '../../harness/detectors/types.js';
 import { STAGE_ORDER } from '../../harness/core/stages.js';
 import { FAKE_KUBE, FakeDeployer, FakeProvider, fakeRegistries, fakeScenario, fakeWorld, type FakeWorld } from './helpers/fakes.js';
 import { useTempStateDir } from './helpers/tmp.js';
@@ -168,15 +169,18 @@ describe('engine with fakes', () => {
     expect(st.revert!.message).toBe('nothing was injected');
   });
 
+  /** FAKE detector: a kube-system pod restarted by an earlier run, outside any scenario's scope */
+  const troubleElsewhere: Detector<object> = {
+    id: 'elsewhere',
+    description: 'fake: a kube-system pod restarted by an earlier run',
+    collect: async () => ({}),
+    analyze: () => [{ detector: 'elsewhere', severity: 'warning', summary: 'kcm restarted', rootCause: '', evidence: [], runbook: 'manual-change', resources: ['kube-system/Pod/kcm'] }],
+  };
+
   test('fake trouble outside the scenario (another detector, another namespace) is reported, not waited out', async () => {
     const w = fakeWorld({ firesAfterPolls: 2 });
     const { deps } = setup(w);
-    deps.registries.detectors.set('elsewhere', {
-      id: 'elsewhere',
-      description: 'fake: a kube-system pod restarted by an earlier run',
-      collect: async () => ({}),
-      analyze: () => [{ detector: 'elsewhere', severity: 'warning', summary: 'kcm restarted', rootCause: '', evidence: [], runbook: 'manual-change', resources: ['kube-system/Pod/kcm'] }],
-    });
+    deps.registries.detectors.set('elsewhere', troubleElsewhere);
     const logs: string[] = [];
     const report = await runSuite([fakeScenario()], { ...deps, log: (m: string) => logs.push(m) }, { runId: 'run-elsewhere', target: { mode: 'create', name: 'faultline-e' }, keep: false, signal: new AbortController().signal });
     const sc = report.scenarios[0]!;
@@ -190,12 +194,7 @@ describe('engine with fakes', () => {
   test('fake blind detector next to trouble elsewhere: the steady state is not quiet, it fails naming the error', async () => {
     const w = fakeWorld();
     const { deps } = setup(w);
-    deps.registries.detectors.set('elsewhere', {
-      id: 'elsewhere',
-      description: 'fake: trouble in another namespace',
-      collect: async () => ({}),
-      analyze: () => [{ detector: 'elsewhere', severity: 'warning', summary: 'kcm restarted', rootCause: '', evidence: [], runbook: 'manual-change', resources: ['kube-system/Pod/kcm'] }],
-    });
+    deps.registries.detectors.set('elsewhere', troubleElsewhere);
     deps.registries.detectors.set('blind', { id: 'blind', description: 'fake: cannot read', collect: async () => { throw new Error('connection refused'); }, analyze: () => [] });
     const sc0 = fakeScenario();
     sc0.stageDeadlines.steadyState = 0.2;

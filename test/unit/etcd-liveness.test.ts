@@ -2,6 +2,7 @@
 import { describe, expect, test } from '@jest/globals';
 import {
   analyzeEtcdLiveness,
+  latestStart,
   parseContainerLogs,
   parseKubeletJournal,
   parseManifestProbe,
@@ -12,7 +13,7 @@ import {
 } from '../../harness/detectors/etcd-liveness-analysis.js';
 import { parseNodeOutput, withEndpoint } from '../../harness/detectors/etcd-liveness-collect.js';
 import { shQuote } from '../../harness/cluster/node-access.js';
-import { brokenProbe, latestStart, LivenessProbeParams, livenessProbeOf, restoredPodState, samePod, withLivenessProbe } from '../../harness/faults/etcd-liveness-probe.js';
+import { brokenProbe, LivenessProbeParams, livenessProbeOf, restoredPodState, samePod, withLivenessProbe } from '../../harness/faults/etcd-liveness-probe.js';
 import { sha256Hex as sha256 } from '../../harness/cluster/node-files.js';
 import { isKubeadmLikeProbe, KUBEADM_ETCD_LIVENESS } from '../../harness/runbooks/etcd-liveness-probe.js';
 import { builtinDetectors } from '../../harness/detectors/registry.js';
