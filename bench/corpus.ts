@@ -32,6 +32,9 @@ export interface CorpusCase {
   manifests: Array<Record<string, any>>;
 }
 
+/** kinds a case may hold that live outside its namespace (removed with the cluster the corpus runs on) */
+const CLUSTER_SCOPED = new Set(['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']);
+
 export const CORPUS_DIR = join(repoRoot(), 'test', 'corpus');
 export const NS_PREFIX = 'fc-';
 
@@ -40,13 +43,15 @@ export function loadCorpus(dir = CORPUS_DIR): CorpusCase[] {
     .filter((f) => f.endsWith('.yaml'))
     .sort()
     .map((f) => {
-      const docs = parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS());
-      const head = docs[0] as { class: string; expect?: Expectation[]; namespaceLabels?: Record<string, string>; tlsSecrets?: CorpusCase['tlsSecrets'] };
       const id = f.replace(/\.yaml$/, '');
+      const namespace = `${NS_PREFIX}${id}`.slice(0, 63);
+      // cluster-scoped objects (a webhook configuration) name the case's namespace as {{namespace}}
+      const docs = parseAllDocuments(readFileSync(join(dir, f), 'utf8').replaceAll('{{namespace}}', namespace)).map((d) => d.toJS());
+      const head = docs[0] as { class: string; expect?: Expectation[]; namespaceLabels?: Record<string, string>; tlsSecrets?: CorpusCase['tlsSecrets'] };
       return {
         id,
         class: head.class,
-        namespace: `${NS_PREFIX}${id}`.slice(0, 63),
+        namespace,
         namespaceLabels: head.namespaceLabels ?? {},
         expect: head.expect ?? [],
         tlsSecrets: head.tlsSecrets ?? [],
@@ -134,7 +139,7 @@ export async function applyCorpus(kc: KubeConfig, clusterName: string, cases: Co
       });
     }
     for (const m of c.manifests) {
-      const obj = { ...m, metadata: { ...m.metadata, namespace: c.namespace } } as KubernetesObject;
+      const obj = (CLUSTER_SCOPED.has(m.kind) ? m : { ...m, metadata: { ...m.metadata, namespace: c.namespace } }) as KubernetesObject;
       await objects.patch(obj, undefined, undefined, 'faultline-corpus', true, PatchStrategy.ServerSideApply);
     }
     log(`applied ${c.id} (${c.manifests.length} object(s)) in ${c.namespace}`);

@@ -152,15 +152,23 @@ export async function scanNode(na: NodeAccess, node: string): Promise<NodeCerts>
 export async function scanCluster(na: NodeAccess, controlPlanes: string[], all: string[]): Promise<NodeCerts[]> {
   const order = [...controlPlanes, ...all.filter((n) => !controlPlanes.includes(n))];
   const scanned = await Promise.all(order.map((node) => scanNode(na, node)));
-  const cp = scanned.find((n) => controlPlanes.includes(n.node) && !n.error);
-  const firstKubeletClient = cp ? await clientPair(na, cp, `${PKI_DIR}/apiserver-kubelet-client.crt`) : undefined;
+  // each control-plane node's kube-apiserver uses its own client certificates; the other nodes' kubelets are
+  // reached with the first control plane's (all key reads at once: each is a round trip to a node)
+  const pairs = new Map(
+    await Promise.all(
+      scanned.filter((n) => !n.error && controlPlanes.includes(n.node)).map(async (n) => {
+        const [etcd, kubelet] = await Promise.all([clientPair(na, n, `${PKI_DIR}/apiserver-etcd-client.crt`), clientPair(na, n, `${PKI_DIR}/apiserver-kubelet-client.crt`)]);
+        return [n.node, { etcd, kubelet }] as const;
+      }),
+    ),
+  );
+  const firstKubeletClient = [...pairs.values()][0]?.kubelet;
   await Promise.all(
     scanned.map(async (n) => {
       if (n.error) return;
       const controlPlane = controlPlanes.includes(n.node);
-      // each control-plane node's kube-apiserver uses its own client certificates
-      const etcdClient = controlPlane ? await clientPair(na, n, `${PKI_DIR}/apiserver-etcd-client.crt`) : undefined;
-      const kubeletClient = controlPlane ? await clientPair(na, n, `${PKI_DIR}/apiserver-kubelet-client.crt`) : firstKubeletClient;
+      const etcdClient = pairs.get(n.node)?.etcd;
+      const kubeletClient = controlPlane ? pairs.get(n.node)?.kubelet : firstKubeletClient;
       n.probes = await probeEndpoints(n, { controlPlane, ...(etcdClient ? { etcdClient } : {}), ...(kubeletClient ? { kubeletClient } : {}) });
       // a peer that rejected our handshake logs it: read the logs again so that line is evidence now, not a poll later
       if (n.probes.some((p) => !p.result.ok && /alert|certificate|HTTP 401/i.test(p.result.error ?? ''))) {

@@ -128,6 +128,19 @@ export function memberLatency(m: MemberSample): MemberLatency {
   return { node: m.node, walP99, commitP99, walSlow, commitSlow, samples: m.wal?.count ?? 0, slow };
 }
 
+/** A first window may answer before WINDOW_MS, no sooner than this; what makes it an answer is the syncs it
+ *  holds (windowAnswers), not its length */
+export const EARLY_WINDOW_MS = 500;
+
+/** Whether a window already answers: slow by the rule above, or healthy with at least two fsyncs and one commit,
+ *  none above its threshold. Anything else (no syncs yet, one slow sync) waits for the whole window. */
+export function windowAnswers(m: MemberSample): boolean {
+  if (m.error || m.windowSeconds * 1000 < EARLY_WINDOW_MS) return false;
+  const l = memberLatency(m);
+  if (l.slow) return true;
+  return (m.wal?.count ?? 0) >= 2 && (m.commit?.count ?? 0) >= 1 && l.walSlow === 0 && l.commitSlow === 0;
+}
+
 export function recentCount(timestamps: string[], takenAt: string, windowMs = LOG_WINDOW_MS): number {
   const now = new Date(takenAt).getTime();
   return timestamps.filter((t) => {

@@ -10,11 +10,14 @@ export interface Sample {
 const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
 
-export function parseProm(text: string): Sample[] {
+/** Every sample of the text; with `prefixes`, only the metrics whose names start with one of them (the API
+ *  server's /metrics is megabytes, and a scan needs two of its histograms). */
+export function parseProm(text: string, prefixes?: string[]): Sample[] {
   const out: Sample[] = [];
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
+    if (prefixes && !prefixes.some((p) => line.startsWith(p))) continue;
     const m = LINE.exec(line);
     if (!m) continue;
     const labels: Record<string, string> = {};

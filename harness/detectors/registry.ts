@@ -1,5 +1,6 @@
 import type { KubeContext } from '../cluster/context.js';
 import type { KubeClients } from '../cluster/kube.js';
+import { admissionWebhooksDetector } from './admission-webhooks.js';
 import { podCreateRefusedDetector } from './pod-create-refused.js';
 import { containerConfigDetector } from './container-config.js';
 import { nodeHealthDetector } from './node-health.js';
@@ -17,7 +18,7 @@ import type { AnyDetector, Finding } from './types.js';
 export type DetectorRegistry = Map<string, AnyDetector>;
 
 export function builtinDetectors(): DetectorRegistry {
-  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector, etcdDiskLatencyDetector, etcdLivenessRestartsDetector, registryMirrorDetector, staleWorkloadCertsDetector, controlPlaneCertsDetector, podCreateRefusedDetector, podPendingDetector, containerConfigDetector, nodeHealthDetector];
+  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector, etcdDiskLatencyDetector, etcdLivenessRestartsDetector, registryMirrorDetector, staleWorkloadCertsDetector, controlPlaneCertsDetector, podCreateRefusedDetector, podPendingDetector, containerConfigDetector, nodeHealthDetector, admissionWebhooksDetector];
   return new Map(all.map((d) => [d.id, d]));
 }
 

@@ -1,0 +1,108 @@
+// How long etcd-disk-latency's window lasts, on a FAKE node (helpers/fake-node.ts) whose `curl` answers with
+// etcd metrics that grow by a fixed number of syncs per call. Nothing here is a cluster; the windows are real time.
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import type { ClusterRef } from '../../harness/cluster/types.js';
+import { EARLY_WINDOW_MS, memberLatency, windowAnswers, type MemberSample } from '../../harness/detectors/etcd-disk-analysis.js';
+import { sampleMember } from '../../harness/detectors/etcd-disk-sampling.js';
+import { FAKE_CLUSTER, FakeNodeProvider, type FakeNode } from './helpers/fake-node.js';
+import { histText } from './fixtures/etcd.js';
+import { tempDir } from './helpers/tmp.js';
+
+let tmp: ReturnType<typeof tempDir>;
+let provider: FakeNodeProvider;
+let cp: FakeNode;
+let clusters = 0;
+
+beforeEach(() => {
+  tmp = tempDir();
+  provider = new FakeNodeProvider(tmp.path);
+  cp = provider.node('cp');
+});
+afterEach(() => tmp.cleanup());
+
+/** cumulative buckets for n observations of one latency (index of the first bucket that holds it) */
+const buckets = (n: number, from: number) => Array.from({ length: 15 }, (_, i) => (i >= from ? n : 0));
+const FAST = 3; // <= 8 ms
+const SLOW = 10; // <= 1.024 s
+
+/** The node's etcd: each scrape shows `wal` more fsyncs and `commit` more commits, all of one latency. */
+function etcd(perScrape: { wal: number; commit: number; slow?: boolean }): void {
+  const from = perScrape.slow ? SLOW : FAST;
+  for (let n = 1; n <= 40; n++) {
+    const w = n * perScrape.wal;
+    const c = n * perScrape.commit;
+    cp.write(`/metrics-${n}.txt`, [histText('etcd_disk_wal_fsync_duration_seconds', buckets(w, from), w * 0.6), histText('etcd_disk_backend_commit_duration_seconds', buckets(c, from), c * 0.6), ''].join('\n'));
+  }
+  cp.stub('curl', 'n=$(cat "$HOME/calls" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$HOME/calls"; cat "$HOME/metrics-$n.txt"');
+}
+
+/** a cluster of its own per test: the sampler remembers scrapes per cluster and node */
+const access = () => ({ provider, cluster: { ...FAKE_CLUSTER, name: `fake-${++clusters}` } as ClusterRef });
+
+describe('etcd-disk-latency window (FAKE node)', () => {
+  test('a healthy member answers at the first checkpoint, not after the whole window', async () => {
+    etcd({ wal: 3, commit: 1 });
+    const m = await sampleMember(access(), 'cp');
+    expect(m.error).toBeUndefined();
+    expect(m.windowSeconds * 1000).toBeGreaterThanOrEqual(EARLY_WINDOW_MS);
+    expect(m.windowSeconds).toBeLessThan(1.7);
+    expect(memberLatency(m).slow).toBe(false);
+  });
+
+  test('a slow member answers as soon as three syncs are slow', async () => {
+    etcd({ wal: 3, commit: 3, slow: true });
+    const m = await sampleMember(access(), 'cp');
+    expect(m.windowSeconds).toBeLessThan(1.7);
+    expect(memberLatency(m).slow).toBe(true);
+  });
+
+  test('an idle member (no syncs) waits for the whole window', async () => {
+    etcd({ wal: 0, commit: 0 });
+    const m = await sampleMember(access(), 'cp', { windowMs: 2_000 });
+    expect(m.windowSeconds).toBeGreaterThanOrEqual(2);
+  });
+
+  test('fewer than three slow syncs are not an answer: the window goes on', async () => {
+    // one more slow fsync per scrape: 1 at the 0.5 s checkpoint, 2 at 1 s, then the whole window
+    etcd({ wal: 1, commit: 0, slow: true });
+    const m = await sampleMember(access(), 'cp', { windowMs: 1_500 });
+    expect(m.windowSeconds).toBeGreaterThanOrEqual(1.5);
+  });
+
+  test('a fresh sample (the runbook verify) always takes its whole window', async () => {
+    etcd({ wal: 3, commit: 1 });
+    const m = await sampleMember(access(), 'cp', { windowMs: 2_000, fresh: true });
+    expect(m.windowSeconds).toBeGreaterThanOrEqual(2);
+  });
+
+  test('the window after a first early one is whole', async () => {
+    etcd({ wal: 3, commit: 1 });
+    const na = access();
+    await sampleMember(na, 'cp', { windowMs: 2_000 });
+    const second = await sampleMember(na, 'cp', { windowMs: 2_000 });
+    expect(second.windowSeconds).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('windowAnswers', () => {
+  const hist = (n: number, slow: boolean) => ({ buckets: [0.008, 0.128, 0.256, 0.512, 1.024, Infinity].map((le) => ({ le, count: slow && le < 1 ? 0 : n })), sum: n * (slow ? 0.6 : 0.002), count: n });
+  const sample = (windowSeconds: number, wal: number, commit: number, slow = false): MemberSample => ({
+    node: 'cp',
+    windowSeconds,
+    wal: hist(wal, slow),
+    commit: hist(commit, slow),
+    tookTooLong: [],
+    restarts: {},
+  });
+  test('too short a window never answers', () => expect(windowAnswers(sample(0.4, 10, 10))).toBe(false));
+  test('healthy needs two fsyncs and a commit', () => {
+    expect(windowAnswers(sample(1.2, 2, 1))).toBe(true);
+    expect(windowAnswers(sample(1.2, 1, 1))).toBe(false);
+    expect(windowAnswers(sample(1.2, 5, 0))).toBe(false);
+  });
+  test('slow needs the detector\'s own rule', () => {
+    expect(windowAnswers(sample(1.2, 3, 0, true))).toBe(true);
+    expect(windowAnswers(sample(1.2, 2, 0, true))).toBe(false);
+  });
+  test('a member that could not be read does not answer', () => expect(windowAnswers({ ...sample(2, 5, 5), error: 'no etcd metrics' })).toBe(false));
+});
