@@ -1,7 +1,8 @@
 // `make bench-doctor-scale` (SIZES=250,500,1000,2000): doctor's scan time and peak memory as a cluster grows. A
 // single-node kind cluster gets simulated nodes from kwok (forged from sigs.k8s.io/kwok, run on the host against the
 // cluster), then pods bound to them in steps, each pod with ~5 events; at each size `faultline doctor` is run and
-// its wall time and peak RSS (VmHWM, read from /proc while it runs) printed. Measures and prints; asserts nothing.
+// its wall time (median of RUNS runs, and their range) and peak RSS (VmHWM, read from /proc while it runs) printed.
+// Measures and prints; asserts nothing.
 import * as k8s from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync, realpathSync } from 'node:fs';
@@ -12,13 +13,16 @@ const KWOK = process.env.FAULTLINE_KWOK ?? join(CACHE, 'bin', 'current', 'kwok')
 
 const SIZES = (process.env.SIZES ?? '250,500,1000,2000').split(',').map(Number);
 const NODES = 20;
+/** doctor runs per size (RUNS=...): one scan's time varies with how busy etcd is in its first window */
+const RUNS = Math.max(1, Number(process.env.RUNS ?? 5));
+const median = (sorted: number[]) => sorted[Math.floor(sorted.length / 2)]!;
 const EVENTS_PER_POD = 5;
 const NS = 'scale';
 const env = benchEnv('scale');
 const cli = cliWith(env);
 
 /** Runs doctor and samples its peak resident memory (VmHWM, kB) from /proc until it exits. */
-function timedDoctor(cluster: string): Promise<{ seconds: number; peakMiB: number; code: number | null; findings: number }> {
+function timedDoctor(cluster: string): Promise<{ seconds: number; peakMiB: number; code: number | null; findings: number; slowest?: [string, number] }> {
   return new Promise((resolve) => {
     const t0 = Date.now();
     const child = spawn(process.execPath, [CLI, 'doctor', '--cluster', cluster, '-o', 'json'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
@@ -36,12 +40,15 @@ function timedDoctor(cluster: string): Promise<{ seconds: number; peakMiB: numbe
     child.on('exit', (code) => {
       clearInterval(sample);
       let findings = -1;
+      let slowest: [string, number] | undefined;
       try {
-        findings = JSON.parse(out).findings.length;
+        const doc = JSON.parse(out) as { findings: unknown[]; collectSeconds?: Record<string, number> };
+        findings = doc.findings.length;
+        slowest = Object.entries(doc.collectSeconds ?? {}).sort((a, b) => b[1] - a[1])[0];
       } catch {
         // not JSON: the code says why
       }
-      resolve({ seconds: (Date.now() - t0) / 1000, peakMiB: peak / 1024, code, findings });
+      resolve({ seconds: (Date.now() - t0) / 1000, peakMiB: peak / 1024, code, findings, ...(slowest ? { slowest } : {}) });
     });
   });
 }
@@ -108,7 +115,8 @@ async function main(): Promise<number> {
     await nodesReady(core, nodes, kwokLog);
     console.log(machineLine());
     console.log(`bench-doctor-scale: ${NODES} kwok nodes on ${name}; ${EVENTS_PER_POD} events per pod`);
-    console.log('pods   events  scan (s)  peak RSS (MiB)  findings');
+    console.log(`doctor run ${RUNS} times per size: the median scan, the range, the highest peak`);
+    console.log('pods   events  scan (s)  range (s)    peak RSS (MiB)  findings');
     let have = 0;
     for (const size of SIZES) {
       const batch = Array.from({ length: size - have }, (_, i) => `app-${have + i}`);
@@ -140,8 +148,17 @@ async function main(): Promise<number> {
       });
       have = size;
       await podsRunning(core, size);
-      const r = await timedDoctor(name);
-      console.log(`${String(size).padEnd(6)} ${String(size * EVENTS_PER_POD).padEnd(7)} ${r.seconds.toFixed(2).padStart(8)}  ${r.peakMiB.toFixed(0).padStart(14)}  ${r.findings}${r.code === null || r.code > 1 ? ` (doctor exit ${r.code})` : ''}`);
+      const runs: Array<Awaited<ReturnType<typeof timedDoctor>>> = [];
+      for (let i = 0; i < RUNS; i++) runs.push(await timedDoctor(name));
+      const secs = runs.map((x) => x.seconds).sort((a, b) => a - b);
+      const r = runs.find((x) => x.seconds === median(secs))!;
+      const peak = Math.max(...runs.map((x) => x.peakMiB));
+      const slowRun = runs.find((x) => x.seconds === secs[secs.length - 1]);
+      console.log(
+        `${String(size).padEnd(6)} ${String(size * EVENTS_PER_POD).padEnd(7)} ${median(secs).toFixed(2).padStart(8)}  ${`${secs[0]!.toFixed(2)}-${secs[secs.length - 1]!.toFixed(2)}`.padStart(11)}  ${peak.toFixed(0).padStart(14)}  ${r.findings}` +
+          `${runs.some((x) => x.code === null || x.code > 1) ? ` (doctor exit ${runs.map((x) => x.code).join(',')})` : ''}` +
+          `${slowRun?.slowest ? `  slowest run waited for ${slowRun.slowest[0]} (${slowRun.slowest[1].toFixed(2)} s)` : ''}`,
+      );
     }
     return 0;
   } finally {

@@ -89,17 +89,11 @@ export function parseScan(node: string, stdout: string): NodeCerts {
   return out;
 }
 
+/** A control-plane client certificate and its key (read into memory for handshakes only). */
 export interface ClientPair {
   path: string;
   cert: string;
   key: string;
-}
-
-/** A control-plane client certificate and its key (read into memory for handshakes only). */
-export async function clientPair(na: NodeAccess, n: NodeCerts, path: string): Promise<ClientPair | undefined> {
-  const cert = n.files.find((f) => f.source === 'pki' && f.path === path)?.pem;
-  const key = (await mustReadNodeFile(na, n.node, keyPathOf(path)).catch(() => undefined))?.toString('utf8');
-  return cert && key ? { path, cert, key } : undefined;
 }
 
 /** The handshakes the control plane makes, made again with the control plane's own certificates:
@@ -148,16 +142,27 @@ export async function scanNode(na: NodeAccess, node: string): Promise<NodeCerts>
   }
 }
 
+const ETCD_CLIENT = `${PKI_DIR}/apiserver-etcd-client.crt`;
+const KUBELET_CLIENT = `${PKI_DIR}/apiserver-kubelet-client.crt`;
+
 /** Every node scanned, control-plane nodes first; endpoints probed with the first control plane's clients. */
 export async function scanCluster(na: NodeAccess, controlPlanes: string[], all: string[]): Promise<NodeCerts[]> {
   const order = [...controlPlanes, ...all.filter((n) => !controlPlanes.includes(n))];
+  // the control planes' client keys are read alongside the scans (each read is a round trip to a node)
+  const keyOf = (node: string, path: string) => mustReadNodeFile(na, node, keyPathOf(path)).then((b) => b.toString('utf8'), () => undefined);
+  const keys = new Map(controlPlanes.map((node) => [node, { etcd: keyOf(node, ETCD_CLIENT), kubelet: keyOf(node, KUBELET_CLIENT) }] as const));
   const scanned = await Promise.all(order.map((node) => scanNode(na, node)));
+  const pair = async (n: NodeCerts, path: string, key: Promise<string | undefined> | undefined): Promise<ClientPair | undefined> => {
+    const cert = n.files.find((f) => f.source === 'pki' && f.path === path)?.pem;
+    const k = await key;
+    return cert && k ? { path, cert, key: k } : undefined;
+  };
   // each control-plane node's kube-apiserver uses its own client certificates; the other nodes' kubelets are
-  // reached with the first control plane's (all key reads at once: each is a round trip to a node)
+  // reached with the first control plane's
   const pairs = new Map(
     await Promise.all(
       scanned.filter((n) => !n.error && controlPlanes.includes(n.node)).map(async (n) => {
-        const [etcd, kubelet] = await Promise.all([clientPair(na, n, `${PKI_DIR}/apiserver-etcd-client.crt`), clientPair(na, n, `${PKI_DIR}/apiserver-kubelet-client.crt`)]);
+        const [etcd, kubelet] = await Promise.all([pair(n, ETCD_CLIENT, keys.get(n.node)?.etcd), pair(n, KUBELET_CLIENT, keys.get(n.node)?.kubelet)]);
         return [n.node, { etcd, kubelet }] as const;
       }),
     ),

@@ -16,10 +16,11 @@ export function atOrAbove(findings: Finding[], threshold: Severity): Finding[] {
 }
 
 
-export function renderFindings(findings: Finding[], format: (typeof DOCTOR_FORMATS)[number], context: string, errors: DetectorError[] = [], threshold: Severity = 'info'): string {
+/** `collectSeconds`: how long each detector took to read the cluster (JSON only: which one a slow scan waited for) */
+export function renderFindings(findings: Finding[], format: (typeof DOCTOR_FORMATS)[number], context: string, errors: DetectorError[] = [], threshold: Severity = 'info', collectSeconds?: Record<string, number>): string {
   const safe = redactDeep(findings);
   const errs = redactDeep(errors);
-  if (format === 'json') return JSON.stringify({ context, findings: safe, errors: errs }, null, 2) + '\n';
+  if (format === 'json') return JSON.stringify({ context, findings: safe, errors: errs, ...(collectSeconds ? { collectSeconds } : {}) }, null, 2) + '\n';
   if (format === 'junit') return junit(safe, errs, context, threshold);
   const couldNot = errs.map((e) => `detector ${e.detector} could not look: ${e.message}`);
   if (safe.length === 0 && errs.length === 0) return format === 'markdown' ? `# faultline doctor: ${context}\n\nNo findings.\n` : `faultline doctor: ${context}: no findings\n`;

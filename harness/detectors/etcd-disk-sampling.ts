@@ -8,8 +8,9 @@ import { deltaHistogram, histogram, parseProm } from './prom-text.js';
 import { EARLY_WINDOW_MS, leaseLossesFromLines, MAX_WINDOW_MS, memberFromScrapes, restartsFromLogList, scrapeFromText, WINDOW_MS, type EtcdDiskSnapshot, type EtcdScrape, type LeaseLoss, type MemberSample, windowAnswers } from './etcd-disk-analysis.js';
 
 
-const SCRIPT = [
-  "curl -s -m 5 http://127.0.0.1:2381/metrics | grep -E '^etcd_(disk_wal_fsync_duration_seconds|disk_backend_commit_duration_seconds|server_leader_changes_seen_total)'",
+const METRICS = "curl -s -m 5 http://127.0.0.1:2381/metrics | grep -E '^etcd_(disk_wal_fsync_duration_seconds|disk_backend_commit_duration_seconds|server_leader_changes_seen_total)'";
+
+const LOGS = [
   "echo '---SLOW'",
   "grep -h 'took too long' /var/log/pods/kube-system_etcd-*/etcd/*.log 2>/dev/null | tail -n 2000 | cut -d' ' -f1",
   "echo '---RESTARTS'",
@@ -18,7 +19,30 @@ const SCRIPT = [
   // both components log it when they give up renewing their lease (then exit, and the kubelet restarts them)
   'for c in kube-controller-manager kube-scheduler; do grep -h -i \'leaderelection lost\' /var/log/pods/kube-system_${c}-*/${c}/*.log 2>/dev/null | tail -n 50 | cut -d" " -f1 | sed "s/^/$c /"; done',
   'true',
-].join('\n');
+];
+
+const SCRIPT = [METRICS, ...LOGS].join('\n');
+
+/** A process's first window, in one node command: a scrape, then one every 250 ms until the window holds the
+ *  syncs windowAnswers needs (two fsyncs and a commit, or three fsyncs) or lasts maxMs; then the logs. Prints
+ *  "---A <ms>", the first scrape, "---B <ms>", the last one and the log sections (times from the node's clock,
+ *  used only for the window's length). */
+export function firstWindowScript(minMs: number, maxMs: number): string {
+  return [
+    `m() { ${METRICS}; }`,
+    "n() { printf '%s\\n' \"$1\" | awk '/^etcd_disk_wal_fsync_duration_seconds_count/{w=$2} /^etcd_disk_backend_commit_duration_seconds_count/{k=$2} END{printf \"%d %d\\n\", w, k}'; }",
+    'ms() { echo $(( $(date +%s%N) / 1000000 )); }',
+    'a=$(m); t0=$(ms); set -- $(n "$a"); w0=$1; k0=$2; b=; t=$t0',
+    // no metrics (etcd down): no window to wait for
+    'while [ -n "$a" ]; do',
+    '  sleep 0.25; b=$(m); t=$(ms); set -- $(n "$b"); w=$(( $1 - w0 )); k=$(( $2 - k0 )); el=$(( t - t0 ))',
+    `  [ $el -ge ${maxMs} ] && break`,
+    `  [ $el -ge ${minMs} ] && { [ $w -ge 3 ] || { [ $w -ge 2 ] && [ $k -ge 1 ]; }; } && break`,
+    'done',
+    'echo "---A $t0"', 'printf \'%s\\n\' "$a"', 'echo "---B $t"', 'printf \'%s\\n\' "$b"',
+    ...LOGS,
+  ].join('\n');
+}
 
 interface NodeRead {
   scrape: EtcdScrape;
@@ -39,11 +63,30 @@ export function parseNodeRead(stdout: string, at: number): NodeRead {
   };
 }
 
+function checkedRead(node: string, res: { stdout: string; stderr: string; exitCode: number }, read: NodeRead): NodeRead {
+  if (!read.scrape.wal && !read.scrape.commit) throw new Error(`no etcd metrics on ${node} (curl 127.0.0.1:2381/metrics: exit ${res.exitCode} ${res.stderr.trim()})`);
+  return read;
+}
+
 export async function readNode(na: NodeAccess, node: string): Promise<NodeRead> {
   const res = await nodeSh(na, node, SCRIPT, 20_000);
-  const at = Date.now();
-  const read = parseNodeRead(res.stdout, at);
-  if (!read.scrape.wal && !read.scrape.commit) throw new Error(`no etcd metrics on ${node} (curl 127.0.0.1:2381/metrics: exit ${res.exitCode} ${res.stderr.trim()})`);
+  return checkedRead(node, res, parseNodeRead(res.stdout, Date.now()));
+}
+
+/** The first scrape and the last read of a first window (firstWindowScript's output); `at` is when it ended. */
+export function parseFirstWindow(stdout: string, at: number): { first: EtcdScrape; last: NodeRead } | undefined {
+  const a = /^---A (\d+)\n([\s\S]*?)^---B (\d+)\n([\s\S]*)$/m.exec(stdout);
+  if (!a) return undefined;
+  const length = Number(a[3]) - Number(a[1]);
+  return { first: scrapeFromText(a[2]!, at - length), last: parseNodeRead(a[4]!, at) };
+}
+
+async function readFirstWindow(na: NodeAccess, node: string, windowMs: number): Promise<{ first: EtcdScrape; last: NodeRead }> {
+  const res = await nodeSh(na, node, firstWindowScript(EARLY_WINDOW_MS, windowMs), 20_000 + windowMs);
+  const read = parseFirstWindow(res.stdout, Date.now());
+  if (!read) throw new Error(`no etcd metrics on ${node} (exit ${res.exitCode} ${res.stderr.trim()})`);
+  checkedRead(node, res, { ...read.last, scrape: read.first });
+  checkedRead(node, res, read.last);
   return read;
 }
 
@@ -51,11 +94,6 @@ const history = new Map<string, EtcdScrape[]>();
 
 /** sleeps ms; an abort ends it early (the caller's next read then fails on the aborted signal) */
 const wait = (ms: number, signal?: AbortSignal) => sleep(ms, signal).catch(() => {});
-
-/** When a process's first window is read again to see whether it already answers (ms after it starts). A healthy
- *  kind etcd fsyncs about twice a second (a busy one far more), so an early checkpoint usually answers; a one-shot
- *  scan (doctor) then takes a second of window or less instead of WINDOW_MS. */
-const CHECKPOINTS_MS = [EARLY_WINDOW_MS, 1_000, 1_750, 2_500, 3_500];
 
 /** A member sample over a window of at least windowMs. With `fresh`, two new scrapes windowMs apart (used by
  *  the runbook's verify, so nothing from before the remediation counts); otherwise the newest earlier scrape
@@ -77,14 +115,17 @@ export async function sampleMember(na: NodeAccess, node: string, opts: { windowM
     if (newest) {
       await until(newest.at + windowMs);
       base = newest;
-    } else {
+    } else if (opts.fresh) {
       base = (await readNode(na, node)).scrape;
-      past.push(base);
-      for (const at of opts.fresh ? [] : CHECKPOINTS_MS.filter((c) => c < windowMs)) {
-        await until(base.at + at);
-        const m = sample(base, await readNode(na, node));
-        if (windowAnswers(m)) return m;
-      }
+      await until(base.at + windowMs);
+    } else {
+      // the first window ends once it holds enough syncs to answer (a healthy kind etcd fsyncs about once or
+      // twice a second, a busy one far more): a one-shot scan (doctor) then waits about a second, not windowMs
+      const { first, last } = await readFirstWindow(na, node, windowMs);
+      past.push(first);
+      base = first;
+      const m = sample(first, last);
+      if (windowAnswers(m) || m.windowSeconds * 1000 >= windowMs) return m;
       await until(base.at + windowMs);
     }
   }

@@ -1,5 +1,6 @@
 import type { KubeContext } from '../cluster/context.js';
 import type { KubeClients } from '../cluster/kube.js';
+import type { ClusterRef, NodeRef, Provider } from '../cluster/types.js';
 import { admissionWebhooksDetector } from './admission-webhooks.js';
 import { podCreateRefusedDetector } from './pod-create-refused.js';
 import { containerConfigDetector } from './container-config.js';
@@ -45,6 +46,8 @@ export interface DetectorError {
 export interface Scan {
   findings: Finding[];
   errors: DetectorError[];
+  /** seconds each detector's collect took (detectors sharing a collect function share its time) */
+  collectSeconds: Record<string, number>;
 }
 
 /** A scan that found nothing while detectors could not look: not "quiet". Names every failing detector. */
@@ -93,17 +96,34 @@ export function scanReads(kube: KubeClients): KubeClients {
   return { ...kube, core: wrap(kube.core, 'core', true), apps: wrap(kube.apps, 'apps', true), objects: wrap(kube.objects, 'objects', false) };
 }
 
+/** The context's provider (when it has one) with its node list read once per scan: every node-level detector
+ *  asks for it, and each answer is a round trip to the provider. */
+function scanNodes(ctx: KubeContext): KubeContext {
+  const provider = (ctx as KubeContext & { provider?: Provider }).provider;
+  if (!provider) return ctx;
+  const lists = new Map<string, Promise<NodeRef[]>>();
+  const once: Provider = Object.create(provider);
+  once.nodes = (ref: ClusterRef) => {
+    if (!lists.has(ref.name)) lists.set(ref.name, provider.nodes(ref));
+    return lists.get(ref.name)!;
+  };
+  return { ...ctx, provider: once } as KubeContext;
+}
+
 /** Runs every detector; detectors sharing a collect function share one snapshot (one round of API reads), and
- *  every list is read once per scan (scanReads). */
+ *  every list (API objects, the provider's nodes) is read once per scan (scanReads, scanNodes). */
 export async function scan(ctx0: KubeContext, detectors: DetectorRegistry): Promise<Scan> {
-  const ctx = { ...ctx0, kube: scanReads(ctx0.kube) };
+  const ctx = { ...scanNodes(ctx0), kube: scanReads(ctx0.kube) };
   const snapshots = new Map<unknown, Promise<unknown>>();
   const findings: Finding[] = [];
   const errors: DetectorError[] = [];
   // all reads start together, so a hanging one does not delay the others
+  const took = new Map<unknown, number>();
+  const t0 = Date.now();
   for (const d of detectors.values()) {
-    if (!snapshots.has(d.collect)) snapshots.set(d.collect, bounded(d.collect(ctx), COLLECT_TIMEOUT_MS, d.id));
+    if (!snapshots.has(d.collect)) snapshots.set(d.collect, bounded(d.collect(ctx), COLLECT_TIMEOUT_MS, d.id).finally(() => took.set(d.collect, (Date.now() - t0) / 1000)));
   }
+  const collectSeconds: Record<string, number> = {};
   for (const d of detectors.values()) {
     try {
       findings.push(...d.analyze(await snapshots.get(d.collect)));
@@ -111,9 +131,10 @@ export async function scan(ctx0: KubeContext, detectors: DetectorRegistry): Prom
       // e.g. the API server is down: node-level detectors (etcd) still report, and every error is kept
       errors.push({ detector: d.id, message: err instanceof Error ? err.message : String(err) });
     }
+    collectSeconds[d.id] = took.get(d.collect) ?? 0;
   }
   const generic = new Set([...detectors.values()].filter((d) => d.generic).map((d) => d.id));
-  return { findings: dedupeFindings(findings, generic), errors };
+  return { findings: dedupeFindings(findings, generic), errors, collectSeconds };
 }
 
 /** The findings of a scan; throws ScanFailed (every error) when it found nothing while a detector failed. */

@@ -18,6 +18,13 @@ const f = (detector: string, severity: Finding['severity'], resource: string, ex
 describe('doctor output', () => {
   const findings = [f('pod-create-refused', 'critical', 'team/Deployment/web'), f('pod-pending', 'warning', 'team/Pod/big-1'), f('crashloop', 'warning', 'team/Pod/db-0', ' password=hunter2-long')];
 
+  test('JSON: findings, errors and each detector\'s collect time', () => {
+    const doc = JSON.parse(renderFindings(findings, 'json', 'kind-dev', [], 'info', { crashloop: 0.42, 'etcd-disk-latency': 1.1 }));
+    expect(doc.findings).toHaveLength(3);
+    expect(doc.collectSeconds).toEqual({ crashloop: 0.42, 'etcd-disk-latency': 1.1 });
+    expect(JSON.stringify(doc)).not.toContain('hunter2');
+  });
+
   test('JUnit: a test case per finding; below --severity skipped; detector errors are errors; secrets redacted', () => {
     const xml = renderFindings(findings, 'junit', 'kind-dev', [{ detector: 'control-plane-certs', message: 'no node access' }], 'critical');
     expect(XMLValidator.validate(xml)).toBe(true);

@@ -25,12 +25,13 @@ const buckets = (n: number, from: number) => Array.from({ length: 15 }, (_, i) =
 const FAST = 3; // <= 8 ms
 const SLOW = 10; // <= 1.024 s
 
-/** The node's etcd: each scrape shows `wal` more fsyncs and `commit` more commits, all of one latency. */
-function etcd(perScrape: { wal: number; commit: number; slow?: boolean }): void {
+/** The node's etcd: each scrape (the sampler scrapes every 250 ms in a first window) shows `wal` more fsyncs
+ *  and `commit` more commits, all of one latency, up to the `upTo`th scrape. */
+function etcd(perScrape: { wal: number; commit: number; slow?: boolean; upTo?: number }): void {
   const from = perScrape.slow ? SLOW : FAST;
-  for (let n = 1; n <= 40; n++) {
-    const w = n * perScrape.wal;
-    const c = n * perScrape.commit;
+  for (let n = 1; n <= 80; n++) {
+    const w = Math.min(n, perScrape.upTo ?? n) * perScrape.wal;
+    const c = Math.min(n, perScrape.upTo ?? n) * perScrape.commit;
     cp.write(`/metrics-${n}.txt`, [histText('etcd_disk_wal_fsync_duration_seconds', buckets(w, from), w * 0.6), histText('etcd_disk_backend_commit_duration_seconds', buckets(c, from), c * 0.6), ''].join('\n'));
   }
   cp.stub('curl', 'n=$(cat "$HOME/calls" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$HOME/calls"; cat "$HOME/metrics-$n.txt"');
@@ -63,10 +64,17 @@ describe('etcd-disk-latency window (FAKE node)', () => {
   });
 
   test('fewer than three slow syncs are not an answer: the window goes on', async () => {
-    // one more slow fsync per scrape: 1 at the 0.5 s checkpoint, 2 at 1 s, then the whole window
-    etcd({ wal: 1, commit: 0, slow: true });
+    // two slow fsyncs after the first scrape, then none
+    etcd({ wal: 1, commit: 0, slow: true, upTo: 3 });
     const m = await sampleMember(access(), 'cp', { windowMs: 1_500 });
     expect(m.windowSeconds).toBeGreaterThanOrEqual(1.5);
+  });
+
+  test('no metrics (etcd down): an error at once, not after the window', async () => {
+    cp.stub('curl', 'exit 7');
+    const t0 = Date.now();
+    await expect(sampleMember(access(), 'cp', { windowMs: 3_000 })).rejects.toThrow(/no etcd metrics on cp/);
+    expect(Date.now() - t0).toBeLessThan(2_500);
   });
 
   test('a fresh sample (the runbook verify) always takes its whole window', async () => {

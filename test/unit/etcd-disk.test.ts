@@ -1,5 +1,6 @@
 // etcd-disk-latency: histogram math and the analysis on fixture metrics (no cluster).
 import { describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
 import {
   analyzeEtcdDisk,
   memberFromScrapes,
@@ -27,6 +28,23 @@ function member(later: string, earlier = HEALTHY_T0, extra: Partial<MemberSample
 }
 
 describe('histogram math', () => {
+  test('parsing with prefixes keeps exactly the samples whose names start with them (property)', () => {
+    const name = fc.constantFrom('etcd_request_duration_seconds_bucket', 'etcd_request_total', 'apiserver_request_duration_seconds_count', 'apiserver_x', 'go_gc', 'e', 'etcd');
+    const line = fc.oneof(
+      fc.tuple(name, fc.constantFrom('', '{le="0.5"}', '{verb="GET",le="+Inf"}'), fc.nat(1000)).map(([n, l, v]) => `${n}${l} ${v}`),
+      fc.constantFrom('# HELP etcd_request_total x', '# TYPE apiserver_x counter', ''),
+    );
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 40 }), fc.subarray(['etcd_request_duration_seconds', 'apiserver_request_duration_seconds', 'etcd']), (lines, prefixes) => {
+        const text = lines.join('\n');
+        const want = parseProm(text).filter((x) => prefixes.some((p) => x.name.startsWith(p)));
+        const got = parseProm(text, prefixes);
+        const key = (x: { name: string; labels: object; value: number }) => JSON.stringify(x);
+        expect(got.map(key).sort()).toEqual(want.map(key).sort());
+      }),
+    );
+  });
+
   test('p99 interpolates inside the bucket like histogram_quantile', () => {
     const h = histogram(parseProm(histText('x', [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100, 100, 100, 100, 100], 60)), 'x')!;
     // all 100 observations in (0.512, 1.024]: rank 99 -> 0.512 + 0.512 * 99/100

@@ -35,8 +35,8 @@ unreachable cluster.`,
       const kube = await connectChecked(ref);
       // node-level detectors (etcd) read the nodes where the provider can reach them (a kind cluster made here)
       const ctx = { kube, ...(flags.namespace ? { namespaces: flags.namespace } : {}), provider: makeProvider(ref.provider), cluster: ref };
-      const { findings, errors } = await scan(ctx, builtinRegistries().detectors);
-      out(renderFindings(findings, format, ref.context, errors, threshold));
+      const { findings, errors, collectSeconds } = await scan(ctx, builtinRegistries().detectors);
+      out(renderFindings(findings, format, ref.context, errors, threshold, collectSeconds));
       // a detector that could not look is not a healthy answer
       process.exitCode = atOrAbove(findings, threshold).length || errors.length ? EXIT.failed : EXIT.ok;
     });
