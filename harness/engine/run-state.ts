@@ -55,6 +55,8 @@ export class RunState {
   injectEnd: number | undefined;
   detectedAt: number | undefined;
   detected: Finding[] = [];
+  /** the finding diagnose worked from (what --runbook-exec is told) */
+  diagnosed: Finding | undefined;
   diagnosis: Diagnosis | undefined;
 
   constructor(

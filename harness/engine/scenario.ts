@@ -78,7 +78,15 @@ export const ScenarioSchema = z
         deadlineSeconds: Seconds.default(120),
       })
       .strict(),
-    runbook: z.object({ id: z.string().min(1), params: Params.default({}) }).strict(),
+    runbook: z
+      .object({
+        id: z.string().min(1),
+        params: Params.default({}),
+        /** optional: a command (sh -c) that remediates instead of the runbook's own remediate(); the runbook's
+         *  diagnose and verify still run (verify decides) */
+        exec: z.string().min(1).optional(),
+      })
+      .strict(),
     /** "runbook" (default): detect, diagnose and remediate, then verify. "self": the cluster must recover on its
      *  own; detect, diagnose and remediate are skipped and verify (the runbook's check) must pass, TTR counted
      *  from the end of the inject stage */
@@ -97,6 +105,12 @@ export const ScenarioSchema = z
       .strict()
       .optional(),
     integrity: z.array(z.object({ check: z.string().min(1), params: Params.default({}) }).strict()).default([]),
+    /** optional: alerts that must fire while the fault is in place (seconds from the end of inject); a run with
+     *  them deploys the alerting stack (docs/alerts.md) */
+    alerts: z
+      .object({ expect: z.array(z.object({ name: z.string().min(1), within: Seconds }).strict()).default([]) })
+      .strict()
+      .optional(),
     deadlines: Deadlines.default({}),
     standardAlert: z
       .object({
@@ -120,6 +134,16 @@ export interface LoadedScenario extends Scenario {
   manifestPaths: string[];
   clusterConfigPath?: string;
   stageDeadlines: StageDeadlines;
+  /** set when this run deploys the alerting stack (--alerts, or the scenario's alerts block) */
+  alerting?: AlertingPlan;
+}
+
+export interface AlertingPlan {
+  expect: Array<{ name: string; within: number }>;
+  /** alerts the user's rule files define (reported with source "user") */
+  userAlerts: string[];
+  /** alerts of the standard set (source "builtin") */
+  builtinAlerts: string[];
 }
 
 /** The incident as a report shows it: the citation as one line, its parts, and the summary. */

@@ -1,4 +1,5 @@
 // Small helpers shared by the renderers.
+import type { AlertReport } from '../alerts/watch.js';
 import type { LoadResult } from '../load/types.js';
 import type { Report, ScenarioReport, StageReport } from './types.js';
 
@@ -48,4 +49,21 @@ export function loadLine(r: LoadResult): string {
 export function confirmed(sc: ScenarioReport): string {
   const c = sc.confirmedAfterSeconds;
   return c !== undefined && sc.ttrSeconds !== null && c > sc.ttrSeconds ? ` (confirmed after ${secs(c)})` : '';
+}
+
+/** "alert etcdHighFsyncDurations (builtin): fired after 612.3s (pending after 12s; expected within 900s)" */
+export function alertLine(a: AlertReport): string {
+  const when = [
+    a.pendingAfterSeconds !== undefined ? `pending after ${secs(a.pendingAfterSeconds)}` : undefined,
+    a.expectedWithin !== undefined ? `expected within ${secs(a.expectedWithin)}` : undefined,
+    a.inAlertmanager ? 'in Alertmanager' : undefined,
+  ].filter(Boolean);
+  const state = a.state === 'fired' ? `fired after ${secs(a.firedAfterSeconds)}` : a.state;
+  return `alert ${a.name} (${a.source}): ${state}${when.length ? ` (${when.join('; ')})` : ''}${a.note ? `: ${a.note}` : ''}`;
+}
+
+/** "team runbook `./fix.sh`: exit 0 after 3.2s" and its last output lines */
+export function runbookExecLines(r: NonNullable<ScenarioReport['runbookExec']>, lastLines = 5): string[] {
+  const out = r.output.split('\n').filter((l) => l.trim()).slice(-lastLines);
+  return [`team runbook \`${r.command}\`: ${r.timedOut ? 'stopped on the deadline' : `exit ${r.exitCode}`} after ${secs(r.durationSeconds)}`, ...out.map((l) => `  | ${l}`)];
 }

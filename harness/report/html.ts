@@ -1,5 +1,5 @@
 // A single self-contained HTML file (inline CSS, no scripts, no external assets) with one timeline per scenario.
-import { confirmed, offset, secs, totals, versusAlert } from './format.js';
+import { alertLine, confirmed, offset, runbookExecLines, secs, totals, versusAlert } from './format.js';
 import type { Report, ScenarioReport } from './types.js';
 
 export function esc(s: string): string {
@@ -37,6 +37,12 @@ function scenario(sc: ScenarioReport): string {
   }
   if (sc.diagnosis) parts.push(`<h3>Diagnosis</h3><p>${esc(sc.diagnosis.summary)}</p><pre>${esc(sc.diagnosis.details.join('\n'))}</pre>`);
   if (sc.remediation) parts.push(`<h3>Remediation (${esc(sc.remediation.mode)})</h3><ul>${sc.remediation.actions.map((a) => `<li>${esc(a)}</li>`).join('')}</ul>`);
+  if (sc.runbookExec) parts.push(`<pre>${esc(runbookExecLines(sc.runbookExec, 20).join('\n'))}</pre>`);
+  if (sc.alerts?.length) {
+    // beside TTD: when each alert fired, from the same start
+    const cls = (a: (typeof sc.alerts)[number]) => (a.state === 'fired' ? 'passed' : a.expectedWithin !== undefined ? 'failed' : 'skipped');
+    parts.push(`<h3>Alerts</h3><p>faultline's TTD ${secs(sc.ttdSeconds)}</p><ul>${sc.alerts.map((a) => `<li class="${cls(a)}">${esc(alertLine(a))}</li>`).join('')}</ul>`);
+  }
   if (sc.integrity.length) {
     parts.push(`<h3>Integrity</h3><ul>${sc.integrity.map((i) => `<li class="${i.ok ? 'passed' : 'failed'}">${esc(`${i.check} ${i.phase}: ${i.ok ? 'ok' : 'failed'} (${i.details})`)}</li>`).join('')}</ul>`);
   }

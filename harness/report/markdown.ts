@@ -1,4 +1,4 @@
-import { confirmed, loadLine, offset, secs, totals, versusAlert } from './format.js';
+import { alertLine, confirmed, loadLine, runbookExecLines, offset, secs, totals, versusAlert } from './format.js';
 import type { Report } from './types.js';
 
 function cell(s: string): string {
@@ -31,7 +31,9 @@ export function renderMarkdown(report: Report): string {
     }
     if (sc.diagnosis) out.push('', `### Diagnosis`, '', sc.diagnosis.summary, '', ...sc.diagnosis.details.map((d) => `    ${d}`));
     if (sc.remediation) out.push('', `### Remediation (${sc.remediation.mode})`, '', ...sc.remediation.actions.map((a) => `- ${a}`));
+    if (sc.runbookExec) out.push('', '```', ...runbookExecLines(sc.runbookExec, 20), '```');
     if (sc.load?.length) out.push('', '### Load', '', ...sc.load.map((l) => `- ${loadLine(l)}`));
+    if (sc.alerts?.length) out.push('', '### Alerts', '', ...sc.alerts.map((a) => `- ${alertLine(a)}`));
     if (sc.integrity.length) out.push('', '### Integrity', '', ...sc.integrity.map((i) => `- ${i.check} ${i.phase}: ${i.ok ? 'ok' : '**failed**'} (${i.details})`));
   }
   return out.join('\n') + '\n';

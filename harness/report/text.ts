@@ -1,4 +1,4 @@
-import { confirmed, loadLine, offset, pad, secs, totals, versusAlert } from './format.js';
+import { alertLine, confirmed, loadLine, runbookExecLines, offset, pad, secs, totals, versusAlert } from './format.js';
 import type { Report, ScenarioReport } from './types.js';
 
 export function timelineText(sc: ScenarioReport): string {
@@ -22,7 +22,9 @@ export function renderScenarioText(sc: ScenarioReport): string {
   }
   if (sc.diagnosis) lines.push(`  diagnosis: ${sc.diagnosis.summary}`, ...sc.diagnosis.details.map((d) => `    ${d}`));
   if (sc.remediation) lines.push(`  remediation (${sc.remediation.mode}): ${sc.remediation.actions.join('; ')}`);
+  if (sc.runbookExec) lines.push(...runbookExecLines(sc.runbookExec).map((l) => `  ${l}`));
   for (const l of sc.load ?? []) lines.push(`  ${loadLine(l)}`);
+  for (const a of sc.alerts ?? []) lines.push(`  ${alertLine(a)}`);
   for (const i of sc.integrity) lines.push(`  integrity ${i.check} ${i.phase}: ${i.ok ? 'ok' : 'FAILED'} (${i.details})`);
   return lines.join('\n');
 }

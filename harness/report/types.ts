@@ -1,4 +1,5 @@
 // Report schema, version 1. Additive changes keep the version; anything else bumps it.
+import type { AlertReport } from '../alerts/watch.js';
 import type { IntegrityResult } from '../integrity/types.js';
 import type { LoadResult } from '../load/types.js';
 import type { Citation } from '../core/citation.js';
@@ -46,6 +47,11 @@ export interface ScenarioReport {
   remediation?: { mode: string; actions: string[] };
   /** the scenario's load probe: before the fault, during detection, after the fix (additive field) */
   load?: LoadResult[];
+  /** the team's own remediation (--runbook-exec), when it ran instead of the runbook's (additive field) */
+  runbookExec?: { command: string; exitCode: number | null; durationSeconds: number; output: string; timedOut?: boolean };
+  /** with the alerting stack: every expected alert, then every other that was pending or firing, times from the
+   *  end of inject like TTD (additive field) */
+  alerts?: AlertReport[];
 }
 
 export interface Report {

@@ -47,6 +47,25 @@ gobuild "local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION" "github.com/ran
   "-X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION" github.com/rancher/local-path-provisioner=local-path-provisioner
 gobuild "k6-$K6_VERSION" "go.k6.io/k6@$K6_VERSION" "" "" go.k6.io/k6=k6
 gobuild "kwok-$KWOK_VERSION" "sigs.k8s.io/kwok@$KWOK_VERSION" "" "" sigs.k8s.io/kwok/cmd/kwok=kwok
+# the web UIs' assets are not built (the builtinassets tag is off): the harness uses the HTTP APIs only
+gobuild "prometheus-$PROMETHEUS_VERSION" "github.com/prometheus/prometheus@$PROMETHEUS_VERSION" "" \
+  "-X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION" \
+  "github.com/prometheus/prometheus/cmd/prometheus=prometheus github.com/prometheus/prometheus/cmd/promtool=promtool"
+# Alertmanager embeds its built UI (ui/app/dist), which its module does not ship: it builds from a copy of the
+# module with a one-page placeholder there, through a replace directive
+am_source() {
+  local dir; dir=$(go mod download -json "github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -f "$dir/ui/web.go" ] || { echo "no ui/web.go in github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION ($dir)"; return 1; }
+  rm -rf "$AM_SRC"; cp -r "$dir" "$AM_SRC"; chmod -R u+w "$AM_SRC"
+  mkdir -p "$AM_SRC/ui/app/dist/elm" "$AM_SRC/ui/app/dist/mantine"
+  for d in elm mantine; do echo '<!doctype html><title>Alertmanager</title><p>UI not built (faultline forge): use the HTTP API.' > "$AM_SRC/ui/app/dist/$d/index.html"; done
+}
+AM_SRC=$SRC_CACHE/alertmanager-source-$ALERTMANAGER_VERSION
+[ -f "$BIN_CACHE/alertmanager-$ALERTMANAGER_VERSION/.complete" ] || step "alertmanager-source-$ALERTMANAGER_VERSION" am_source
+gobuild "alertmanager-$ALERTMANAGER_VERSION" "github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION" \
+  "replace github.com/prometheus/alertmanager => $AM_SRC" \
+  "-X github.com/prometheus/common/version.Version=$ALERTMANAGER_VERSION" \
+  "github.com/prometheus/alertmanager/cmd/alertmanager=alertmanager"
 
 # kwok run on its own (not through kwokctl) needs the lifecycle stages as config: the ones kwokctl passes
 # (node-initialize, heartbeat with lease, and the pod stages), taken from the module's kustomize/stage

@@ -159,6 +159,12 @@ build_component_images() {
   binary_image "docker.io/flannel/flannel:$FLANNEL_VERSION" "$NET_IMAGE" /usr/local/bin/ "" "$B/flannel-$FLANNEL_VERSION/flanneld"
   binary_image "docker.io/rancher/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION" "$DEBIAN_IMAGE" /usr/local/bin/ "" \
     "$B/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION/local-path-provisioner"
+  # the alerting stack: loaded into a cluster only by a run that asks for alerts (so not in the node image);
+  # promtool stays on the host, where rule files are checked before a run changes anything
+  binary_image "faultline/prometheus:$PROMETHEUS_VERSION" "$DEBIAN_IMAGE" /usr/local/bin/ '["/usr/local/bin/prometheus"]' \
+    "$B/prometheus-$PROMETHEUS_VERSION/prometheus"
+  binary_image "faultline/alertmanager:$ALERTMANAGER_VERSION" "$DEBIAN_IMAGE" /usr/local/bin/ '["/usr/local/bin/alertmanager"]' \
+    "$B/alertmanager-$ALERTMANAGER_VERSION/alertmanager"
 }
 
 main() {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The offline forge: builds what is missing (Kubernetes, etcd, CoreDNS, kind, flannel,
-# local-path-provisioner, k6, and every image), reusing everything cached.
+# local-path-provisioner, k6, kwok, Prometheus and Alertmanager, and every image), reusing everything cached.
 # FAULTLINE_FORGE=auto (default) skips the image builds where stock kind images can be pulled;
 # =always forges regardless; =never only builds the CLI tools.
 source "$(dirname "$0")/lib.sh"
@@ -33,5 +33,6 @@ mkdir -p "$BIN_CACHE/current"
 ln -sfn "$BIN_CACHE/kind-$KIND_VERSION/kind" "$BIN_CACHE/current/kind"
 ln -sfn "$BIN_CACHE/k6-$K6_VERSION/k6" "$BIN_CACHE/current/k6"
 ln -sfn "$BIN_CACHE/kwok-$KWOK_VERSION/kwok" "$BIN_CACHE/current/kwok"
+ln -sfn "$BIN_CACHE/prometheus-$PROMETHEUS_VERSION/promtool" "$BIN_CACHE/current/promtool"
 [ -x "$BIN_CACHE/kubernetes-$KUBERNETES_VERSION/kubectl" ] && ln -sfn "$BIN_CACHE/kubernetes-$KUBERNETES_VERSION/kubectl" "$BIN_CACHE/current/kubectl"
 log "forge finished in $((SECONDS - t0))s (tools in $BIN_CACHE/current)"

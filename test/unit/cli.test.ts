@@ -124,6 +124,18 @@ describe('CLI bad input (built CLI, no cluster)', () => {
     expectBadInput(cli(['run', 'statefulset-env-conflict', '--report-dir', join(file, 'sub')]), /--report-dir .*a-file\/sub: cannot be created \(.*a-file is not a directory\)/);
   });
 
+  test('alert flags: a bad expectation, an undefined alert, a missing or bad rule file are refused before anything', () => {
+    expectBadInput(cli(['run', 'etcd-slow-disk', '--expect-alert', 'not a name']), /--expect-alert "not a name": not NAME or NAME=SECONDS/);
+    expectBadInput(cli(['run', 'etcd-slow-disk', '--expect-alert', 'NoSuchAlert=60']), /expected alert NoSuchAlert defined by no rule of the run/);
+    expectBadInput(cli(['run', 'etcd-slow-disk', '--alert-rules', join(tmp.path, 'missing.yaml')]), /--alert-rules .*missing\.yaml: does not exist/);
+    const bad = join(tmp.path, 'bad-rules.yaml');
+    writeFileSync(bad, 'groups:\n  - name: g\n    rules:\n      - alert: Broken\n        expr: "sum(("\n');
+    // promtool from the forge when it is there; without it, that is the one line
+    const promtool = join(process.env.FAULTLINE_CACHE ?? join(process.env.HOME ?? '', '.cache', 'faultline'), 'bin', 'current', 'promtool');
+    const r = cli(['run', 'etcd-slow-disk', '--alert-rules', bad], existsSync(promtool) ? { FAULTLINE_PROMTOOL: promtool } : {});
+    expectBadInput(r, existsSync(promtool) ? /bad-rules\.yaml: promtool check rules: / : /promtool not found/);
+  });
+
   test('recover names an unreadable journal and exits 1: something is left it could not check', () => {
     const journals = join(tmp.path, 'state', 'journal');
     mkdirSync(journals, { recursive: true });

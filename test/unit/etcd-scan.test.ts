@@ -29,7 +29,10 @@ describe('scanAll with a failing detector', () => {
   test('every detector error is kept, not only the first', async () => {
     const certsDown: Detector<unknown> = { id: 'certs', description: '', collect: async () => { throw new Error('no node access'); }, analyze: () => [] };
     const reg: DetectorRegistry = new Map([['api', apiDown], ['certs', certsDown], ['node', nodeFinds]]);
-    expect(await scan(ctx, reg)).toEqual({ findings: [finding], errors: [{ detector: 'api', message: 'connection refused' }, { detector: 'certs', message: 'no node access' }] });
+    const res = await scan(ctx, reg);
+    expect(res).toMatchObject({ findings: [finding], errors: [{ detector: 'api', message: 'connection refused' }, { detector: 'certs', message: 'no node access' }] });
+    // every detector's collect time, the failed ones' too
+    expect(Object.keys(res.collectSeconds).sort()).toEqual(['api', 'certs', 'node']);
     const quiet: DetectorRegistry = new Map([['api', apiDown], ['certs', certsDown]]);
     await expect(scanAll(ctx, quiet)).rejects.toThrow('detector api: connection refused; detector certs: no node access');
   });

@@ -27,12 +27,12 @@ function importedFolders(file: string): string[] {
 }
 
 // what each folder may import (beyond itself); plug-ins may use each other's libraries but never the engine
-const PLUGINS = ['faults', 'detectors', 'runbooks', 'integrity', 'fixtures', 'load', 'certs', 'mtls'];
+const PLUGINS = ['faults', 'detectors', 'runbooks', 'integrity', 'fixtures', 'load', 'certs', 'mtls', 'alerts'];
 const ALLOWED: Record<string, string[]> = {
   core: [],
   cluster: ['core'],
   ...Object.fromEntries(PLUGINS.map((p) => [p, ['core', 'cluster', ...PLUGINS, 'report']])),
-  report: ['core', 'integrity', 'load'],
+  report: ['core', 'integrity', 'load', 'alerts'],
   engine: ['core', 'cluster', ...PLUGINS, 'report'],
   cli: ['core', 'cluster', ...PLUGINS, 'report', 'engine'],
 };

@@ -15,6 +15,7 @@ import type { LoadedScenario } from '../../engine/scenario.js';
 import { assertInjectionAllowed } from '../../engine/safety.js';
 import { parseFaultParams, resolveScenarios, withFaultParams } from '../../engine/scenario-loader.js';
 import { HOLD_ENV, holdAfterApplyMs } from '../../engine/hold.js';
+import { withAlerting } from '../../engine/alerting.js';
 import { runSuite, type ClusterTarget } from '../../engine/suite.js';
 import { FORMATS, REPORT_FILES, render, type Format } from '../../report/render.js';
 import { EXIT, collect, connectChecked, newRunId, parseChoice, parseProvider, progressPrinter, providerReady, resolveExistingTarget, say, signalExit, trapSignals, type SignalDeps, out } from '../common.js';
@@ -33,6 +34,12 @@ export interface RunFlags {
   faultParam?: string[];
   /** leave stdout to the caller (bench prints its own table) */
   quiet?: boolean;
+  /** deploy the alerting stack (docs/alerts.md); implied by the two below */
+  alerts?: boolean;
+  alertRules?: string[];
+  expectAlert?: string[];
+  /** the team's own remediation, for a single scenario */
+  runbookExec?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -50,6 +57,10 @@ export function registerRun(program: Command): void {
     .option('--report-dir <dir>', 'write report.json, junit.xml, report.md and report.html there')
     .option('-o, --output <format>', `stdout format: ${FORMATS.join(', ')}`, 'text')
     .option('--fault-param <key=value>', "override one of the scenario's fault params (repeatable; one scenario only)", collect, [])
+    .option('--runbook-exec <command>', "your own remediation instead of the runbook's (sh -c, with KUBECONFIG and FAULTLINE_* set; the runbook's verify decides; one scenario only)")
+    .option('--alerts', 'deploy Prometheus and Alertmanager with the standard etcd and Kubernetes alerts, and report which fired and when')
+    .option('--alert-rules <file>', 'your own Prometheus rule file or PrometheusRule manifest, checked with promtool first (repeatable; implies --alerts)', collect, [])
+    .option('--expect-alert <name[=seconds]>', 'an alert that must fire within that many seconds of the fault (default 1200); the fault is held for it (repeatable; implies --alerts)', collect, [])
     .addHelpText(
       'after',
       `
@@ -59,6 +70,12 @@ Examples:
   faultline run statefulset-env-conflict --cluster faultline-dev --keep
   faultline run etcd-slow-disk --fault-param delayMs=2000     a slower disk than the scenario's 500 ms
   faultline run statefulset-env-conflict --provider existing --context staging --allow-context staging
+  faultline run etcd-slow-disk --alert-rules team-rules.yaml --expect-alert EtcdWalFsyncSlow=120
+  faultline run statefulset-env-conflict --runbook-exec ./fix-postgres.sh
+
+--runbook-exec gets KUBECONFIG, FAULTLINE_CONTEXT, FAULTLINE_RUN_ID, FAULTLINE_NAMESPACE, FAULTLINE_RESOURCE
+(namespace/Kind/name of the finding) and FAULTLINE_FINDING_JSON; its exit code, time and last 4 KiB of output
+(redacted) go in the report.
 
 Exit codes: 0 all passed, 1 a scenario failed, 2 bad input (nothing changed), 130/143/129 interrupted (SIGINT, SIGTERM, SIGHUP).
 
@@ -68,6 +85,16 @@ Test hook: ${HOLD_ENV}=<ms> holds the inject stage that long after the fault is 
     .action(async (ids: string[], flags: RunFlags) => {
       process.exitCode = await run(ids, flags);
     });
+}
+
+/** --runbook-exec applies to one scenario: a team's script fixes one failure */
+export function withRunbookExec(scenarios: LoadedScenario[], command: string | undefined): LoadedScenario[] {
+  if (command === undefined) return scenarios;
+  if (!command.trim()) throw new UserError('--runbook-exec was given an empty command', 'pass the command that remediates');
+  if (scenarios.length !== 1) throw new UserError('--runbook-exec needs exactly one scenario', 'run the scenarios one at a time');
+  const sc = scenarios[0]!;
+  if (sc.recovery === 'self') throw new UserError(`${sc.id} recovers on its own: it runs no runbook`, 'drop --runbook-exec');
+  return [{ ...sc, runbook: { ...sc.runbook, exec: command } }];
 }
 
 /** --fault-param applies to one scenario: the same key may mean different things to different faults */
@@ -83,7 +110,7 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
   const kind = parseProvider(flags.provider);
   if (flags.all && ids.length) throw new UserError('both --all and scenario ids given', 'pass one or the other');
   const registries = builtinRegistries();
-  const scenarios = withOverrides(resolveScenarios(ids, !!flags.all, registries), flags.faultParam ?? [], registries);
+  const scenarios = await withAlerting(withRunbookExec(withOverrides(resolveScenarios(ids, !!flags.all, registries), flags.faultParam ?? [], registries), flags.runbookExec), flags);
   try {
     holdAfterApplyMs();
   } catch (err) {

@@ -1,6 +1,8 @@
 // detect: the expected detectors name the fault with its evidence (TTD from the end of inject), while the
 // scenario's load runs alongside.
 import { loadLine } from '../../report/format.js';
+import { AlertWatch } from '../../alerts/watch.js';
+import { alertingExtraSeconds, recordAlerts, settleAlerts } from '../alerting.js';
 import { waitForFindings } from '../detect-wait.js';
 import { runLoadPhase } from '../load-phases.js';
 import { round2, type RunState, type Stage } from '../run-state.js';
@@ -13,9 +15,13 @@ export function selfHealing(st: RunState): string | undefined {
 export const detectStage: Stage = {
   name: 'detect',
   skip: selfHealing,
+  // expected alerts may take longer than the detector: the fault is held for them
+  extraSeconds: (st) => alertingExtraSeconds(st.sc),
   async run(st, s) {
     const { sc, deps } = st;
     const ctx = st.ctx(s);
+    const watch = sc.alerting ? new AlertWatch(ctx.kube.kc) : undefined;
+    watch?.start();
     // traffic during the fault: its own failures are not detection's concern (they are logged), and it stops
     // with the stage when detection fails
     const loadStop = new AbortController();
@@ -32,6 +38,7 @@ export const detectStage: Stage = {
     } catch (err) {
       loadStop.abort(err);
       await during;
+      if (watch) await recordAlerts(st, watch);
       throw err;
     } finally {
       s.signal.removeEventListener('abort', onStageAbort);
@@ -41,6 +48,7 @@ export const detectStage: Stage = {
     st.report.findings = st.detected.map(({ detector, summary, rootCause, evidence, runbook }) => ({ detector, summary, rootCause, evidence, runbook }));
     const load = await during;
     if (load) st.recordLoad(load);
+    if (watch) await settleAlerts(st, watch, s.signal, s.progress);
     return `${st.detected.map((f) => f.summary).join(' | ')}${load ? `; ${loadLine(load)}` : ''}`;
   },
 };

@@ -1,0 +1,107 @@
+// The alerting stack as a set-up: journaled before anything exists, deployed (images loaded into the nodes, then
+// the objects of manifests.ts), ready once Prometheus has scraped etcd and loaded its rules; reverted on every exit
+// path and by `faultline recover`, its cluster-scoped RBAC included. Only objects labelled as faultline's are
+// deleted.
+import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { z } from 'zod';
+import { apiRawGet } from '../cluster/api-raw.js';
+import type { RunContext } from '../cluster/context.js';
+import { isNotFound } from '../cluster/kube.js';
+import { controlPlaneNodes } from '../cluster/node-access.js';
+import { MANAGED_BY } from '../core/labels.js';
+import { sleep } from '../core/poll.js';
+import type { Fault } from '../faults/types.js';
+import { ALERTS_NAMESPACE, PROMETHEUS_PORT, stackNames, stackObjects, type StackNames } from './manifests.js';
+
+export const PROMETHEUS_IMAGE = 'faultline/prometheus:v0.316.0';
+export const ALERTMANAGER_IMAGE = 'faultline/alertmanager:v0.35.0';
+
+const Params = z.object({ rules: z.string().min(1) }).strict();
+type Params = z.infer<typeof Params>;
+
+export interface AlertingStackRecord extends StackNames {
+  runId: string;
+}
+
+const READY_WITHIN_MS = 180_000;
+const GONE_WITHIN_MS = 180_000;
+
+export const prometheusPath = (path: string) => `/api/v1/namespaces/${ALERTS_NAMESPACE}/services/http:prometheus:${PROMETHEUS_PORT}/proxy${path}`;
+
+/** Prometheus answers, has scraped etcd at least once, and has loaded every rule group. */
+async function stackReady(ctx: RunContext): Promise<string | undefined> {
+  try {
+    const targets = JSON.parse(await apiRawGet(ctx.kube.kc, prometheusPath('/api/v1/targets?state=active'), 5_000)) as { data: { activeTargets: Array<{ labels: { job: string }; health: string; lastError?: string }> } };
+    const etcd = targets.data.activeTargets.find((t) => t.labels.job === 'etcd');
+    if (!etcd || etcd.health !== 'up') return `Prometheus has not scraped etcd yet${etcd?.lastError ? ` (${etcd.lastError})` : ''}`;
+    const rules = JSON.parse(await apiRawGet(ctx.kube.kc, prometheusPath('/api/v1/rules?type=alert'), 5_000)) as { data: { groups: unknown[] } };
+    if (rules.data.groups.length === 0) return 'Prometheus has loaded no rule group yet';
+    return undefined;
+  } catch (err) {
+    return `Prometheus does not answer yet (${(err as Error).message.split('\n')[0]})`;
+  }
+}
+
+async function deleteOurs(ctx: RunContext, obj: Record<string, any>): Promise<void> {
+  const ref = { apiVersion: obj.apiVersion as string, kind: obj.kind as string, metadata: { name: obj.metadata.name as string, ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace as string } : {}) } };
+  try {
+    const live = (await ctx.kube.objects.read(ref)) as KubernetesObject;
+    if (live.metadata?.labels?.[MANAGED_BY.key] !== MANAGED_BY.value) {
+      ctx.log(`${obj.kind} ${obj.metadata.name} is not labelled as faultline's; left in place`);
+      return;
+    }
+    if (!live.metadata?.deletionTimestamp) await ctx.kube.objects.delete(ref);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
+
+export const alertingStack: Fault<Params, AlertingStackRecord> = {
+  type: 'alerting-stack',
+  description: 'Prometheus and Alertmanager (forged) in a namespace of their own, scraping etcd, the API server, the kubelets and the control plane, with the run\'s rules',
+  paramsSchema: Params,
+
+  async plan(ctx) {
+    return { ...stackNames(ctx.runId), runId: ctx.runId };
+  },
+
+  async apply(ctx, p, r) {
+    const [node] = await controlPlaneNodes({ provider: ctx.provider, cluster: ctx.cluster });
+    if (!node) throw new Error('no control-plane node to run Prometheus on');
+    const { skipped } = await ctx.provider.loadImages(ctx.cluster, [PROMETHEUS_IMAGE, ALERTMANAGER_IMAGE]);
+    if (skipped.length) throw new Error(`${skipped.join(', ')} not in the local Docker; run make forge (FAULTLINE_FORGE=always builds them where stock images can be pulled)`);
+    for (const obj of stackObjects(r, { node, rules: p.rules, prometheusImage: PROMETHEUS_IMAGE, alertmanagerImage: ALERTMANAGER_IMAGE })) {
+      await ctx.kube.objects.patch(obj as KubernetesObject, undefined, undefined, 'faultline', true, PatchStrategy.ServerSideApply);
+    }
+    const until = Date.now() + READY_WITHIN_MS;
+    for (;;) {
+      const why = await stackReady(ctx);
+      if (!why) return;
+      if (Date.now() > until) throw new Error(`the alerting stack is not ready after ${READY_WITHIN_MS / 1000}s: ${why}`);
+      ctx.log(`alerting stack: ${why}`);
+      await sleep(2_000, ctx.signal);
+    }
+  },
+
+  async revert(ctx, r) {
+    // cluster-scoped first (they outlive the namespace), then the namespace and everything in it
+    const objs = stackObjects(r, { node: '', rules: '', prometheusImage: '', alertmanagerImage: '' });
+    for (const obj of objs.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'ClusterRole')) await deleteOurs(ctx, obj);
+    await deleteOurs(ctx, objs.find((o) => o.kind === 'Namespace')!);
+    const until = Date.now() + GONE_WITHIN_MS;
+    for (;;) {
+      try {
+        await ctx.kube.core.readNamespace({ name: r.namespace });
+      } catch (err) {
+        if (isNotFound(err)) return;
+        if (Date.now() > until) throw err;
+      }
+      if (Date.now() > until) throw new Error(`namespace ${r.namespace} still there after ${GONE_WITHIN_MS / 1000}s`);
+      await sleep(2_000, ctx.signal);
+    }
+  },
+
+  describe(r) {
+    return `alerting stack of run ${r.runId}: namespace ${r.namespace}, ClusterRole and ClusterRoleBinding ${r.clusterRole}, deleted`;
+  },
+};

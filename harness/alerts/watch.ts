@@ -1,0 +1,151 @@
+// Which alerts were pending and firing during a fault, and when: Prometheus' /api/v1/alerts and Alertmanager's
+// /api/v2/alerts read every few seconds through the API server's service proxy, each alert's first pending and first
+// firing time kept (Prometheus' activeAt for pending; the first read that saw it firing for firing). The report's
+// entries are computed from that record by a pure function.
+import { apiRawGet } from '../cluster/api-raw.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { sleep } from '../core/poll.js';
+import { ALERTS_NAMESPACE, ALERTMANAGER_PORT } from './manifests.js';
+import { prometheusPath } from './stack.js';
+
+export type AlertSource = 'builtin' | 'user' | 'external';
+export type AlertState = 'fired' | 'pending' | 'not-fired' | 'not-evaluable';
+
+export interface ExpectedAlert {
+  name: string;
+  /** seconds from the end of inject */
+  within: number;
+}
+
+export interface AlertReport {
+  name: string;
+  source: AlertSource;
+  state: AlertState;
+  /** seconds from the end of inject; absent when it never was */
+  pendingAfterSeconds?: number;
+  firedAfterSeconds?: number;
+  /** whether Alertmanager had it (firing alerts only) */
+  inAlertmanager?: boolean;
+  expectedWithin?: number;
+  note?: string;
+}
+
+export interface Seen {
+  /** ms epoch */
+  pendingAt?: number;
+  firedAt?: number;
+  inAlertmanager?: boolean;
+}
+
+export interface PromAlert {
+  labels: { alertname: string };
+  state: 'pending' | 'firing' | 'inactive';
+  activeAt?: string;
+}
+
+/** Folds one read of Prometheus' and Alertmanager's alerts into the record (first times win). */
+export function observe(seen: Map<string, Seen>, prom: PromAlert[], amNames: Set<string>, at: number): void {
+  for (const a of prom) {
+    if (a.state === 'inactive') continue;
+    const s = seen.get(a.labels.alertname) ?? {};
+    const active = a.activeAt ? Date.parse(a.activeAt) : at;
+    s.pendingAt = Math.min(s.pendingAt ?? Infinity, Number.isFinite(active) ? active : at);
+    if (a.state === 'firing') s.firedAt ??= at;
+    if (amNames.has(a.labels.alertname)) s.inAlertmanager = true;
+    seen.set(a.labels.alertname, s);
+  }
+}
+
+const after = (t: number | undefined, from: number) => (t === undefined ? undefined : Math.max(0, Math.round((t - from) / 10) / 100));
+
+/** The report's alert entries: every expected alert (fired, pending, not-fired or not-evaluable), then every other
+ *  alert that was pending or firing. */
+export function alertReports(opts: {
+  seen: Map<string, Seen>;
+  injectEnd: number;
+  expected: ExpectedAlert[];
+  sourceOf(name: string): AlertSource | undefined;
+  notEvaluable: Record<string, string>;
+}): AlertReport[] {
+  const out: AlertReport[] = [];
+  const entry = (name: string, expectedWithin?: number): AlertReport => {
+    const s = opts.seen.get(name);
+    const source = opts.sourceOf(name) ?? 'external';
+    const why = opts.notEvaluable[name];
+    if (why && !s) return { name, source, state: 'not-evaluable', note: why, ...(expectedWithin !== undefined ? { expectedWithin } : {}) };
+    const fired = after(s?.firedAt, opts.injectEnd);
+    const pending = after(s?.pendingAt, opts.injectEnd);
+    const inTime = fired !== undefined && (expectedWithin === undefined || fired <= expectedWithin);
+    const state: AlertState = inTime ? 'fired' : pending !== undefined && fired === undefined ? 'pending' : 'not-fired';
+    const note =
+      !opts.sourceOf(name) && !s ? 'no rule of this stack defines it' : fired !== undefined && !inTime ? `fired after ${fired}s, later than the ${expectedWithin}s expected` : undefined;
+    return {
+      name,
+      source,
+      state,
+      ...(pending !== undefined ? { pendingAfterSeconds: pending } : {}),
+      ...(fired !== undefined ? { firedAfterSeconds: fired } : {}),
+      ...(s?.inAlertmanager ? { inAlertmanager: true } : {}),
+      ...(expectedWithin !== undefined ? { expectedWithin } : {}),
+      ...(note ? { note } : {}),
+    };
+  };
+  for (const e of opts.expected) out.push(entry(e.name, e.within));
+  for (const name of [...opts.seen.keys()].sort()) if (!opts.expected.some((e) => e.name === name)) out.push(entry(name));
+  return out;
+}
+
+/** Whether every expected alert has fired (the fault can go) or can no longer fire in time. */
+export function expectationsSettled(seen: Map<string, Seen>, expected: ExpectedAlert[], injectEnd: number, now: number, notEvaluable: Record<string, string>): boolean {
+  return expected.every((e) => seen.get(e.name)?.firedAt !== undefined || notEvaluable[e.name] !== undefined || now - injectEnd >= e.within * 1000);
+}
+
+export async function readAlerts(kc: KubeConfig): Promise<{ prom: PromAlert[]; am: Set<string> }> {
+  const prom = JSON.parse(await apiRawGet(kc, prometheusPath('/api/v1/alerts'), 5_000)) as { data: { alerts: PromAlert[] } };
+  let am = new Set<string>();
+  try {
+    const list = JSON.parse(await apiRawGet(kc, `/api/v1/namespaces/${ALERTS_NAMESPACE}/services/http:alertmanager:${ALERTMANAGER_PORT}/proxy/api/v2/alerts`, 5_000)) as Array<{ labels: { alertname: string } }>;
+    am = new Set(list.map((a) => a.labels.alertname));
+  } catch {
+    // Alertmanager's view is extra: Prometheus' is the one that decides
+  }
+  return { prom: prom.data.alerts, am };
+}
+
+/** Reads alerts every intervalMs until stopped; read errors (an API server the fault slows) are logged and retried. */
+export class AlertWatch {
+  readonly seen = new Map<string, Seen>();
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  lastError: string | undefined;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly intervalMs = 3_000,
+  ) {}
+
+  start(): void {
+    this.loop = (async () => {
+      while (!this.stopped) {
+        await this.readOnce();
+        await sleep(this.intervalMs).catch(() => {});
+      }
+    })();
+  }
+
+  async readOnce(): Promise<void> {
+    try {
+      const { prom, am } = await readAlerts(this.kc);
+      observe(this.seen, prom, am, Date.now());
+      this.lastError = undefined;
+    } catch (err) {
+      this.lastError = (err as Error).message.split('\n')[0];
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    await this.readOnce();
+  }
+}

@@ -1,0 +1,98 @@
+// What a run's alerting needs, decided before anything changes: the rules (the standard set and the user's
+// checked files), the alerts expected and by when, and the alerting stack as the scenario's first set-up (so it is
+// journaled, reverted and recovered like any other).
+import { UserError } from '../core/errors.js';
+import { rulesText } from '../alerts/manifests.js';
+import { loadUserRules } from '../alerts/rule-files.js';
+import { alertingStack } from '../alerts/stack.js';
+import { NOT_EVALUABLE, STANDARD_RULE_GROUPS } from '../alerts/standard-rules.js';
+import { alertReports, expectationsSettled, type AlertSource, type AlertWatch } from '../alerts/watch.js';
+import { sleep } from '../core/poll.js';
+import type { RunState } from './run-state.js';
+import type { AlertingPlan, LoadedScenario } from './scenario.js';
+
+export interface AlertFlags {
+  alerts?: boolean;
+  alertRules?: string[];
+  /** NAME or NAME=SECONDS */
+  expectAlert?: string[];
+}
+
+/** An expected alert with no time given must fire while the fault is held this long (20 minutes). */
+export const DEFAULT_WITHIN = 1_200;
+
+export function parseExpectAlert(pairs: string[]): Array<{ name: string; within: number }> {
+  return pairs.map((p) => {
+    const m = /^([A-Za-z_:][A-Za-z0-9_:]*)(?:=(\d+))?$/.exec(p.trim());
+    if (!m) throw new UserError(`--expect-alert ${JSON.stringify(p)}: not NAME or NAME=SECONDS`, 'e.g. --expect-alert etcdHighFsyncDurations=900');
+    const within = m[2] === undefined ? DEFAULT_WITHIN : Number(m[2]);
+    if (within < 1 || within > 86_400) throw new UserError(`--expect-alert ${p}: ${within} s is outside 1..86400`, 'give the seconds from the end of inject');
+    return { name: m[1]!, within };
+  });
+}
+
+const builtinAlerts = [...new Set(STANDARD_RULE_GROUPS.flatMap((g) => g.rules.map((r) => r.alert)))];
+
+/** The scenarios as this run must run them: unchanged when nothing asks for alerts. */
+export async function withAlerting(scenarios: LoadedScenario[], flags: AlertFlags): Promise<LoadedScenario[]> {
+  const cliExpect = parseExpectAlert(flags.expectAlert ?? []);
+  const files = flags.alertRules ?? [];
+  const wanted = (sc: LoadedScenario) => !!flags.alerts || files.length > 0 || cliExpect.length > 0 || !!sc.alerts;
+  if (!scenarios.some(wanted)) return scenarios;
+  const user = files.length ? await loadUserRules(files) : { groups: [], alerts: [] };
+  const rules = rulesText([...STANDARD_RULE_GROUPS, ...user.groups]);
+  return scenarios.map((sc) => {
+    if (!wanted(sc)) return sc;
+    // the command line's expectation of an alert replaces the scenario's
+    const expect = [...(sc.alerts?.expect ?? []).filter((e) => !cliExpect.some((c) => c.name === e.name)), ...cliExpect];
+    const unknown = expect.filter((e) => !builtinAlerts.includes(e.name) && !user.alerts.includes(e.name) && !(e.name in NOT_EVALUABLE));
+    if (unknown.length) {
+      throw new UserError(
+        `${sc.id}: expected alert${unknown.length > 1 ? 's' : ''} ${unknown.map((e) => e.name).join(', ')} defined by no rule of the run`,
+        `give the rule file that defines ${unknown.length > 1 ? 'them' : 'it'} with --alert-rules, or pick one of: ${builtinAlerts.join(', ')}`,
+      );
+    }
+    return {
+      ...sc,
+      victim: { ...sc.victim, setup: [{ type: alertingStack.type, params: { rules } }, ...sc.victim.setup] },
+      alerting: { expect, userAlerts: user.alerts, builtinAlerts },
+    };
+  });
+}
+
+/** Seconds deploy may take beyond its deadline with the alerting stack (image load, then its first etcd scrape) */
+export const ALERTING_DEPLOY_SECONDS = 240;
+
+/** Seconds detect may take beyond its deadline: the latest time an expected alert may fire. */
+export function alertingExtraSeconds(sc: LoadedScenario): number {
+  return sc.alerting ? Math.max(0, ...sc.alerting.expect.map((e) => e.within)) : 0;
+}
+
+function sourceOf(plan: AlertingPlan): (name: string) => AlertSource | undefined {
+  return (name) => (plan.userAlerts.includes(name) ? 'user' : plan.builtinAlerts.includes(name) ? 'builtin' : undefined);
+}
+
+/** Holds the fault until every expected alert has fired or can no longer fire in time, then stops the watch and
+ *  puts the alerts in the report. Throws when an expected alert did not fire in time (the scenario fails). */
+export async function settleAlerts(st: RunState, watch: AlertWatch, signal: AbortSignal, progress: (m: string) => void): Promise<void> {
+  const plan = st.sc.alerting!;
+  const injectEnd = st.injectEnd!;
+  try {
+    while (!expectationsSettled(watch.seen, plan.expect, injectEnd, Date.now(), NOT_EVALUABLE)) {
+      const waiting = plan.expect.filter((e) => watch.seen.get(e.name)?.firedAt === undefined).map((e) => `${e.name} (${watch.seen.get(e.name)?.pendingAt ? 'pending' : 'not yet'}, ${e.within}s allowed)`);
+      progress(`holding the fault for the expected alerts: ${waiting.join(', ')}${watch.lastError ? `; last read: ${watch.lastError}` : ''}`);
+      await sleep(5_000, signal);
+    }
+  } finally {
+    await recordAlerts(st, watch);
+  }
+  const missed = (st.report.alerts ?? []).filter((a) => a.expectedWithin !== undefined && a.state !== 'fired');
+  if (missed.length) throw new Error(`expected alert${missed.length > 1 ? 's' : ''} did not fire in time: ${missed.map((a) => `${a.name} (${a.state}${a.note ? `: ${a.note}` : ''})`).join(', ')}`);
+}
+
+/** Stops the watch and puts what it saw in the report (also when detect failed before the alerts settled). */
+export async function recordAlerts(st: RunState, watch: AlertWatch): Promise<void> {
+  const plan = st.sc.alerting!;
+  await watch.stop();
+  st.report.alerts = alertReports({ seen: watch.seen, injectEnd: st.injectEnd!, expected: plan.expect, sourceOf: sourceOf(plan), notEvaluable: NOT_EVALUABLE });
+}

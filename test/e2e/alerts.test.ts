@@ -1,0 +1,113 @@
+// End to end: the alerting stack on a real kind cluster (single.yaml, from `faultline cluster up`). A team's own
+// rule file with a fast etcd WAL fsync alert fires during etcd-slow-disk and shows in the JSON and JUnit reports;
+// an expected standard alert that cannot fire in the time given fails the scenario with not-fired; after each run,
+// and after SIGKILL followed by `faultline recover`, no monitoring object is left (namespace, ClusterRole, binding).
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { XMLParser } from 'fast-xml-parser';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { assertBuilt, cleanUpClusterUp, e2eTempDir, expectPassed, runCli, startCli, type CliProcess } from './support.js';
+
+jest.setTimeout(40 * 60_000);
+
+const tmp = e2eTempDir('alerts');
+const stateDir = join(tmp, 'state');
+const env = { FAULTLINE_STATE_DIR: stateDir };
+const name = `faultline-e2e-alerts-${randomBytes(2).toString('hex')}`;
+const started: CliProcess[] = [];
+let created = false;
+let kc: k8s.KubeConfig;
+
+const RULES = join(tmp, 'team-rules.yaml');
+// a team's own alert: etcd's WAL fsync p99 over one minute above 100 ms for 20 s (the standard one waits 10 min)
+writeFileSync(
+  RULES,
+  `groups:
+  - name: team-etcd
+    rules:
+      - alert: TeamEtcdWalFsyncSlow
+        expr: histogram_quantile(0.99, rate(etcd_disk_wal_fsync_duration_seconds_bucket[1m])) > 0.1
+        for: 20s
+        labels: { severity: page }
+`,
+);
+
+/** Monitoring objects faultline's alerting stack would leave: its namespace, and cluster-scoped RBAC. */
+async function monitoringLeft(): Promise<string[]> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+  const left: string[] = [];
+  try {
+    const ns = await core.readNamespace({ name: 'faultline-alerts' });
+    left.push(`namespace faultline-alerts (${ns.status?.phase})`);
+  } catch (err) {
+    if ((err as { code?: number }).code !== 404) throw err;
+  }
+  for (const r of (await rbac.listClusterRole()).items) if (r.metadata?.name?.startsWith('faultline-alerts')) left.push(`ClusterRole ${r.metadata.name}`);
+  for (const b of (await rbac.listClusterRoleBinding()).items) if (b.metadata?.name?.startsWith('faultline-alerts')) left.push(`ClusterRoleBinding ${b.metadata.name}`);
+  return left;
+}
+
+const junitCases = (dir: string) => {
+  const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_' }).parse(readFileSync(join(dir, 'junit.xml'), 'utf8'));
+  const cases = doc.testsuites.testsuite.testcase as Array<Record<string, any>>;
+  return Object.fromEntries((Array.isArray(cases) ? cases : [cases]).map((c) => [c['@_name'], c]));
+};
+
+beforeAll(async () => {
+  assertBuilt();
+  const up = await runCli(['cluster', 'up', '--name', name, '--config', 'kind-configs/single.yaml'], env, 20 * 60_000, 'cluster-up');
+  created = true;
+  expect(up.code).toBe(0);
+  kc = new k8s.KubeConfig();
+  kc.loadFromFile(/^kubeconfig (.+)$/m.exec(up.stdout)![1]!);
+});
+
+afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp, recover: true }));
+
+describe('alerts during etcd-slow-disk', () => {
+  test("the team's own fast alert fires, and shows in the JSON and JUnit reports; nothing is left", async () => {
+    const dir = join(tmp, 'report-user');
+    const res = await runCli(['run', 'etcd-slow-disk', '--cluster', name, '--alert-rules', RULES, '--expect-alert', 'TeamEtcdWalFsyncSlow=300', '--report-dir', dir], env, 25 * 60_000, 'alerts-user');
+    expectPassed(res, dir);
+    const sc = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).scenarios[0];
+    const team = sc.alerts.find((a: any) => a.name === 'TeamEtcdWalFsyncSlow');
+    expect(team).toMatchObject({ source: 'user', state: 'fired', expectedWithin: 300 });
+    expect(team.firedAfterSeconds).toBeGreaterThan(0);
+    console.log(`[alerts] TeamEtcdWalFsyncSlow pending after ${team.pendingAfterSeconds}s, fired after ${team.firedAfterSeconds}s; faultline TTD ${sc.ttdSeconds}s`);
+    const tc = junitCases(dir)['etcd-slow-disk/TeamEtcdWalFsyncSlow'];
+    expect(tc).toBeDefined();
+    expect(tc.failure).toBeUndefined();
+    expect(await monitoringLeft()).toEqual([]);
+  });
+
+  test('an expected standard alert that cannot fire in time fails the scenario with not-fired, and still reverts', async () => {
+    const dir = join(tmp, 'report-notfired');
+    // etcdHighFsyncDurations waits 10 minutes (for: 10m): it cannot fire within 60 s
+    const res = await runCli(['run', 'etcd-slow-disk', '--cluster', name, '--expect-alert', 'etcdHighFsyncDurations=60', '--report-dir', dir], env, 25 * 60_000, 'alerts-notfired');
+    expect(res.code).toBe(1);
+    const sc = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).scenarios[0];
+    expect(sc.status).toBe('failed');
+    expect(sc.reason).toContain('etcdHighFsyncDurations (');
+    expect(sc.alerts.find((a: any) => a.name === 'etcdHighFsyncDurations')).toMatchObject({ source: 'builtin', expectedWithin: 60 });
+    expect(['not-fired', 'pending']).toContain(sc.alerts.find((a: any) => a.name === 'etcdHighFsyncDurations').state);
+    expect(sc.stages.find((s: any) => s.name === 'revert').status).toBe('passed');
+    expect(junitCases(dir)['etcd-slow-disk/etcdHighFsyncDurations'].failure['@_type']).toBe('AlertNotFired');
+    expect(await monitoringLeft()).toEqual([]);
+  });
+
+  test('SIGKILL while the stack and the fault are in place: recover removes the stack too', async () => {
+    const run = startCli(['run', 'etcd-slow-disk', '--cluster', name, '--alerts'], { ...env, FAULTLINE_TEST_HOLD_AFTER_APPLY_MS: '600000' }, 'alerts-sigkill');
+    started.push(run);
+    await run.waitForLine(/^faultline: holding 600000ms after apply/, 15 * 60_000);
+    expect((await monitoringLeft()).length).toBeGreaterThan(0);
+    run.child.kill('SIGKILL');
+    await run.exited(60_000);
+    const rec = await runCli(['recover'], env, 10 * 60_000, 'recover');
+    expect(rec.code).toBe(0);
+    expect(rec.stdout).toContain('alerting stack of run');
+    expect(await monitoringLeft()).toEqual([]);
+  });
+});
