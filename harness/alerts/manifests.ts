@@ -5,6 +5,7 @@
 // port-forwarded.
 import { stringify } from 'yaml';
 import { MANAGED_BY } from '../core/labels.js';
+import { RUN_ID_ANNOTATION } from '../faults/victim-namespace.js';
 import type { RuleGroup } from './standard-rules.js';
 
 export const ALERTS_NAMESPACE = 'faultline-alerts';
@@ -17,9 +18,15 @@ export interface StackNames {
   namespace: string;
   /** cluster-scoped: the ClusterRole and its binding share this name */
   clusterRole: string;
+  /** the run that made it: its namespace carries this in the annotation victim-namespace reverts by */
+  runId: string;
 }
 
-export const stackNames = (runId: string): StackNames => ({ namespace: ALERTS_NAMESPACE, clusterRole: `faultline-alerts-${runId}`.slice(0, 63) });
+export const stackNames = (runId: string): StackNames => ({ namespace: ALERTS_NAMESPACE, clusterRole: `faultline-alerts-${runId}`.slice(0, 63), runId });
+
+/** Paths of the two HTTP APIs through the API server's service proxy */
+export const prometheusApi = (path: string) => `/api/v1/namespaces/${ALERTS_NAMESPACE}/services/http:prometheus:${PROMETHEUS_PORT}/proxy${path}`;
+export const alertmanagerApi = (path: string) => `/api/v1/namespaces/${ALERTS_NAMESPACE}/services/http:alertmanager:${ALERTMANAGER_PORT}/proxy${path}`;
 
 const labels = (app: string) => ({ [MANAGED_BY.key]: MANAGED_BY.value, app });
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -114,7 +121,7 @@ export function stackObjects(n: StackNames, opts: { node: string; rules: string;
     spec: { selector: { app }, ports: [{ name: 'http', port, targetPort: port }] },
   });
   return [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: n.namespace, labels: labels('faultline-alerts') } },
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: n.namespace, labels: labels('faultline-alerts'), annotations: { [RUN_ID_ANNOTATION]: n.runId } } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta('faultline-alerts') },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',

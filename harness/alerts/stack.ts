@@ -11,7 +11,8 @@ import { controlPlaneNodes } from '../cluster/node-access.js';
 import { MANAGED_BY } from '../core/labels.js';
 import { sleep } from '../core/poll.js';
 import type { Fault } from '../faults/types.js';
-import { ALERTS_NAMESPACE, PROMETHEUS_PORT, stackNames, stackObjects, type StackNames } from './manifests.js';
+import { victimNamespace } from '../faults/victim-namespace.js';
+import { prometheusApi, stackNames, stackObjects, type StackNames } from './manifests.js';
 
 export const PROMETHEUS_IMAGE = 'faultline/prometheus:v0.316.0';
 export const ALERTMANAGER_IMAGE = 'faultline/alertmanager:v0.35.0';
@@ -19,22 +20,17 @@ export const ALERTMANAGER_IMAGE = 'faultline/alertmanager:v0.35.0';
 const Params = z.object({ rules: z.string().min(1) }).strict();
 type Params = z.infer<typeof Params>;
 
-export interface AlertingStackRecord extends StackNames {
-  runId: string;
-}
+export type AlertingStackRecord = StackNames;
 
 const READY_WITHIN_MS = 180_000;
-const GONE_WITHIN_MS = 180_000;
-
-export const prometheusPath = (path: string) => `/api/v1/namespaces/${ALERTS_NAMESPACE}/services/http:prometheus:${PROMETHEUS_PORT}/proxy${path}`;
 
 /** Prometheus answers, has scraped etcd at least once, and has loaded every rule group. */
 async function stackReady(ctx: RunContext): Promise<string | undefined> {
   try {
-    const targets = JSON.parse(await apiRawGet(ctx.kube.kc, prometheusPath('/api/v1/targets?state=active'), 5_000)) as { data: { activeTargets: Array<{ labels: { job: string }; health: string; lastError?: string }> } };
+    const targets = JSON.parse(await apiRawGet(ctx.kube.kc, prometheusApi('/api/v1/targets?state=active'), 5_000)) as { data: { activeTargets: Array<{ labels: { job: string }; health: string; lastError?: string }> } };
     const etcd = targets.data.activeTargets.find((t) => t.labels.job === 'etcd');
     if (!etcd || etcd.health !== 'up') return `Prometheus has not scraped etcd yet${etcd?.lastError ? ` (${etcd.lastError})` : ''}`;
-    const rules = JSON.parse(await apiRawGet(ctx.kube.kc, prometheusPath('/api/v1/rules?type=alert'), 5_000)) as { data: { groups: unknown[] } };
+    const rules = JSON.parse(await apiRawGet(ctx.kube.kc, prometheusApi('/api/v1/rules?type=alert'), 5_000)) as { data: { groups: unknown[] } };
     if (rules.data.groups.length === 0) return 'Prometheus has loaded no rule group yet';
     return undefined;
   } catch (err) {
@@ -62,7 +58,7 @@ export const alertingStack: Fault<Params, AlertingStackRecord> = {
   paramsSchema: Params,
 
   async plan(ctx) {
-    return { ...stackNames(ctx.runId), runId: ctx.runId };
+    return stackNames(ctx.runId);
   },
 
   async apply(ctx, p, r) {
@@ -84,21 +80,11 @@ export const alertingStack: Fault<Params, AlertingStackRecord> = {
   },
 
   async revert(ctx, r) {
-    // cluster-scoped first (they outlive the namespace), then the namespace and everything in it
+    // cluster-scoped first (they outlive the namespace), then the namespace and everything in it, the way a run's
+    // victim namespace goes: only when labelled as faultline's and annotated with this run, waited for until gone
     const objs = stackObjects(r, { node: '', rules: '', prometheusImage: '', alertmanagerImage: '' });
     for (const obj of objs.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'ClusterRole')) await deleteOurs(ctx, obj);
-    await deleteOurs(ctx, objs.find((o) => o.kind === 'Namespace')!);
-    const until = Date.now() + GONE_WITHIN_MS;
-    for (;;) {
-      try {
-        await ctx.kube.core.readNamespace({ name: r.namespace });
-      } catch (err) {
-        if (isNotFound(err)) return;
-        if (Date.now() > until) throw err;
-      }
-      if (Date.now() > until) throw new Error(`namespace ${r.namespace} still there after ${GONE_WITHIN_MS / 1000}s`);
-      await sleep(2_000, ctx.signal);
-    }
+    await victimNamespace.revert(ctx, { namespace: r.namespace, runId: r.runId });
   },
 
   describe(r) {

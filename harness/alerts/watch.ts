@@ -5,8 +5,7 @@
 import { apiRawGet } from '../cluster/api-raw.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { sleep } from '../core/poll.js';
-import { ALERTS_NAMESPACE, ALERTMANAGER_PORT } from './manifests.js';
-import { prometheusPath } from './stack.js';
+import { alertmanagerApi, prometheusApi } from './manifests.js';
 
 export type AlertSource = 'builtin' | 'user' | 'external';
 export type AlertState = 'fired' | 'pending' | 'not-fired' | 'not-evaluable';
@@ -101,10 +100,10 @@ export function expectationsSettled(seen: Map<string, Seen>, expected: ExpectedA
 }
 
 export async function readAlerts(kc: KubeConfig): Promise<{ prom: PromAlert[]; am: Set<string> }> {
-  const prom = JSON.parse(await apiRawGet(kc, prometheusPath('/api/v1/alerts'), 5_000)) as { data: { alerts: PromAlert[] } };
+  const prom = JSON.parse(await apiRawGet(kc, prometheusApi('/api/v1/alerts'), 5_000)) as { data: { alerts: PromAlert[] } };
   let am = new Set<string>();
   try {
-    const list = JSON.parse(await apiRawGet(kc, `/api/v1/namespaces/${ALERTS_NAMESPACE}/services/http:alertmanager:${ALERTMANAGER_PORT}/proxy/api/v2/alerts`, 5_000)) as Array<{ labels: { alertname: string } }>;
+    const list = JSON.parse(await apiRawGet(kc, alertmanagerApi('/api/v2/alerts'), 5_000)) as Array<{ labels: { alertname: string } }>;
     am = new Set(list.map((a) => a.labels.alertname));
   } catch {
     // Alertmanager's view is extra: Prometheus' is the one that decides

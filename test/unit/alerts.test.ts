@@ -13,6 +13,7 @@ import { alertReports, expectationsSettled, observe, type Seen } from '../../har
 import { findBinary } from '../../harness/cluster/binaries.js';
 import { UserError } from '../../harness/core/errors.js';
 import { MANAGED_BY } from '../../harness/core/labels.js';
+import { RUN_ID_ANNOTATION } from '../../harness/faults/victim-namespace.js';
 import { repoRoot } from '../../harness/core/paths.js';
 import { parseExpectAlert, withAlerting } from '../../harness/engine/alerting.js';
 import { loadScenario } from '../../harness/engine/scenario-loader.js';
@@ -159,6 +160,8 @@ describe('the stack', () => {
   test("every object is labelled as faultline's; the images are the forged versions", () => {
     const objs = stackObjects(stackNames('20261201-120000-ab12'), { node: 'cp', rules: rulesText(STANDARD_RULE_GROUPS), prometheusImage: PROMETHEUS_IMAGE, alertmanagerImage: ALERTMANAGER_IMAGE });
     for (const o of objs) expect(o.metadata.labels[MANAGED_BY.key]).toBe(MANAGED_BY.value);
+    // the namespace is reverted like a victim namespace: only when annotated with the run that made it
+    expect(objs.find((o) => o.kind === 'Namespace')!.metadata.annotations[RUN_ID_ANNOTATION]).toBe('20261201-120000-ab12');
     expect(objs.filter((o) => o.metadata.namespace).every((o) => o.metadata.namespace === ALERTS_NAMESPACE)).toBe(true);
     const tools = readFileSync(join(repoRoot(), 'images', 'tools.env'), 'utf8');
     expect(PROMETHEUS_IMAGE).toBe(`faultline/prometheus:${/^PROMETHEUS_VERSION=(\S+)$/m.exec(tools)![1]}`);
