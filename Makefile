@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 FAULTLINE := node dist/harness/cli/main.js
 
-.PHONY: help setup forge build test test-unit test-e2e demo bench bench-forge bench-etcd-disk bench-interrupts bench-doctor bench-doctor-scale clean-clusters
+.PHONY: help setup forge build test test-unit test-e2e demo bench bench-forge bench-etcd-disk bench-interrupts bench-doctor bench-doctor-scale bench-alerts clean-clusters
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ bench-doctor: forge build ## doctor on the corpus (test/corpus) on a new cluster
 
 bench-doctor-scale: forge build ## doctor's scan time and peak memory at 250-2000 pods (kwok nodes; SIZES=...)
 	@node dist/bench/doctor-scale.js
+
+bench-alerts: forge build ## when the standard alerts fire on real faults (held up to 20 min each) against faultline's TTD (CASES=..., WITHIN=s)
+	@node dist/bench/alerts.js
 
 bench-forge: setup build ## measure the forge (cold and warm), kind create vs faultline cluster up, delete, node memory
 	@bash images/scripts/bench-forge.sh

@@ -5,7 +5,7 @@
 import { apiRawGet } from '../cluster/api-raw.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { sleep } from '../core/poll.js';
-import { alertmanagerApi, prometheusApi } from './manifests.js';
+import { ALERTMANAGER_PORT, PROMETHEUS_PORT, alertmanagerApi, prometheusApi } from './manifests.js';
 
 export type AlertSource = 'builtin' | 'user' | 'external';
 export type AlertState = 'fired' | 'pending' | 'not-fired' | 'not-evaluable';
@@ -99,6 +99,43 @@ export function expectationsSettled(seen: Map<string, Seen>, expected: ExpectedA
   return expected.every((e) => seen.get(e.name)?.firedAt !== undefined || notEvaluable[e.name] !== undefined || now - injectEnd >= e.within * 1000);
 }
 
+/** One read of a stack's alerts: Prometheus' (pending and firing) and the names Alertmanager holds. */
+export type AlertReader = () => Promise<{ prom: PromAlert[]; am: Set<string> }>;
+
+const NODE_SPLIT = '---faultline-alertmanager---';
+/** Both APIs read with curl on the node the stack runs on (it has the host's network there). */
+export const NODE_READ = `curl -sf -m 5 http://127.0.0.1:${PROMETHEUS_PORT}/api/v1/alerts; echo; echo '${NODE_SPLIT}'; curl -sf -m 5 http://127.0.0.1:${ALERTMANAGER_PORT}/api/v2/alerts || true`;
+
+export function parseNodeRead(stdout: string): { prom: PromAlert[]; am: Set<string> } {
+  const [promText = '', amText = ''] = stdout.split(NODE_SPLIT);
+  const prom = (JSON.parse(promText) as { data: { alerts: PromAlert[] } }).data.alerts;
+  let am = new Set<string>();
+  try {
+    am = new Set((JSON.parse(amText) as Array<{ labels: { alertname: string } }>).map((a) => a.labels.alertname));
+  } catch {
+    // Alertmanager's view is extra
+  }
+  return { prom, am };
+}
+
+/** The stack a run deployed: through the API server's service proxy; when that fails (a fault that takes the API
+ *  server down) and a node command can be run, with curl on the node Prometheus runs on, so the alerts of a
+ *  control-plane outage are seen while it lasts. */
+export function clusterStackReader(kc: KubeConfig, onNode?: (script: string) => Promise<string>): AlertReader {
+  return async () => {
+    try {
+      return await readAlerts(kc);
+    } catch (err) {
+      if (!onNode) throw err;
+      try {
+        return parseNodeRead(await onNode(NODE_READ));
+      } catch (nodeErr) {
+        throw new Error(`${(err as Error).message.split('\n')[0]}; on the node: ${(nodeErr as Error).message.split('\n')[0]}`);
+      }
+    }
+  };
+}
+
 export async function readAlerts(kc: KubeConfig): Promise<{ prom: PromAlert[]; am: Set<string> }> {
   const prom = JSON.parse(await apiRawGet(kc, prometheusApi('/api/v1/alerts'), 5_000)) as { data: { alerts: PromAlert[] } };
   let am = new Set<string>();
@@ -119,9 +156,12 @@ export class AlertWatch {
   lastError: string | undefined;
 
   constructor(
-    private readonly kc: KubeConfig,
+    private readonly read: AlertReader,
     private readonly intervalMs = 3_000,
   ) {}
+
+  /** names of the alerts firing at the last good read */
+  firingNow: string[] = [];
 
   start(): void {
     this.loop = (async () => {
@@ -134,8 +174,9 @@ export class AlertWatch {
 
   async readOnce(): Promise<void> {
     try {
-      const { prom, am } = await readAlerts(this.kc);
+      const { prom, am } = await this.read();
       observe(this.seen, prom, am, Date.now());
+      this.firingNow = [...new Set(prom.filter((a) => a.state === 'firing').map((a) => a.labels.alertname))].sort();
       this.lastError = undefined;
     } catch (err) {
       this.lastError = (err as Error).message.split('\n')[0];

@@ -5,6 +5,7 @@ import { toolVersion } from '../core/paths.js';
 import { EXIT, say } from './common.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerDrill } from './commands/drill.js';
 import { registerInject } from './commands/inject.js';
 import { registerList, registerReport, registerRunbook } from './commands/info.js';
 import { registerRecover } from './commands/recover.js';
@@ -41,12 +42,14 @@ Examples:
   faultline list                                   scenarios and the incidents they replay
   faultline run statefulset-env-conflict           full reproduction on a new kind cluster
   faultline doctor --context staging               detectors only, changes nothing
+  faultline drill etcd-slow-disk --deadline 20m    a game day: people fix it, faultline times them
   faultline recover                                undo faults left by a killed run
 
 Environment: FAULTLINE_STATE_DIR, FAULTLINE_CACHE, FAULTLINE_SCENARIOS_DIR, FAULTLINE_KIND, FAULTLINE_NODE_IMAGE.`,
     );
   registerList(program);
   registerRun(program);
+  registerDrill(program);
   registerBench(program);
   registerDoctor(program);
   registerInject(program);

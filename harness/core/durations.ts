@@ -19,3 +19,11 @@ export function assertTimerMs(ms: number, what: string): void {
     throw new RangeError(`${what}: ${ms} ms is outside 0..${MAX_TIMER_MS} ms`);
   }
 }
+
+/** "900", "90s", "15m" or "2h" as seconds (1..MAX_SECONDS); undefined for anything else. */
+export function parseSeconds(raw: string): number | undefined {
+  const m = /^(\d+)\s*(s|m|h)?$/.exec(raw.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
+  return n >= 1 && n <= MAX_SECONDS ? n : undefined;
+}

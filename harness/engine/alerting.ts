@@ -6,7 +6,10 @@ import { rulesText } from '../alerts/manifests.js';
 import { loadUserRules } from '../alerts/rule-files.js';
 import { alertingStack } from '../alerts/stack.js';
 import { NOT_EVALUABLE, STANDARD_RULE_GROUPS } from '../alerts/standard-rules.js';
-import { alertReports, expectationsSettled, type AlertSource, type AlertWatch } from '../alerts/watch.js';
+import { externalAlertNames, externalReader, parseStackUrl, type ExternalStack } from '../alerts/external.js';
+import { AlertWatch, alertReports, clusterStackReader, expectationsSettled, type AlertSource } from '../alerts/watch.js';
+import type { KubeContext } from '../cluster/context.js';
+import { controlPlaneNodes, nodeAccess, nodeSh } from '../cluster/node-access.js';
 import { sleep } from '../core/poll.js';
 import type { RunState } from './run-state.js';
 import type { AlertingPlan, LoadedScenario } from './scenario.js';
@@ -16,6 +19,9 @@ export interface AlertFlags {
   alertRules?: string[];
   /** NAME or NAME=SECONDS */
   expectAlert?: string[];
+  /** the team's own stack, read-only: nothing is deployed */
+  prometheus?: string;
+  alertmanager?: string;
 }
 
 /** An expected alert with no time given must fire while the fault is held this long (20 minutes). */
@@ -33,9 +39,20 @@ export function parseExpectAlert(pairs: string[]): Array<{ name: string; within:
 
 const builtinAlerts = [...new Set(STANDARD_RULE_GROUPS.flatMap((g) => g.rules.map((r) => r.alert)))];
 
+/** --prometheus/--alertmanager checked (bad input before anything changes); undefined when not given. */
+function externalStack(flags: AlertFlags): ExternalStack | undefined {
+  if (flags.alertmanager && !flags.prometheus) throw new UserError('--alertmanager needs --prometheus: Prometheus decides what is pending and firing', 'add --prometheus URL');
+  if (!flags.prometheus) return undefined;
+  if (flags.alerts) throw new UserError('--alerts deploys a stack and --prometheus reads yours', 'pass one or the other');
+  if (flags.alertRules?.length) throw new UserError('--alert-rules goes into the stack faultline deploys, not into yours', 'load the rules into your Prometheus, or drop --prometheus');
+  return { prometheus: parseStackUrl('--prometheus', flags.prometheus), ...(flags.alertmanager ? { alertmanager: parseStackUrl('--alertmanager', flags.alertmanager) } : {}) };
+}
+
 /** The scenarios as this run must run them: unchanged when nothing asks for alerts. */
 export async function withAlerting(scenarios: LoadedScenario[], flags: AlertFlags): Promise<LoadedScenario[]> {
   const cliExpect = parseExpectAlert(flags.expectAlert ?? []);
+  const external = externalStack(flags);
+  if (external) return withExternal(scenarios, external, cliExpect);
   const files = flags.alertRules ?? [];
   const wanted = (sc: LoadedScenario) => !!flags.alerts || files.length > 0 || cliExpect.length > 0 || !!sc.alerts;
   if (!scenarios.some(wanted)) return scenarios;
@@ -60,6 +77,42 @@ export async function withAlerting(scenarios: LoadedScenario[], flags: AlertFlag
   });
 }
 
+/** Every scenario watches the team's stack; expected alerts must be ones its rules define. */
+async function withExternal(scenarios: LoadedScenario[], external: ExternalStack, cliExpect: Array<{ name: string; within: number }>): Promise<LoadedScenario[]> {
+  const defined = await externalAlertNames(external.prometheus);
+  return scenarios.map((sc) => {
+    const expect = [...(sc.alerts?.expect ?? []).filter((e) => !cliExpect.some((c) => c.name === e.name)), ...cliExpect];
+    const unknown = expect.filter((e) => !defined.includes(e.name));
+    if (unknown.length) {
+      throw new UserError(
+        `${sc.id}: your Prometheus has no alerting rule named ${unknown.map((e) => e.name).join(', ')}`,
+        defined.length ? `its alerts: ${defined.slice(0, 20).join(', ')}${defined.length > 20 ? ', ...' : ''}` : 'it has no alerting rules loaded',
+      );
+    }
+    return { ...sc, alerting: { expect, userAlerts: [], builtinAlerts: [], external } };
+  });
+}
+
+/** What reads the run's alerts: the team's stack, or the one the run deployed (through the API server, else on
+ *  the first control-plane node, where the stack runs). */
+export function alertWatchFor(plan: AlertingPlan, ctx: KubeContext): AlertWatch {
+  if (plan.external) return new AlertWatch(externalReader(plan.external));
+  const na = nodeAccess(ctx);
+  const onNode = na
+    ? async (script: string) => {
+        const [node] = await controlPlaneNodes(na);
+        if (!node) throw new Error('no control-plane node');
+        const res = await nodeSh(na, node, script, 15_000);
+        if (res.exitCode !== 0) throw new Error(`curl on ${node}: exit ${res.exitCode}`);
+        return res.stdout;
+      }
+    : undefined;
+  return new AlertWatch(clusterStackReader(ctx.kube.kc, onNode));
+}
+
+/** Alerts this run's stack cannot evaluate: the standard stack lacks kube-state-metrics; the team's may not. */
+const notEvaluable = (plan: AlertingPlan) => (plan.external ? {} : NOT_EVALUABLE);
+
 /** Seconds deploy may take beyond its deadline with the alerting stack (image load, then its first etcd scrape) */
 export const ALERTING_DEPLOY_SECONDS = 240;
 
@@ -69,6 +122,7 @@ export function alertingExtraSeconds(sc: LoadedScenario): number {
 }
 
 function sourceOf(plan: AlertingPlan): (name: string) => AlertSource | undefined {
+  if (plan.external) return () => 'external';
   return (name) => (plan.userAlerts.includes(name) ? 'user' : plan.builtinAlerts.includes(name) ? 'builtin' : undefined);
 }
 
@@ -78,7 +132,7 @@ export async function settleAlerts(st: RunState, watch: AlertWatch, signal: Abor
   const plan = st.sc.alerting!;
   const injectEnd = st.injectEnd!;
   try {
-    while (!expectationsSettled(watch.seen, plan.expect, injectEnd, Date.now(), NOT_EVALUABLE)) {
+    while (!expectationsSettled(watch.seen, plan.expect, injectEnd, Date.now(), notEvaluable(plan))) {
       const waiting = plan.expect.filter((e) => watch.seen.get(e.name)?.firedAt === undefined).map((e) => `${e.name} (${watch.seen.get(e.name)?.pendingAt ? 'pending' : 'not yet'}, ${e.within}s allowed)`);
       progress(`holding the fault for the expected alerts: ${waiting.join(', ')}${watch.lastError ? `; last read: ${watch.lastError}` : ''}`);
       await sleep(5_000, signal);
@@ -94,5 +148,5 @@ export async function settleAlerts(st: RunState, watch: AlertWatch, signal: Abor
 export async function recordAlerts(st: RunState, watch: AlertWatch): Promise<void> {
   const plan = st.sc.alerting!;
   await watch.stop();
-  st.report.alerts = alertReports({ seen: watch.seen, injectEnd: st.injectEnd!, expected: plan.expect, sourceOf: sourceOf(plan), notEvaluable: NOT_EVALUABLE });
+  st.report.alerts = alertReports({ seen: watch.seen, injectEnd: st.injectEnd!, expected: plan.expect, sourceOf: sourceOf(plan), notEvaluable: notEvaluable(plan) });
 }

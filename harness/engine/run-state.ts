@@ -77,7 +77,7 @@ export class RunState {
       ttdSeconds: null,
       ttrSeconds: null,
       standardAlert: this.sc.standardAlert,
-      ...(this.sc.recovery === 'self' ? { recovery: 'self' as const } : {}),
+      ...(this.sc.drill ? { recovery: 'drill' as const } : this.sc.recovery === 'self' ? { recovery: 'self' as const } : {}),
       stages: [input.provision],
       findings: [],
       integrity: [],
@@ -90,6 +90,11 @@ export class RunState {
 
   get selfHeal(): boolean {
     return this.sc.recovery === 'self';
+  }
+
+  /** `faultline drill`: people find and fix it; TTR runs from the end of inject */
+  get drill(): boolean {
+    return this.sc.drill !== undefined;
   }
 
   /** The run's context with a stage's signal (deploy makes the base). */

@@ -1,4 +1,5 @@
 // The scenario file format (scenarios/<id>/scenario.yaml). Adding a scenario is adding data, not code.
+import type { ExternalStack } from '../alerts/external.js';
 import { z } from 'zod';
 import { CitationSchema, citationText, type Citation } from '../core/citation.js';
 import { secondsSchema } from '../core/durations.js';
@@ -91,6 +92,8 @@ export const ScenarioSchema = z
      *  own; detect, diagnose and remediate are skipped and verify (the runbook's check) must pass, TTR counted
      *  from the end of the inject stage */
     recovery: z.enum(['runbook', 'self']).default('runbook'),
+    /** optional: what users of the victim notice, in their words; a drill tells on-call this and never the fault */
+    symptom: z.string().min(1).optional(),
     /** optional: a registered load probe run before the fault, during detection and after the fix; with
      *  requireCleanAfter, verify passes only when the run after the fix has no failed request */
     load: z
@@ -136,6 +139,8 @@ export interface LoadedScenario extends Scenario {
   stageDeadlines: StageDeadlines;
   /** set when this run deploys the alerting stack (--alerts, or the scenario's alerts block) */
   alerting?: AlertingPlan;
+  /** set by `faultline drill`: people fix it, within this many seconds of the end of inject */
+  drill?: { deadlineSeconds: number };
 }
 
 export interface AlertingPlan {
@@ -144,6 +149,8 @@ export interface AlertingPlan {
   userAlerts: string[];
   /** alerts of the standard set (source "builtin") */
   builtinAlerts: string[];
+  /** the team's own stack (--prometheus): read, nothing deployed; every alert's source is "external" */
+  external?: ExternalStack;
 }
 
 /** The incident as a report shows it: the citation as one line, its parts, and the summary. */

@@ -28,6 +28,7 @@ export function versusAlert(sc: ScenarioReport): string {
   const alert = `${sc.standardAlert.name} waits ${secs(sc.standardAlert.waitSeconds)}${sc.standardAlert.note ? ` (${sc.standardAlert.note})` : ''}`;
   if (sc.ttdSeconds !== null) return `detected in ${secs(sc.ttdSeconds)}; ${alert}`;
   // a self-healing scenario has nothing to detect; its TTR runs from the end of the fault
+  if (sc.recovery === 'drill') return sc.ttrSeconds !== null ? `a drill: people made it healthy in ${secs(sc.ttrSeconds)} after the fault went in; ${alert}` : `a drill: not healthy by its deadline; ${alert}`;
   const selfHealed = sc.recovery === 'self' && sc.ttrSeconds !== null;
   return selfHealed ? `recovered on its own in ${secs(sc.ttrSeconds)}, no runbook action; ${alert}` : `not detected; ${alert}`;
 }

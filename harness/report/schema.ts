@@ -29,7 +29,7 @@ export const ReportSchema = z.object({
       ttdSeconds: z.number().nullable(),
       ttrSeconds: z.number().nullable(),
       confirmedAfterSeconds: z.number().optional(),
-      recovery: z.enum(['runbook', 'self']).optional(),
+      recovery: z.enum(['runbook', 'self', 'drill']).optional(),
       standardAlert: z.object({ name: z.string(), waitSeconds: z.number(), note: z.string().optional() }),
       stages: z.array(Stage),
       findings: z.array(z.object({ detector: z.string(), summary: z.string(), rootCause: z.string(), evidence: z.array(z.string()), runbook: z.string() })),

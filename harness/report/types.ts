@@ -33,9 +33,10 @@ export interface ScenarioReport {
   /** seconds from the end of injection to the expected detector firing; null if it never did */
   ttdSeconds: number | null;
   /** "self": the scenario claims the cluster recovers on its own (no detection or runbook; TTR runs from the end
-   *  of the fault); absent means "runbook" */
-  recovery?: 'runbook' | 'self';
-  /** seconds from detection to verified recovery (from the end of the fault for recovery "self"); null if never verified */
+   *  of the fault); "drill": people worked the incident (`faultline drill`; TTR runs from the end of inject);
+   *  absent means "runbook" */
+  recovery?: 'runbook' | 'self' | 'drill';
+  /** seconds from detection to verified recovery (from the end of inject for recovery "self" and "drill"); null if never verified */
   ttrSeconds: number | null;
   /** seconds from the same start to the end of the window that confirmed recovery (>= ttrSeconds; additive field) */
   confirmedAfterSeconds?: number;

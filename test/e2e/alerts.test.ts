@@ -1,12 +1,15 @@
 // End to end: the alerting stack on a real kind cluster (single.yaml, from `faultline cluster up`). A team's own
 // rule file with a fast etcd WAL fsync alert fires during etcd-slow-disk and shows in the JSON and JUnit reports;
 // an expected standard alert that cannot fire in the time given fails the scenario with not-fired; after each run,
-// and after SIGKILL followed by `faultline recover`, no monitoring object is left (namespace, ClusterRole, binding).
+// after SIGINT, and after SIGKILL followed by `faultline recover`, no monitoring object is left (namespace, ClusterRole, binding).
+// A team's own Prometheus and Alertmanager, run outside the cluster (testcontainers, the forged images), scrape
+// the API server; with --prometheus/--alertmanager their write-latency alert fires and faultline deploys nothing.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { XMLParser } from 'fast-xml-parser';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { assertBuilt, cleanUpClusterUp, e2eTempDir, expectPassed, runCli, startCli, type CliProcess } from './support.js';
 
@@ -56,6 +59,60 @@ const junitCases = (dir: string) => {
   return Object.fromEntries((Array.isArray(cases) ? cases : [cases]).map((c) => [c['@_name'], c]));
 };
 
+/** A port on this host nothing listens on now. */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** The team's stack, outside the cluster on this host's network: Prometheus scrapes the API server with the
+ *  kubeconfig's client certificate; its one rule pages when writes through the API are slow. */
+async function teamStack(): Promise<{ prometheus: string; alertmanager: string; stop(): Promise<void> }> {
+  process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const versions = readFileSync('images/tools.env', 'utf8');
+  const version = (k: string) => new RegExp(`^${k}=(\\S+)`, 'm').exec(versions)![1]!;
+  const [pp, ap] = [await freePort(), await freePort()];
+  const api = new URL(kc.getCurrentCluster()!.server);
+  const user = kc.getCurrentUser()!;
+  const files = [
+    { content: Buffer.from(user.certData!, 'base64').toString(), target: '/etc/team/client.crt' },
+    { content: Buffer.from(user.keyData!, 'base64').toString(), target: '/etc/team/client.key' },
+    {
+      target: '/etc/team/prometheus.yml',
+      content: JSON.stringify({
+        global: { scrape_interval: '5s', evaluation_interval: '5s' },
+        rule_files: ['/etc/team/rules.yml'],
+        alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${ap}`] }] }] },
+        scrape_configs: [{ job_name: 'apiserver', scheme: 'https', tls_config: { insecure_skip_verify: true, cert_file: '/etc/team/client.crt', key_file: '/etc/team/client.key' }, static_configs: [{ targets: [api.host] }] }],
+      }),
+    },
+    {
+      target: '/etc/team/rules.yml',
+      content: JSON.stringify({
+        groups: [{ name: 'team-api', rules: [{ alert: 'TeamApiWritesSlow', expr: 'histogram_quantile(0.99, sum by (le) (rate(apiserver_request_duration_seconds_bucket{job="apiserver",verb=~"POST|PUT|PATCH|DELETE"}[1m]))) > 0.4', for: '15s' }] }],
+      }),
+    },
+    { target: '/etc/team/alertmanager.yml', content: JSON.stringify({ route: { receiver: 'none', group_wait: '0s' }, receivers: [{ name: 'none' }] }) },
+  ];
+  const prom = await new GenericContainer(`faultline/prometheus:${version('PROMETHEUS_VERSION')}`)
+    .withNetworkMode('host')
+    .withCopyContentToContainer(files)
+    .withCommand(['--config.file=/etc/team/prometheus.yml', '--storage.tsdb.path=/tmp/prometheus', `--web.listen-address=127.0.0.1:${pp}`])
+    .withWaitStrategy(Wait.forLogMessage(/Server is ready to receive web requests/))
+    .start();
+  const am = await new GenericContainer(`faultline/alertmanager:${version('ALERTMANAGER_VERSION')}`)
+    .withNetworkMode('host')
+    .withCopyContentToContainer(files)
+    .withCommand(['--config.file=/etc/team/alertmanager.yml', '--storage.path=/tmp/alertmanager', `--web.listen-address=127.0.0.1:${ap}`, '--cluster.listen-address='])
+    .withWaitStrategy(Wait.forLogMessage(/Listening on/))
+    .start();
+  return { prometheus: `http://127.0.0.1:${pp}`, alertmanager: `http://127.0.0.1:${ap}`, stop: async () => void (await Promise.all([prom.stop(), am.stop()])) };
+}
+
 beforeAll(async () => {
   assertBuilt();
   const up = await runCli(['cluster', 'up', '--name', name, '--config', 'kind-configs/single.yaml'], env, 20 * 60_000, 'cluster-up');
@@ -95,6 +152,43 @@ describe('alerts during etcd-slow-disk', () => {
     expect(['not-fired', 'pending']).toContain(sc.alerts.find((a: any) => a.name === 'etcdHighFsyncDurations').state);
     expect(sc.stages.find((s: any) => s.name === 'revert').status).toBe('passed');
     expect(junitCases(dir)['etcd-slow-disk/etcdHighFsyncDurations'].failure['@_type']).toBe('AlertNotFired');
+    expect(await monitoringLeft()).toEqual([]);
+  });
+
+  test("the team's own Prometheus and Alertmanager (--prometheus, --alertmanager): its alert fires, source external; nothing is deployed", async () => {
+    const stack = await teamStack();
+    try {
+      const dir = join(tmp, 'report-external');
+      mkdirSync(dir, { recursive: true });
+      const res = await runCli(
+        ['run', 'etcd-slow-disk', '--cluster', name, '--prometheus', stack.prometheus, '--alertmanager', stack.alertmanager, '--expect-alert', 'TeamApiWritesSlow=300', '--report-dir', dir],
+        env,
+        25 * 60_000,
+        'alerts-external',
+      );
+      expectPassed(res, dir);
+      const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+      const sc = report.scenarios[0];
+      const team = sc.alerts.find((a: any) => a.name === 'TeamApiWritesSlow');
+      expect(team).toMatchObject({ source: 'external', state: 'fired', inAlertmanager: true, expectedWithin: 300 });
+      console.log(`[alerts] external TeamApiWritesSlow pending after ${team.pendingAfterSeconds}s, fired after ${team.firedAfterSeconds}s; faultline TTD ${sc.ttdSeconds}s`);
+      // read-only: no set-up of the run deployed a stack
+      const journal = JSON.parse(readFileSync(join(stateDir, 'journal', `${report.runId}.json`), 'utf8'));
+      expect(journal.entries.map((e: any) => e.faultType)).not.toContain('alerting-stack');
+      expect(await monitoringLeft()).toEqual([]);
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  test('SIGINT while the stack and the fault are in place: the run reverts both and exits 130', async () => {
+    const run = startCli(['run', 'etcd-slow-disk', '--cluster', name, '--alerts'], { ...env, FAULTLINE_TEST_HOLD_AFTER_APPLY_MS: '600000' }, 'alerts-sigint');
+    started.push(run);
+    await run.waitForLine(/^faultline: holding 600000ms after apply/, 15 * 60_000);
+    expect((await monitoringLeft()).length).toBeGreaterThan(0);
+    run.child.kill('SIGINT');
+    const res = await run.exited(10 * 60_000);
+    expect(res.code).toBe(130);
     expect(await monitoringLeft()).toEqual([]);
   });
 

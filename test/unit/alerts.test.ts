@@ -9,7 +9,8 @@ import { ALERTS_NAMESPACE, prometheusConfig, rulesText, stackNames, stackObjects
 import { loadUserRules, parseRuleText, promtoolCheck } from '../../harness/alerts/rule-files.js';
 import { ALERTMANAGER_IMAGE, PROMETHEUS_IMAGE } from '../../harness/alerts/stack.js';
 import { NOT_EVALUABLE, STANDARD_RULE_GROUPS } from '../../harness/alerts/standard-rules.js';
-import { alertReports, expectationsSettled, observe, type Seen } from '../../harness/alerts/watch.js';
+import { NODE_READ, alertReports, clusterStackReader, expectationsSettled, observe, parseNodeRead, type Seen } from '../../harness/alerts/watch.js';
+import { KubeConfig } from '@kubernetes/client-node';
 import { findBinary } from '../../harness/cluster/binaries.js';
 import { UserError } from '../../harness/core/errors.js';
 import { MANAGED_BY } from '../../harness/core/labels.js';
@@ -210,5 +211,31 @@ describe('JUnit with alerts', () => {
     expect(byName['etcd-slow-disk/EtcdWalFsyncSlow'].failure).toBeUndefined();
     expect(byName['etcd-slow-disk/etcdHighFsyncDurations'].failure['@_type']).toBe('AlertNotFired');
     expect(byName['etcd-slow-disk/KubePodCrashLooping'].skipped['@_message']).toBe('needs kube-state-metrics');
+  });
+});
+
+describe('reading the stack while the API server is down', () => {
+  // a kubeconfig whose server nothing answers: the service proxy read fails, as during a control-plane outage
+  const deadApi = () => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({ clusters: [{ name: 'c', server: 'https://127.0.0.1:9', skipTLSVerify: true }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+    return kc;
+  };
+  const promJson = JSON.stringify({ data: { alerts: [{ labels: { alertname: 'KubeAPIDown' }, state: 'pending', activeAt: '2026-12-01T10:00:00Z' }] } });
+
+  test('falls back to curl on the node (FAKE node command): both APIs parsed, Alertmanager optional', async () => {
+    const scripts: string[] = [];
+    const read = clusterStackReader(deadApi(), async (script) => (scripts.push(script), `${promJson}\n---faultline-alertmanager---\n[{"labels":{"alertname":"KubeAPIDown"}}]`));
+    const r = await read();
+    expect(r.prom.map((a) => a.labels.alertname)).toEqual(['KubeAPIDown']);
+    expect([...r.am]).toEqual(['KubeAPIDown']);
+    expect(scripts[0]).toBe(NODE_READ);
+    expect(NODE_READ).toContain('http://127.0.0.1:19090/api/v1/alerts');
+    expect(parseNodeRead(`${promJson}\n---faultline-alertmanager---\n`).am.size).toBe(0);
+  });
+
+  test('without node access, or when the node read fails too, the error names both', async () => {
+    await expect(clusterStackReader(deadApi())()).rejects.toThrow(/service|ECONNREFUSED|bad port|127\.0\.0\.1/);
+    await expect(clusterStackReader(deadApi(), async () => Promise.reject(new Error('curl on cp: exit 7')))()).rejects.toThrow(/; on the node: curl on cp: exit 7$/);
   });
 });

@@ -47,6 +47,14 @@ describe('CLI bad input (built CLI, no cluster)', () => {
     expectBadInput(cli(['run', 'no-such-scenario']), /unknown scenario "no-such-scenario"/);
   });
 
+  test('drill: a bad deadline, several scenarios, a self-healing one; --prometheus that does not answer', () => {
+    expectBadInput(cli(['drill', 'statefulset-env-conflict', '--deadline', '5x']), /--deadline "5x": not a duration/);
+    expectBadInput(cli(['drill', 'statefulset-env-conflict', 'etcd-slow-disk']), /too many arguments/);
+    expectBadInput(cli(['drill', 'registry-outage-working-fallback']), /recovers on its own: there is nothing for people to fix/);
+    expectBadInput(cli(['run', 'etcd-slow-disk', '--prometheus', 'http://127.0.0.1:1']), /--prometheus http:\/\/127\.0\.0\.1:1: cannot read its rules/);
+    expectBadInput(cli(['run', 'etcd-slow-disk', '--prometheus', 'http://127.0.0.1:1', '--alerts']), /--alerts deploys a stack and --prometheus reads yours/);
+  });
+
   test('unknown flag', () => {
     expectBadInput(cli(['run', '--frobnicate']), /unknown option '--frobnicate'/);
     expectBadInput(cli(['doctor', '-o', 'yaml']), /--output must be one of text, json, markdown/);
@@ -87,7 +95,7 @@ describe('CLI bad input (built CLI, no cluster)', () => {
   });
 
   test('help on every command answers with examples; list and runbook work without a cluster', () => {
-    for (const cmd of [[], ['run'], ['doctor'], ['inject'], ['recover'], ['runbook'], ['cluster', 'up'], ['cluster', 'down'], ['report'], ['list']]) {
+    for (const cmd of [[], ['run'], ['drill'], ['doctor'], ['inject'], ['recover'], ['runbook'], ['cluster', 'up'], ['cluster', 'down'], ['report'], ['list']]) {
       const r = cli([...cmd, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain('Examples:');

@@ -156,7 +156,7 @@ const scenarioText = fc.tuple(fc.array(mutation, { minLength: 0, maxLength: 4 })
 });
 
 const commandFor = (id: string) =>
-  fc.constantFrom<string[]>(['list'], ['list', '-o', 'json'], ['run', id], ['inject', id, '--cluster', 'x'], ['run', id, '--context', 'dead', '--allow-context', 'dead'], ['bench', id]);
+  fc.constantFrom<string[]>(['list'], ['list', '-o', 'json'], ['run', id], ['inject', id, '--cluster', 'x'], ['run', id, '--context', 'dead', '--allow-context', 'dead'], ['bench', id], ['drill', id, '--deadline', '1m']);
 
 // ---- generated flag sets ----
 
@@ -164,9 +164,10 @@ const word = fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('', ' ', '-'
 const flag = fc.constantFrom(
   '--all', '--context', '--allow-context', '--cluster', '--keep', '--image', '--report-dir', '-o', '--output', '--fault-param', '--provider',
   '--run', '--runs', '--out', '--name', '--config', '-n', '--namespace', '--deploy', '--help', '--frobnicate', '--force',
+  '--deadline', '--prometheus', '--alertmanager',
 );
 const argvArb = fc.tuple(
-  fc.constantFrom(['run'], ['inject'], ['doctor'], ['recover'], ['list'], ['runbook'], ['report'], ['bench'], ['cluster', 'up'], ['cluster', 'down'], ['cluster', 'list'], ['nonsense'], []),
+  fc.constantFrom(['run'], ['inject'], ['doctor'], ['recover'], ['list'], ['runbook'], ['report'], ['bench'], ['drill'], ['cluster', 'up'], ['cluster', 'down'], ['cluster', 'list'], ['nonsense'], []),
   fc.array(fc.oneof(flag, word), { maxLength: 6 }),
 ).map(([cmd, rest]) => [...cmd, ...rest]);
 

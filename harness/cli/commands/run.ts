@@ -16,6 +16,8 @@ import { assertInjectionAllowed } from '../../engine/safety.js';
 import { parseFaultParams, resolveScenarios, withFaultParams } from '../../engine/scenario-loader.js';
 import { HOLD_ENV, holdAfterApplyMs } from '../../engine/hold.js';
 import { withAlerting } from '../../engine/alerting.js';
+import { asDrill } from '../../engine/drill.js';
+import { drillPrinter } from '../drill-output.js';
 import { runSuite, type ClusterTarget } from '../../engine/suite.js';
 import { FORMATS, REPORT_FILES, render, type Format } from '../../report/render.js';
 import { EXIT, collect, connectChecked, newRunId, parseChoice, parseProvider, progressPrinter, providerReady, resolveExistingTarget, say, signalExit, trapSignals, type SignalDeps, out } from '../common.js';
@@ -38,8 +40,13 @@ export interface RunFlags {
   alerts?: boolean;
   alertRules?: string[];
   expectAlert?: string[];
+  /** the team's own Prometheus and Alertmanager, read-only */
+  prometheus?: string;
+  alertmanager?: string;
   /** the team's own remediation, for a single scenario */
   runbookExec?: string;
+  /** `faultline drill`: the seconds people have to fix it */
+  drill?: number;
 }
 
 export function registerRun(program: Command): void {
@@ -61,6 +68,8 @@ export function registerRun(program: Command): void {
     .option('--alerts', 'deploy Prometheus and Alertmanager with the standard etcd and Kubernetes alerts, and report which fired and when')
     .option('--alert-rules <file>', 'your own Prometheus rule file or PrometheusRule manifest, checked with promtool first (repeatable; implies --alerts)', collect, [])
     .option('--expect-alert <name[=seconds]>', 'an alert that must fire within that many seconds of the fault (default 1200); the fault is held for it (repeatable; implies --alerts)', collect, [])
+    .option('--prometheus <url>', 'read alerts from your own Prometheus instead (read-only; nothing is deployed; expected alerts must be its rules)')
+    .option('--alertmanager <url>', 'with --prometheus: also report which alerts reached your Alertmanager')
     .addHelpText(
       'after',
       `
@@ -71,6 +80,7 @@ Examples:
   faultline run etcd-slow-disk --fault-param delayMs=2000     a slower disk than the scenario's 500 ms
   faultline run statefulset-env-conflict --provider existing --context staging --allow-context staging
   faultline run etcd-slow-disk --alert-rules team-rules.yaml --expect-alert EtcdWalFsyncSlow=120
+  faultline run etcd-slow-disk --cluster dev --prometheus http://127.0.0.1:9090 --expect-alert EtcdFsyncSlow=300
   faultline run statefulset-env-conflict --runbook-exec ./fix-postgres.sh
 
 --runbook-exec gets KUBECONFIG, FAULTLINE_CONTEXT, FAULTLINE_RUN_ID, FAULTLINE_NAMESPACE, FAULTLINE_RESOURCE
@@ -110,7 +120,8 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
   const kind = parseProvider(flags.provider);
   if (flags.all && ids.length) throw new UserError('both --all and scenario ids given', 'pass one or the other');
   const registries = builtinRegistries();
-  const scenarios = await withAlerting(withRunbookExec(withOverrides(resolveScenarios(ids, !!flags.all, registries), flags.faultParam ?? [], registries), flags.runbookExec), flags);
+  const chosen = withRunbookExec(withOverrides(resolveScenarios(ids, !!flags.all, registries), flags.faultParam ?? [], registries), flags.runbookExec);
+  const scenarios = await withAlerting(flags.drill === undefined ? chosen : [asDrill(chosen, flags.drill)], flags);
   try {
     holdAfterApplyMs();
   } catch (err) {
@@ -136,8 +147,8 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
   const provider = makeProvider(existing ? existing.provider : kind, say);
   const controller = new AbortController();
   const untrap = trapSignals(controller, leftBehindBy(runId, target));
-  const progress = progressPrinter(Date.now(), scenarios.length > 1);
-  say(`run ${runId}: ${scenarios.map((s) => s.id).join(', ')} on ${target.mode === 'reuse' ? `${target.ref.provider} cluster ${target.ref.name}` : `a new ${kind} cluster ${target.name}`}`);
+  const output = flags.drill === undefined ? { onProgress: progressPrinter(Date.now(), scenarios.length > 1), log: say } : drillPrinter();
+  say(`${flags.drill === undefined ? 'run' : 'drill'} ${runId}: ${scenarios.map((s) => s.id).join(', ')} on ${target.mode === 'reuse' ? `${target.ref.provider} cluster ${target.ref.name}` : `a new ${kind} cluster ${target.name}`}`);
   const report = await runSuite(
     scenarios,
     {
@@ -145,10 +156,10 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
       registries,
       connect,
       deployer: new KubeDeployer(undefined, registries.fixtures),
-      onProgress: progress,
-      log: say,
+      onProgress: output.onProgress,
+      log: output.log,
     },
-    { runId, target, keep: !!flags.keep, signal: controller.signal, command: `faultline run ${scenarios.map((s) => s.id).join(' ')} (run ${runId})`, ...(allowedBy ? { allowedBy } : {}) },
+    { runId, target, keep: !!flags.keep, signal: controller.signal, command: `faultline ${flags.drill === undefined ? 'run' : 'drill'} ${scenarios.map((s) => s.id).join(' ')} (run ${runId})`, ...(allowedBy ? { allowedBy } : {}) },
   );
   untrap();
   if (flags.reportDir) {

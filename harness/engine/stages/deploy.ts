@@ -7,7 +7,7 @@ import { ALERTING_DEPLOY_SECONDS } from '../alerting.js';
 export const deployStage: Stage = {
   name: 'deploy',
   // the alerting stack's images are loaded into the nodes and it must have scraped etcd before the victim goes in
-  extraSeconds: (st) => (st.sc.alerting ? ALERTING_DEPLOY_SECONDS : 0),
+  extraSeconds: (st) => (st.sc.alerting && !st.sc.alerting.external ? ALERTING_DEPLOY_SECONDS : 0),
   async run(st, s) {
     const { sc, deps, input } = st;
     st.base = { runId: input.runId, cluster: input.cluster, provider: deps.provider, kube: deps.connect(input.cluster), log: st.log };

@@ -1,14 +1,15 @@
 // detect: the expected detectors name the fault with its evidence (TTD from the end of inject), while the
 // scenario's load runs alongside.
 import { loadLine } from '../../report/format.js';
-import { AlertWatch } from '../../alerts/watch.js';
-import { alertingExtraSeconds, recordAlerts, settleAlerts } from '../alerting.js';
+import { alertWatchFor, alertingExtraSeconds, recordAlerts, settleAlerts } from '../alerting.js';
 import { waitForFindings } from '../detect-wait.js';
 import { runLoadPhase } from '../load-phases.js';
 import { round2, type RunState, type Stage } from '../run-state.js';
 
-/** Detect, diagnose and remediate have nothing to do when the scenario claims the cluster recovers on its own. */
+/** Detect, diagnose and remediate have nothing to do when the scenario claims the cluster recovers on its own,
+ *  or in a drill, where people do them. */
 export function selfHealing(st: RunState): string | undefined {
+  if (st.drill) return 'a drill: people find and fix it';
   return st.selfHeal ? 'recovery "self" (the cluster must recover with no detection or runbook action)' : undefined;
 }
 
@@ -20,7 +21,7 @@ export const detectStage: Stage = {
   async run(st, s) {
     const { sc, deps } = st;
     const ctx = st.ctx(s);
-    const watch = sc.alerting ? new AlertWatch(ctx.kube.kc) : undefined;
+    const watch = sc.alerting ? alertWatchFor(sc.alerting, ctx) : undefined;
     watch?.start();
     // traffic during the fault: its own failures are not detection's concern (they are logged), and it stops
     // with the stage when detection fails

@@ -3,8 +3,25 @@
 import { pollUntil } from '../../core/poll.js';
 import { loadLine } from '../../report/format.js';
 import { runLoadPhase } from '../load-phases.js';
-import { round2, type Stage } from '../run-state.js';
+import { alertWatchFor, recordAlerts } from '../alerting.js';
+import { DRILL_STATUS_EVERY_MS, liveLine, statusLine } from '../drill.js';
+import { round2, type RunState, type Stage } from '../run-state.js';
+import type { StageCtx } from '../stage.js';
 import { runbookOf } from './runbook.js';
+
+/** In a drill, what the waiting says: the symptom once, then every 30 s the time left and the alerts firing,
+ *  never verify's own details (they would name the fault). Otherwise verify's details each poll. */
+function waitingSaid(st: RunState, s: StageCtx, firing: () => string[] | undefined): (details: string[], poll: number) => void {
+  if (!st.drill) return (details, n) => s.progress(`waiting for recovery (poll ${n}): ${details.join('; ')}`);
+  s.progress(liveLine(st.sc));
+  let last = st.clock.now();
+  return () => {
+    const now = st.clock.now();
+    if (now - last < DRILL_STATUS_EVERY_MS) return;
+    last = now;
+    s.progress(statusLine((now - st.injectEnd!) / 1000, st.sc.drill!.deadlineSeconds, firing()));
+  };
+}
 
 export const verifyStage: Stage = {
   name: 'verify',
@@ -13,9 +30,20 @@ export const verifyStage: Stage = {
     const ctx = st.ctx(s);
     const runbook = runbookOf(st);
     const params = { namespace: sc.victim.namespace, ...sc.runbook.params };
+    // in a drill the alerts are watched while people work (there is no detect stage to watch them in)
+    const watch = st.drill && sc.alerting ? alertWatchFor(sc.alerting, ctx) : undefined;
+    watch?.start();
+    const waiting = waitingSaid(st, s, () => watch?.firingNow);
+    // a drill counts recovery only after verify has seen the incident: a fault that takes a moment to show must
+    // not pass as fixed before anyone touched it
+    let seenBroken = !st.drill;
     const result = await pollUntil(
       async (n) => {
         const v = await runbook.verify(ctx, params);
+        if (!seenBroken) {
+          seenBroken = !v.ok;
+          if (v.ok) return void s.progress('the incident has not shown yet');
+        }
         if (v.ok && sc.load) {
           // recovery counts only when the workload serves traffic again without a single failure
           v.healthySince ??= st.clock.now();
@@ -25,13 +53,13 @@ export const verifyStage: Stage = {
           if (sc.load.requireCleanAfter && after.failed > 0) v.ok = false;
         }
         if (v.ok) return v;
-        s.progress(`waiting for recovery (poll ${n}): ${v.details.join('; ')}`);
+        waiting(v.details, n);
         return undefined;
       },
       { intervalMs: st.pollMs, signal: s.signal },
-    );
+    ).finally(() => (watch ? recordAlerts(st, watch) : undefined));
     // TTR: to the moment the cluster was healthy and stayed so; the end of the window that confirmed it is kept too
-    const from = st.selfHeal ? st.injectEnd! : st.detectedAt!;
+    const from = st.selfHeal || st.drill ? st.injectEnd! : st.detectedAt!;
     const confirmedAt = st.clock.now();
     report.ttrSeconds = round2((Math.min(result.healthySince ?? confirmedAt, confirmedAt) - from) / 1000);
     report.confirmedAfterSeconds = round2((confirmedAt - from) / 1000);
@@ -43,6 +71,7 @@ export const verifyStage: Stage = {
       report.integrity.push(res);
       if (!res.ok) throw new Error(`integrity ${c.check}: ${res.details}`);
     }
-    return `${st.selfHeal ? `recovered on its own ${report.ttrSeconds}s after the fault: ` : ''}${result.details.join('; ')}`;
+    const lead = st.drill ? `healthy again ${report.ttrSeconds}s after the fault went in: ` : st.selfHeal ? `recovered on its own ${report.ttrSeconds}s after the fault: ` : '';
+    return `${lead}${result.details.join('; ')}`;
   },
 };
