@@ -21,7 +21,7 @@ const ALL: Case[] = [
   { name: 'slow-disk-500ms', scenario: 'etcd-slow-disk', faultParams: ['delayMs=500'], expect: ['etcdHighFsyncDurations', 'etcdHighCommitDurations'] },
   { name: 'slow-disk-2s', scenario: 'etcd-slow-disk', faultParams: ['delayMs=2000'], expect: ['etcdHighFsyncDurations', 'etcdHighCommitDurations'] },
   { name: 'liveness', scenario: 'etcd-liveness-kill', faultParams: [], expect: ['etcdMembersDown', 'etcdNoLeader', 'KubeAPIDown', 'KubePodCrashLooping'] },
-  { name: 'control-plane-certs', scenario: 'stale-certs-control-plane', faultParams: [], expect: ['KubeClientCertificateExpiration', 'KubeControllerManagerDown', 'KubeSchedulerDown'] },
+  { name: 'control-plane-certs', scenario: 'stale-certs-control-plane', faultParams: [], expect: ['KubeClientCertificateExpiration', 'KubeAPIDown', 'KubeControllerManagerDown', 'KubeSchedulerDown'] },
 ];
 
 const within = Number(process.env.WITHIN ?? 1200);

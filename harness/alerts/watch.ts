@@ -152,6 +152,8 @@ export async function readAlerts(kc: KubeConfig): Promise<{ prom: PromAlert[]; a
 export class AlertWatch {
   readonly seen = new Map<string, Seen>();
   private stopped = false;
+  /** ends the wait between reads at once when the watch is stopped */
+  private readonly wake = new AbortController();
   private loop: Promise<void> | undefined;
   lastError: string | undefined;
 
@@ -167,7 +169,7 @@ export class AlertWatch {
     this.loop = (async () => {
       while (!this.stopped) {
         await this.readOnce();
-        await sleep(this.intervalMs).catch(() => {});
+        await sleep(this.intervalMs, this.wake.signal).catch(() => {});
       }
     })();
   }
@@ -185,6 +187,7 @@ export class AlertWatch {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.wake.abort();
     await this.loop;
     await this.readOnce();
   }

@@ -170,11 +170,12 @@ export function analyzeNode(n: EtcdNodeLiveness, takenAt: string): Finding | und
   const failCount = failures.reduce((s, f) => s + f.count, 0);
   const servesReads = n.clientRead?.exitCode === 0;
   const onCurrent = failures.filter((f) => !f.at || !Number.isFinite(currentStart) || ts(f.at) >= currentStart).reduce((s, f) => s + f.count, 0);
-  // before the first kill: the probe fails on the running container, fails again when run by hand, while etcd
-  // answers /health (and serves a read at its own client URL, or the probe failed more than once): the probe is
-  // wrong, and the kubelet will kill a healthy etcd once failureThreshold is reached
+  // before the first kill: the probe fails when run by hand while etcd answers /health, and the same command
+  // against etcd's own client URL is served (or the kubelet has failed the probe twice on this container): the
+  // probe is wrong, and the kubelet will kill a healthy etcd once failureThreshold is reached. The by-hand run
+  // alone is enough with the served read, so the cause is named before the kubelet's first failure.
   const beforeKill = restarts < 1 && killCount < 1;
-  const earlyProof = healthy && byHandFailed && onCurrent >= 1 && (servesReads || onCurrent >= 2);
+  const earlyProof = healthy && byHandFailed && (servesReads || onCurrent >= 2);
   if (!failingNow || (beforeKill && !earlyProof)) return undefined;
   const threshold = (n.probe as { failureThreshold?: number } | undefined)?.failureThreshold ?? 3;
   const lastOutput = [...failures].reverse().find((f) => f.text.includes(':'))?.text;
@@ -182,7 +183,9 @@ export function analyzeNode(n: EtcdNodeLiveness, takenAt: string): Finding | und
     ? 'the probe is wrong, etcd is healthy'
     : 'etcd is down right now (killed, restarting); its health between kills decides whether the probe is wrong';
   const state = beforeKill
-    ? `is about to be killed by its liveness probe: Liveness probe failed x${onCurrent} on the running container (the kubelet kills it at ${threshold}), and x1 more by hand`
+    ? onCurrent
+      ? `is about to be killed by its liveness probe: Liveness probe failed x${onCurrent} on the running container (the kubelet kills it at ${threshold}), and x1 more by hand`
+      : `is about to be killed by its liveness probe: the probe fails when run by hand in the running container (the kubelet kills it after ${threshold} failures)`
     : `is being killed by its liveness probe: restarts ${restarts}, Liveness probe failed x${failCount + (byHandFailed ? 1 : 0)}, kubelet kills x${killCount}`;
   return {
     detector: 'etcd-liveness-restarts',

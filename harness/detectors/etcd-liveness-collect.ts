@@ -120,9 +120,10 @@ export async function collectEtcdLiveness(ctx: KubeContext): Promise<EtcdLivenes
       if (ev.failures.reduce((s, e) => s + e.count, 0) > n.probeFailures.length) n.probeFailures = ev.failures;
       if (ev.kills.reduce((s, e) => s + e.count, 0) > n.kills.length) n.kills = ev.kills;
       const cmd = (n.probe as { exec?: { command?: string[] } } | undefined)?.exec?.command;
-      const restarted = n.containers.some((c) => c.attempt > 0) || n.terminated.length > 0;
-      // run by hand once the probe has failed or killed: before the first kill this is what names the cause
-      if (cmd && (restarted || n.probeFailures.length > 0)) {
+      // an exec probe is run by hand on every scan: it names a wrong probe before the kubelet's first failure
+      // (which waits out initialDelaySeconds and a period), let alone its first kill. kubeadm's own probe is an
+      // HTTP GET, so a default cluster pays nothing for this.
+      if (cmd) {
         // capped so the scan stays short (etcdctl gives up after its own 5 s command timeout anyway)
         const timeout = Math.min(8, Number((n.probe as { timeoutSeconds?: number }).timeoutSeconds ?? 1));
         const byHand = await runInEtcd(na, node, cmd, timeout);

@@ -39,6 +39,12 @@ export function parseExpectAlert(pairs: string[]): Array<{ name: string; within:
 
 const builtinAlerts = [...new Set(STANDARD_RULE_GROUPS.flatMap((g) => g.rules.map((r) => r.alert)))];
 
+/** The scenario's expected alerts and the command line's; the command line's expectation of an alert replaces the
+ *  scenario's. */
+function expectedFor(sc: LoadedScenario, cliExpect: Array<{ name: string; within: number }>): Array<{ name: string; within: number }> {
+  return [...(sc.alerts?.expect ?? []).filter((e) => !cliExpect.some((c) => c.name === e.name)), ...cliExpect];
+}
+
 /** --prometheus/--alertmanager checked (bad input before anything changes); undefined when not given. */
 function externalStack(flags: AlertFlags): ExternalStack | undefined {
   if (flags.alertmanager && !flags.prometheus) throw new UserError('--alertmanager needs --prometheus: Prometheus decides what is pending and firing', 'add --prometheus URL');
@@ -60,8 +66,7 @@ export async function withAlerting(scenarios: LoadedScenario[], flags: AlertFlag
   const rules = rulesText([...STANDARD_RULE_GROUPS, ...user.groups]);
   return scenarios.map((sc) => {
     if (!wanted(sc)) return sc;
-    // the command line's expectation of an alert replaces the scenario's
-    const expect = [...(sc.alerts?.expect ?? []).filter((e) => !cliExpect.some((c) => c.name === e.name)), ...cliExpect];
+    const expect = expectedFor(sc, cliExpect);
     const unknown = expect.filter((e) => !builtinAlerts.includes(e.name) && !user.alerts.includes(e.name) && !(e.name in NOT_EVALUABLE));
     if (unknown.length) {
       throw new UserError(
@@ -81,7 +86,7 @@ export async function withAlerting(scenarios: LoadedScenario[], flags: AlertFlag
 async function withExternal(scenarios: LoadedScenario[], external: ExternalStack, cliExpect: Array<{ name: string; within: number }>): Promise<LoadedScenario[]> {
   const defined = await externalAlertNames(external.prometheus);
   return scenarios.map((sc) => {
-    const expect = [...(sc.alerts?.expect ?? []).filter((e) => !cliExpect.some((c) => c.name === e.name)), ...cliExpect];
+    const expect = expectedFor(sc, cliExpect);
     const unknown = expect.filter((e) => !defined.includes(e.name));
     if (unknown.length) {
       throw new UserError(
@@ -123,7 +128,8 @@ export function alertingExtraSeconds(sc: LoadedScenario): number {
 
 function sourceOf(plan: AlertingPlan): (name: string) => AlertSource | undefined {
   if (plan.external) return () => 'external';
-  return (name) => (plan.userAlerts.includes(name) ? 'user' : plan.builtinAlerts.includes(name) ? 'builtin' : undefined);
+  // the standard alerts this stack cannot evaluate are still the standard set's
+  return (name) => (plan.userAlerts.includes(name) ? 'user' : plan.builtinAlerts.includes(name) || name in NOT_EVALUABLE ? 'builtin' : undefined);
 }
 
 /** Holds the fault until every expected alert has fired or can no longer fire in time, then stops the watch and
@@ -133,7 +139,7 @@ export async function settleAlerts(st: RunState, watch: AlertWatch, signal: Abor
   const injectEnd = st.injectEnd!;
   try {
     while (!expectationsSettled(watch.seen, plan.expect, injectEnd, Date.now(), notEvaluable(plan))) {
-      const waiting = plan.expect.filter((e) => watch.seen.get(e.name)?.firedAt === undefined).map((e) => `${e.name} (${watch.seen.get(e.name)?.pendingAt ? 'pending' : 'not yet'}, ${e.within}s allowed)`);
+      const waiting = plan.expect.filter((e) => watch.seen.get(e.name)?.firedAt === undefined && !(e.name in notEvaluable(plan))).map((e) => `${e.name} (${watch.seen.get(e.name)?.pendingAt ? 'pending' : 'not yet'}, ${e.within}s allowed)`);
       progress(`holding the fault for the expected alerts: ${waiting.join(', ')}${watch.lastError ? `; last read: ${watch.lastError}` : ''}`);
       await sleep(5_000, signal);
     }

@@ -54,6 +54,8 @@ export class RunState {
   namespaceEntry: JournalEntry | undefined;
   injectEnd: number | undefined;
   detectedAt: number | undefined;
+  /** when expected alerts held the fault past detection: the end of that hold */
+  heldUntil: number | undefined;
   detected: Finding[] = [];
   /** the finding diagnose worked from (what --runbook-exec is told) */
   diagnosed: Finding | undefined;

@@ -36,7 +36,8 @@ export interface ScenarioReport {
    *  of the fault); "drill": people worked the incident (`faultline drill`; TTR runs from the end of inject);
    *  absent means "runbook" */
   recovery?: 'runbook' | 'self' | 'drill';
-  /** seconds from detection to verified recovery (from the end of inject for recovery "self" and "drill"); null if never verified */
+  /** seconds from detection to verified recovery (from the end of inject for recovery "self" and "drill"; from the
+   *  end of the hold when expected alerts held the fault past detection); null if never verified */
   ttrSeconds: number | null;
   /** seconds from the same start to the end of the window that confirmed recovery (>= ttrSeconds; additive field) */
   confirmedAfterSeconds?: number;

@@ -2,6 +2,8 @@
 // that fixes the fake cluster; the printer is checked on its own.
 import { describe, expect, jest, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { parseSeconds } from '../../harness/core/durations.js';
 import { asDrill, liveLine, statusLine } from '../../harness/engine/drill.js';
 import { runSuite } from '../../harness/engine/suite.js';
@@ -11,13 +13,13 @@ import { useTempStateDir } from './helpers/tmp.js';
 
 const tmp = useTempStateDir();
 
-function drillRun(w: FakeWorld, verifyOk: (n: number) => boolean, deadlineSeconds = 3) {
+function drillRun(w: FakeWorld, verifyOk: (n: number) => boolean, deadlineSeconds = 3, prometheus?: string) {
   const progress: string[] = [];
   let polls = 0;
   const registries = fakeRegistries(w);
   registries.runbooks.get('fake-runbook')!.verify = async () => ({ ok: verifyOk(++polls), details: ['fake-fault is still in (verify details)'] });
   const deps = { provider: new FakeProvider(w), registries, connect: () => FAKE_KUBE, deployer: new FakeDeployer(w), pollIntervalMs: 10, onProgress: (_sc: string, stage: string, m: string) => void progress.push(`${stage}: ${m}`) };
-  const sc = asDrill([fakeScenario({ symptom: 'the fake app answers 503' })], deadlineSeconds);
+  const sc = asDrill([fakeScenario({ symptom: 'the fake app answers 503', ...(prometheus ? { alerting: { expect: [], userAlerts: [], builtinAlerts: [], external: { prometheus } } } : {}) })], deadlineSeconds);
   return { progress, report: runSuite([sc], deps, { runId: 'run-drill', target: { mode: 'create', name: 'faultline-d' }, keep: false, signal: new AbortController().signal }) };
 }
 
@@ -58,13 +60,31 @@ describe('drill with fakes', () => {
     expect(w.applied).toBe(false);
   });
 
+  test("with the team's stack (a FAKE Prometheus on a local port), the alerts that fired while people worked are in the report", async () => {
+    const server = createServer((req, res) => {
+      const alerts = req.url === '/api/v1/alerts' ? [{ labels: { alertname: 'TeamAppDown' }, state: 'firing', activeAt: new Date().toISOString() }] : [];
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: { alerts } }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const w = fakeWorld();
+      let polls = 0;
+      const { report } = drillRun(w, () => ++polls > 20, 5, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      const sc = (await report).scenarios[0]!;
+      expect(sc.status).toBe('passed');
+      expect(sc.alerts?.map((a) => [a.name, a.source, a.state])).toEqual([['TeamAppDown', 'external', 'fired']]);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   test('a fault that takes a moment to show is not counted as fixed before it was ever broken', async () => {
     const w = fakeWorld();
     // healthy for the first 3 polls (the fault not visible yet), broken for 3, then fixed
     const { progress, report } = drillRun(w, (n) => n <= 3 || n > 6);
     const sc = (await report).scenarios[0]!;
     expect(sc.status).toBe('passed');
-    expect(progress.filter((p) => p === 'verify: the incident has not shown yet')).toHaveLength(3);
+    expect(progress.filter((p) => p === 'verify: the incident has not shown yet')).toHaveLength(1);
     expect(sc.ttrSeconds!).toBeGreaterThan(0.05); // 6 polls at 10 ms at least
   });
 });

@@ -51,9 +51,21 @@ describe('collectEtcdLiveness', () => {
     expect(f!.summary).toContain('the probe is wrong, etcd is healthy');
   });
 
-  test('no failure anywhere: the probe is not run by hand and nothing is found', async () => {
+  test('no failure seen yet: the exec probe is run by hand all the same, and a wrong one is named before the kubelet fails it', async () => {
     const snap = await collectEtcdLiveness(ctx([]));
-    expect(snap.nodes[0]!.byHand).toBeUndefined();
+    const n = snap.nodes[0]!;
+    expect(n.byHand?.exitCode).toBe(1);
+    expect(n.probeFailures).toEqual([]);
+    const [f] = analyzeEtcdLiveness(snap);
+    expect(f!.summary).toContain('is about to be killed by its liveness probe: the probe fails when run by hand in the running container (the kubelet kills it after 3 failures)');
+    expect(f!.evidence).toContain("the probe's command against etcd's client URL https://127.0.0.1:2379: the read succeeds (etcd serves reads)");
+  });
+
+  test('an exec probe at the right endpoint passes by hand: nothing is found', async () => {
+    cp.write('/etc/kubernetes/manifests/etcd.yaml', withLivenessProbe(ETCD_MANIFEST, brokenProbe(LivenessProbeParams.parse({ endpoint: 'https://127.0.0.1:2379' }))));
+    const snap = await collectEtcdLiveness(ctx([]));
+    expect(snap.nodes[0]!.byHand?.exitCode).toBe(0);
+    expect(snap.nodes[0]!.clientRead).toBeUndefined();
     expect(analyzeEtcdLiveness(snap)).toEqual([]);
   });
 });

@@ -132,7 +132,16 @@ describe('etcd-liveness-restarts analysis', () => {
     test('quiet when etcd itself is unhealthy, when the probe passes by hand, or when the failures were the old pod\'s', () => {
       expect(scan(fresh({ health: '{"health":"false","reason":"RAFT NO LEADER"}' }))).toEqual([]);
       expect(scan(fresh({ byHand: { exitCode: 0, output: 'foo', at: NOW } }))).toEqual([]);
-      expect(scan(fresh({ probeFailures: [{ at: '2026-11-21T05:33:30Z', text: 'Liveness probe failed: x', source: 'kubelet-journal', count: 2 }] }))).toEqual([]);
+      // the old pod's failures, and the probe now passes by hand (fixed)
+      expect(scan(fresh({ probeFailures: [{ at: '2026-11-21T05:33:30Z', text: 'Liveness probe failed: x', source: 'kubelet-journal', count: 2 }], byHand: { exitCode: 0, output: 'foo', at: NOW } }))).toEqual([]);
+    });
+
+    test('no kubelet failure yet: the probe failing by hand while the same read at the client URL is served names it', () => {
+      const [f] = scan(fresh({ probeFailures: [] }));
+      expect(f!.summary).toContain('the probe fails when run by hand in the running container (the kubelet kills it after 3 failures)');
+      // without the served read, the by-hand failure alone is not enough (etcd may just be slow to answer)
+      const { clientRead: _, ...noRead } = fresh({ probeFailures: [] });
+      expect(scan(noRead)).toEqual([]);
     });
   });
 

@@ -5,32 +5,19 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import { parseSeconds } from '../../core/durations.js';
 import { FORMATS } from '../../report/render.js';
-import { collect } from '../common.js';
-import { run, type RunFlags } from './run.js';
+import { run, withAlertOptions, withTargetOptions, type RunFlags } from './run.js';
 
 interface DrillFlags extends Omit<RunFlags, 'drill'> {
   deadline: string;
 }
 
 export function registerDrill(program: Command): void {
-  program
+  const cmd = program
     .command('drill')
     .description('a game day: inject, show only the symptom while people fix it, report the time to recover; always reverts')
     .argument('<scenario>', 'scenario id (see `faultline list`)')
-    .option('--deadline <duration>', 'how long people have, from the moment the incident is live: seconds, or 90s, 15m, 2h', '15m')
-    .option('--provider <kind>', 'cluster provider: kind, k3d or existing', 'kind')
-    .option('--context <name>', 'use this kubeconfig context instead of creating a cluster')
-    .option('--allow-context <name>', 'allow injection into this context (repeatable)', collect, [])
-    .option('--cluster <name>', 'use a cluster made by `faultline cluster up` (people can reach it with its kubeconfig)')
-    .option('--keep', 'keep the cluster (and victim namespace) after the drill')
-    .option('--image <ref>', 'kind node image for a new cluster')
-    .option('--report-dir <dir>', 'write report.json, junit.xml, report.md and report.html there')
-    .option('-o, --output <format>', `stdout format at the end: ${FORMATS.join(', ')}`, 'text')
-    .option('--fault-param <key=value>', "override one of the scenario's fault params (repeatable)", collect, [])
-    .option('--alerts', 'deploy Prometheus and Alertmanager with the standard alerts; the drill shows which fire')
-    .option('--alert-rules <file>', 'your own Prometheus rule file (repeatable; implies --alerts)', collect, [])
-    .option('--prometheus <url>', 'show the alerts of your own Prometheus instead (read-only)')
-    .option('--alertmanager <url>', 'with --prometheus: also report which alerts reached your Alertmanager')
+    .option('--deadline <duration>', 'how long people have, from the moment the incident is live: seconds, or 90s, 15m, 2h', '15m');
+  withAlertOptions(withTargetOptions(cmd, 'drill'))
     .addHelpText(
       'after',
       `

@@ -49,27 +49,38 @@ export interface RunFlags {
   drill?: number;
 }
 
-export function registerRun(program: Command): void {
-  program
-    .command('run')
-    .description('reproduce incidents end to end: provision, deploy victim, inject, detect, remediate, verify, revert')
-    .argument('[scenario...]', 'scenario ids (see `faultline list`)')
-    .option('--all', 'run every scenario')
+/** Where a run (or a drill) happens, what it changes, and where its report goes. */
+export function withTargetOptions(cmd: Command, noun: 'run' | 'drill'): Command {
+  return cmd
     .option('--provider <kind>', 'cluster provider: kind, k3d or existing', 'kind')
     .option('--context <name>', 'use this kubeconfig context instead of creating a cluster')
     .option('--allow-context <name>', 'allow injection into this context (repeatable)', collect, [])
     .option('--cluster <name>', 'reuse a cluster made by `faultline cluster up`')
-    .option('--keep', 'keep the cluster (and victim namespace) after the run')
+    .option('--keep', `keep the cluster (and victim namespace) after the ${noun}`)
     .option('--image <ref>', 'kind node image for a new cluster')
     .option('--report-dir <dir>', 'write report.json, junit.xml, report.md and report.html there')
     .option('-o, --output <format>', `stdout format: ${FORMATS.join(', ')}`, 'text')
-    .option('--fault-param <key=value>', "override one of the scenario's fault params (repeatable; one scenario only)", collect, [])
-    .option('--runbook-exec <command>', "your own remediation instead of the runbook's (sh -c, with KUBECONFIG and FAULTLINE_* set; the runbook's verify decides; one scenario only)")
+    .option('--fault-param <key=value>', "override one of the scenario's fault params (repeatable; one scenario only)", collect, []);
+}
+
+/** The alerting stack faultline deploys, or the team's own. */
+export function withAlertOptions(cmd: Command): Command {
+  return cmd
     .option('--alerts', 'deploy Prometheus and Alertmanager with the standard etcd and Kubernetes alerts, and report which fired and when')
     .option('--alert-rules <file>', 'your own Prometheus rule file or PrometheusRule manifest, checked with promtool first (repeatable; implies --alerts)', collect, [])
-    .option('--expect-alert <name[=seconds]>', 'an alert that must fire within that many seconds of the fault (default 1200); the fault is held for it (repeatable; implies --alerts)', collect, [])
     .option('--prometheus <url>', 'read alerts from your own Prometheus instead (read-only; nothing is deployed; expected alerts must be its rules)')
-    .option('--alertmanager <url>', 'with --prometheus: also report which alerts reached your Alertmanager')
+    .option('--alertmanager <url>', 'with --prometheus: also report which alerts reached your Alertmanager');
+}
+
+export function registerRun(program: Command): void {
+  const cmd = program
+    .command('run')
+    .description('reproduce incidents end to end: provision, deploy victim, inject, detect, remediate, verify, revert')
+    .argument('[scenario...]', 'scenario ids (see `faultline list`)')
+    .option('--all', 'run every scenario');
+  withAlertOptions(withTargetOptions(cmd, 'run'))
+    .option('--runbook-exec <command>', "your own remediation instead of the runbook's (sh -c, with KUBECONFIG and FAULTLINE_* set; the runbook's verify decides; one scenario only)")
+    .option('--expect-alert <name[=seconds]>', 'an alert that must fire within that many seconds of the fault (default 1200); the fault is held for it (repeatable; implies --alerts)', collect, [])
     .addHelpText(
       'after',
       `

@@ -49,7 +49,11 @@ export const detectStage: Stage = {
     st.report.findings = st.detected.map(({ detector, summary, rootCause, evidence, runbook }) => ({ detector, summary, rootCause, evidence, runbook }));
     const load = await during;
     if (load) st.recordLoad(load);
-    if (watch) await settleAlerts(st, watch, s.signal, s.progress);
+    if (watch) {
+      await settleAlerts(st, watch, s.signal, s.progress);
+      // the runbook could not start while the fault was held for the alerts: TTR counts from the end of the hold
+      st.heldUntil = st.clock.now();
+    }
     return `${st.detected.map((f) => f.summary).join(' | ')}${load ? `; ${loadLine(load)}` : ''}`;
   },
 };

@@ -42,7 +42,7 @@ export const verifyStage: Stage = {
         const v = await runbook.verify(ctx, params);
         if (!seenBroken) {
           seenBroken = !v.ok;
-          if (v.ok) return void s.progress('the incident has not shown yet');
+          if (v.ok) return void (n === 1 && s.progress('the incident has not shown yet'));
         }
         if (v.ok && sc.load) {
           // recovery counts only when the workload serves traffic again without a single failure
@@ -59,7 +59,7 @@ export const verifyStage: Stage = {
       { intervalMs: st.pollMs, signal: s.signal },
     ).finally(() => (watch ? recordAlerts(st, watch) : undefined));
     // TTR: to the moment the cluster was healthy and stayed so; the end of the window that confirmed it is kept too
-    const from = st.selfHeal || st.drill ? st.injectEnd! : st.detectedAt!;
+    const from = st.selfHeal || st.drill ? st.injectEnd! : (st.heldUntil ?? st.detectedAt!);
     const confirmedAt = st.clock.now();
     report.ttrSeconds = round2((Math.min(result.healthySince ?? confirmedAt, confirmedAt) - from) / 1000);
     report.confirmedAfterSeconds = round2((confirmedAt - from) / 1000);
