@@ -4,7 +4,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import { parseSeconds } from '../../core/durations.js';
-import { FORMATS } from '../../report/render.js';
 import { run, withAlertOptions, withTargetOptions, type RunFlags } from './run.js';
 
 interface DrillFlags extends Omit<RunFlags, 'drill'> {
