@@ -124,6 +124,15 @@ beforeAll(async () => {
 
 afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp, recover: true }));
 
+/** etcd-slow-disk with the stack, held after its fault is applied: both are in place when this returns. */
+async function heldWithStack(tag: string): Promise<CliProcess> {
+  const run = startCli(['run', 'etcd-slow-disk', '--cluster', name, '--alerts'], { ...env, FAULTLINE_TEST_HOLD_AFTER_APPLY_MS: '600000' }, tag);
+  started.push(run);
+  await run.waitForLine(/^faultline: holding 600000ms after apply/, 15 * 60_000);
+  expect((await monitoringLeft()).length).toBeGreaterThan(0);
+  return run;
+}
+
 describe('alerts during etcd-slow-disk', () => {
   test("the team's own fast alert fires, and shows in the JSON and JUnit reports; nothing is left", async () => {
     const dir = join(tmp, 'report-user');
@@ -182,10 +191,7 @@ describe('alerts during etcd-slow-disk', () => {
   });
 
   test('SIGINT while the stack and the fault are in place: the run reverts both and exits 130', async () => {
-    const run = startCli(['run', 'etcd-slow-disk', '--cluster', name, '--alerts'], { ...env, FAULTLINE_TEST_HOLD_AFTER_APPLY_MS: '600000' }, 'alerts-sigint');
-    started.push(run);
-    await run.waitForLine(/^faultline: holding 600000ms after apply/, 15 * 60_000);
-    expect((await monitoringLeft()).length).toBeGreaterThan(0);
+    const run = await heldWithStack('alerts-sigint');
     run.child.kill('SIGINT');
     const res = await run.exited(10 * 60_000);
     expect(res.code).toBe(130);
@@ -193,10 +199,7 @@ describe('alerts during etcd-slow-disk', () => {
   });
 
   test('SIGKILL while the stack and the fault are in place: recover removes the stack too', async () => {
-    const run = startCli(['run', 'etcd-slow-disk', '--cluster', name, '--alerts'], { ...env, FAULTLINE_TEST_HOLD_AFTER_APPLY_MS: '600000' }, 'alerts-sigkill');
-    started.push(run);
-    await run.waitForLine(/^faultline: holding 600000ms after apply/, 15 * 60_000);
-    expect((await monitoringLeft()).length).toBeGreaterThan(0);
+    const run = await heldWithStack('alerts-sigkill');
     run.child.kill('SIGKILL');
     await run.exited(60_000);
     const rec = await runCli(['recover'], env, 10 * 60_000, 'recover');
