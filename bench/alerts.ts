@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { table } from '../harness/report/bench.js';
 import type { Report } from '../harness/report/types.js';
 import { benchEnv, cliWith, machineLine } from './common.js';
 
@@ -63,10 +64,7 @@ async function runCase(c: Case): Promise<Row[]> {
 function print(rows: Row[]): void {
   const head = ['case', 'alert', 'state', 'pending s', 'fired s', 'faultline TTD s', 'fired/TTD'];
   const body = rows.map((r) => [r.case, r.alert, r.state, fmt(r.pending), fmt(r.fired), fmt(r.ttd), r.fired !== undefined && r.ttd ? `${(r.fired / r.ttd).toFixed(0)}x` : '-']);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  console.log(line(head));
-  for (const b of body) console.log(line(b));
+  console.log(table(head, body));
   const notes = rows.filter((r) => r.note);
   if (notes.length) console.log(notes.map((r) => `${r.case} ${r.alert}: ${r.note}`).join('\n'));
 }

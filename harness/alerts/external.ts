@@ -2,7 +2,7 @@
 // from this machine (an existing stack, or one reached through a port-forward). Nothing is deployed. Credentials
 // in the URL (https://user:pass@host) become a Basic Authorization header and never appear in a message.
 import { UserError } from '../core/errors.js';
-import type { AlertReader, PromAlert } from './watch.js';
+import { alertsFrom, type AlertReader } from './watch.js';
 
 export interface ExternalStack {
   prometheus: string;
@@ -70,17 +70,6 @@ export async function externalAlertNames(prometheus: string): Promise<string[]> 
 
 /** Reads the team's stack: Prometheus decides pending and firing; Alertmanager (when given) says what reached it. */
 export function externalReader(stack: ExternalStack): AlertReader {
-  return async () => {
-    const prom = (await getJson(stack.prometheus, '/api/v1/alerts')) as { data: { alerts: PromAlert[] } };
-    let am = new Set<string>();
-    if (stack.alertmanager) {
-      try {
-        const list = (await getJson(stack.alertmanager, '/api/v2/alerts')) as Array<{ labels: { alertname: string } }>;
-        am = new Set(list.map((a) => a.labels.alertname));
-      } catch {
-        // Alertmanager's view is extra: Prometheus' is the one that decides
-      }
-    }
-    return { prom: prom.data.alerts, am };
-  };
+  const am = stack.alertmanager;
+  return () => alertsFrom(() => getJson(stack.prometheus, '/api/v1/alerts'), am ? () => getJson(am, '/api/v2/alerts') : undefined);
 }

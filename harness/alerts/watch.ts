@@ -106,16 +106,25 @@ const NODE_SPLIT = '---faultline-alertmanager---';
 /** Both APIs read with curl on the node the stack runs on (it has the host's network there). */
 export const NODE_READ = `curl -sf -m 5 http://127.0.0.1:${PROMETHEUS_PORT}/api/v1/alerts; echo; echo '${NODE_SPLIT}'; curl -sf -m 5 http://127.0.0.1:${ALERTMANAGER_PORT}/api/v2/alerts || true`;
 
-export function parseNodeRead(stdout: string): { prom: PromAlert[]; am: Set<string> } {
+/** Both answers of one node command (NODE_READ). */
+export function parseNodeRead(stdout: string): Promise<{ prom: PromAlert[]; am: Set<string> }> {
   const [promText = '', amText = ''] = stdout.split(NODE_SPLIT);
-  const prom = (JSON.parse(promText) as { data: { alerts: PromAlert[] } }).data.alerts;
-  let am = new Set<string>();
-  try {
-    am = new Set((JSON.parse(amText) as Array<{ labels: { alertname: string } }>).map((a) => a.labels.alertname));
-  } catch {
-    // Alertmanager's view is extra
+  return alertsFrom(async () => JSON.parse(promText), async () => JSON.parse(amText));
+}
+
+/** One read of a stack, whatever carries it: Prometheus' answer decides (its failure fails the read);
+ *  Alertmanager's is extra, and is left out when it fails. */
+export async function alertsFrom(prom: () => Promise<unknown>, am?: () => Promise<unknown>): Promise<{ prom: PromAlert[]; am: Set<string> }> {
+  const alerts = ((await prom()) as { data: { alerts: PromAlert[] } }).data.alerts;
+  let names = new Set<string>();
+  if (am) {
+    try {
+      names = new Set(((await am()) as Array<{ labels: { alertname: string } }>).map((a) => a.labels.alertname));
+    } catch {
+      // Alertmanager's view is extra: Prometheus' is the one that decides
+    }
   }
-  return { prom, am };
+  return { prom: alerts, am: names };
 }
 
 /** The stack a run deployed: through the API server's service proxy; when that fails (a fault that takes the API
@@ -136,16 +145,9 @@ export function clusterStackReader(kc: KubeConfig, onNode?: (script: string) => 
   };
 }
 
-export async function readAlerts(kc: KubeConfig): Promise<{ prom: PromAlert[]; am: Set<string> }> {
-  const prom = JSON.parse(await apiRawGet(kc, prometheusApi('/api/v1/alerts'), 5_000)) as { data: { alerts: PromAlert[] } };
-  let am = new Set<string>();
-  try {
-    const list = JSON.parse(await apiRawGet(kc, alertmanagerApi('/api/v2/alerts'), 5_000)) as Array<{ labels: { alertname: string } }>;
-    am = new Set(list.map((a) => a.labels.alertname));
-  } catch {
-    // Alertmanager's view is extra: Prometheus' is the one that decides
-  }
-  return { prom: prom.data.alerts, am };
+export function readAlerts(kc: KubeConfig): Promise<{ prom: PromAlert[]; am: Set<string> }> {
+  const get = (path: string) => async () => JSON.parse(await apiRawGet(kc, path, 5_000)) as unknown;
+  return alertsFrom(get(prometheusApi('/api/v1/alerts')), get(alertmanagerApi('/api/v2/alerts')));
 }
 
 /** Reads alerts every intervalMs until stopped; read errors (an API server the fault slows) are logged and retried. */

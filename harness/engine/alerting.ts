@@ -103,9 +103,18 @@ async function withExternal(scenarios: LoadedScenario[], external: ExternalStack
 export function alertWatchFor(plan: AlertingPlan, ctx: KubeContext): AlertWatch {
   if (plan.external) return new AlertWatch(externalReader(plan.external));
   const na = nodeAccess(ctx);
+  // the stack's node is looked up once, at the first read the API server does not answer
+  let stackNode: Promise<string | undefined> | undefined;
   const onNode = na
     ? async (script: string) => {
-        const [node] = await controlPlaneNodes(na);
+        // a failed lookup is not kept: the next read tries again
+        const node = await (stackNode ??= controlPlaneNodes(na).then(
+          ([first]) => first,
+          (err: unknown) => {
+            stackNode = undefined;
+            throw err;
+          },
+        ));
         if (!node) throw new Error('no control-plane node');
         const res = await nodeSh(na, node, script, 15_000);
         if (res.exitCode !== 0) throw new Error(`curl on ${node}: exit ${res.exitCode}`);

@@ -45,7 +45,8 @@ export function benchRows(reports: Report[]): BenchRow[] {
 const sec = (n: number | null | undefined) => (n === null || n === undefined ? '-' : `${n.toFixed(1)}s`);
 const pad = (cells: string[], widths: number[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
 
-function table(head: string[], rows: string[][]): string {
+/** Columns padded to their widest cell, two spaces apart. */
+export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [pad(head, widths), ...rows.map((r) => pad(r, widths))].join('\n');
 }

@@ -231,7 +231,7 @@ describe('reading the stack while the API server is down', () => {
     expect([...r.am]).toEqual(['KubeAPIDown']);
     expect(scripts[0]).toBe(NODE_READ);
     expect(NODE_READ).toContain('http://127.0.0.1:19090/api/v1/alerts');
-    expect(parseNodeRead(`${promJson}\n---faultline-alertmanager---\n`).am.size).toBe(0);
+    expect((await parseNodeRead(`${promJson}\n---faultline-alertmanager---\n`)).am.size).toBe(0);
   });
 
   test('without node access, or when the node read fails too, the error names both', async () => {

@@ -8,14 +8,14 @@ import { round2, type RunState, type Stage } from '../run-state.js';
 
 /** Detect, diagnose and remediate have nothing to do when the scenario claims the cluster recovers on its own,
  *  or in a drill, where people do them. */
-export function selfHealing(st: RunState): string | undefined {
+export function noResponse(st: RunState): string | undefined {
   if (st.drill) return 'a drill: people find and fix it';
   return st.selfHeal ? 'recovery "self" (the cluster must recover with no detection or runbook action)' : undefined;
 }
 
 export const detectStage: Stage = {
   name: 'detect',
-  skip: selfHealing,
+  skip: noResponse,
   // expected alerts may take longer than the detector: the fault is held for them
   extraSeconds: (st) => alertingExtraSeconds(st.sc),
   async run(st, s) {

@@ -4,7 +4,7 @@ import type { RunbookRegistry } from '../../runbooks/registry.js';
 import { execEnv, runbookExec } from '../../runbooks/exec.js';
 import type { Runbook } from '../../runbooks/types.js';
 import type { RunState, Stage } from '../run-state.js';
-import { selfHealing } from './detect.js';
+import { noResponse } from './detect.js';
 
 function pickFinding(findings: Finding[], runbooks: RunbookRegistry, runbookId: string): Finding | undefined {
   return findings.find((f) => f.runbook === runbookId && runbooks.has(f.runbook)) ?? findings[0];
@@ -16,7 +16,7 @@ export function runbookOf(st: RunState): Runbook {
 
 export const diagnoseStage: Stage = {
   name: 'diagnose',
-  skip: selfHealing,
+  skip: noResponse,
   async run(st, s) {
     const finding = pickFinding(st.detected, st.deps.registries.runbooks, st.sc.runbook.id);
     if (!finding) throw new Error('no finding to diagnose');
@@ -29,7 +29,7 @@ export const diagnoseStage: Stage = {
 
 export const remediateStage: Stage = {
   name: 'remediate',
-  skip: selfHealing,
+  skip: noResponse,
   async run(st, s) {
     const runbook = runbookOf(st);
     if (st.sc.runbook.exec) {
