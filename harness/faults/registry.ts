@@ -7,12 +7,14 @@ import { controlPlaneCert } from './control-plane-cert.js';
 import { statefulsetEnvConflict } from './statefulset-env-conflict.js';
 import { victimNamespace } from './victim-namespace.js';
 import { psaClusterDefault } from './psa-cluster-default.js';
+import { clusterObjects } from './cluster-objects.js';
+import { webhookBackendHang } from './webhook-backend-hang.js';
 import { alertingStack } from '../alerts/stack.js';
 import type { AnyFault } from './types.js';
 
 export type FaultRegistry = Map<string, AnyFault>;
 
 export function builtinFaults(): FaultRegistry {
-  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdLivenessProbe, registryUpstream, registryMirrorOutage, mtlsCaRotation, controlPlaneCert, psaClusterDefault, victimNamespace, alertingStack];
+  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdLivenessProbe, registryUpstream, registryMirrorOutage, mtlsCaRotation, controlPlaneCert, psaClusterDefault, webhookBackendHang, clusterObjects, victimNamespace, alertingStack];
   return new Map(all.map((f) => [f.type, f]));
 }

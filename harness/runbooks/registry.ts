@@ -1,4 +1,5 @@
 import { podCreateRefusedRunbook } from './pod-create-refused.js';
+import { blockingWebhookRunbook } from './blocking-webhook.js';
 import { manualChangeRunbook } from './manual-change.js';
 import { controlPlaneCertsRunbook } from './control-plane-certs.js';
 import { crashloopRunbook } from './crashloop.js';
@@ -12,6 +13,6 @@ import type { Runbook } from './types.js';
 export type RunbookRegistry = Map<string, Runbook>;
 
 export function builtinRunbooks(): RunbookRegistry {
-  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook, registryMirrorFallbackRunbook, staleWorkloadCertsRunbook, controlPlaneCertsRunbook, podCreateRefusedRunbook, manualChangeRunbook];
+  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook, registryMirrorFallbackRunbook, staleWorkloadCertsRunbook, controlPlaneCertsRunbook, podCreateRefusedRunbook, blockingWebhookRunbook, manualChangeRunbook];
   return new Map(all.map((r) => [r.id, r]));
 }

@@ -167,11 +167,27 @@ build_component_images() {
     "$B/alertmanager-$ALERTMANAGER_VERSION/alertmanager"
 }
 
+# the webhook-blocks-deletion scenario's admission webhook (images/webhook, standard library only): built from
+# this repository's source, cached by its hash
+build_webhook() {
+  local src=$FORGE_DIR/webhook out
+  out=$BIN_CACHE/volume-webhook-$(key "$src")
+  _webhook() {
+    local tmp; tmp=$(mktemp -d "$BIN_CACHE/.volume-webhook.XXXX"); chmod 0755 "$tmp"
+    (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tmp/volume-webhook" .)
+    touch "$tmp/.complete"
+    publish_dir "$tmp" "$out"
+  }
+  [ -f "$out/.complete" ] || step volume-webhook _webhook
+  binary_image "faultline/volume-webhook:v1" scratch / '["/volume-webhook"]' "$out/volume-webhook"
+}
+
 main() {
   docker info >/dev/null 2>&1 || die "Docker does not answer; run make setup"
   build_os_images
   [ "${1:-all}" = os ] && return 0
   build_component_images
+  build_webhook
   build_node $("$K8S_BIN/kubeadm" config images list --kubernetes-version "$V") \
     "docker.io/flannel/flannel:$FLANNEL_VERSION" "docker.io/rancher/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION" \
     docker.io/library/busybox:latest

@@ -1,5 +1,12 @@
-// End to end on one kind cluster from `faultline cluster up` (single.yaml): `faultline run
-// psa-cluster-default-restricted` gives the real API server a cluster-wide PodSecurity default of "restricted"
+// End to end on one kind cluster from `faultline cluster up` (single.yaml), shared by the two admission scenarios
+// (one cluster instead of two; the webhook scenario runs first, since the PodSecurity one restarts the API server).
+//
+// `faultline run webhook-blocks-deletion`: the storage system's webhook backend really hangs (its process stopped on
+// the node), the API server refuses to delete a volume, the detector names the configuration, the rule and the API's
+// error, the runbook cuts the rule block, deletes the volume and restarts the backend, which writes its rules again;
+// the volumes still in use are the same objects; no cluster-scoped object, journal entry or stopped process is left.
+//
+// `faultline run psa-cluster-default-restricted` gives the real API server a cluster-wide PodSecurity default of "restricted"
 // (an AdmissionConfiguration file on the node and the kube-apiserver flag; the static pod really restarts), the
 // victim's ReplicaSet is refused, the detector names the source of the enforcement, the runbook labels the namespace
 // at its intended level, and revert restores the manifest byte for byte. Then doctor: quiet.
@@ -12,10 +19,10 @@ import { assertBuilt, cleanUpClusterUp, e2eTempDir, runCli, type CliProcess, exp
 
 jest.setTimeout(40 * 60_000);
 
-const tmp = e2eTempDir('psa');
+const tmp = e2eTempDir('admission');
 const stateDir = join(tmp, 'state');
 const env = { FAULTLINE_STATE_DIR: stateDir };
-const name = `faultline-e2e-psa-${randomBytes(2).toString('hex')}`;
+const name = `faultline-e2e-admission-${randomBytes(2).toString('hex')}`;
 const NODE = `${name}-control-plane`;
 const MANIFEST = '/etc/kubernetes/manifests/kube-apiserver.yaml';
 const started: CliProcess[] = [];
@@ -35,6 +42,37 @@ beforeAll(async () => {
 });
 
 afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp }));
+
+function kubectl(...argv: string[]): string {
+  return onNode('kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', ...argv);
+}
+
+describe('webhook-blocks-deletion on a real kind cluster', () => {
+  test('deletion refused through the hung webhook, named with its rule and error, fixed the way the seed did', async () => {
+    const reportDir = join(tmp, 'report-webhook');
+    const r = await runCli(['run', 'webhook-blocks-deletion', '--cluster', name, '--report-dir', reportDir], env, 20 * 60_000, 'webhook-run');
+    expectPassed(r, reportDir);
+    const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8'));
+    const sc = report.scenarios[0];
+    const f = sc.findings.find((x: any) => x.detector === 'admission-webhooks');
+    const text = [f.summary, f.rootCause, ...f.evidence].join('\n');
+    expect(text).toContain('ValidatingWebhookConfiguration volume-webhook-validator');
+    expect(text).toMatch(/DELETE volumes\.storage\.faultline\.dev: the dry-run deletion of Volume volume-system\/\S+ is refused: HTTP 500: Internal error occurred: failed calling webhook "validator\.storage\.faultline\.dev"/);
+    expect(text).toContain('failurePolicy Fail');
+    const actions = sc.remediation.actions.join('\n');
+    expect(actions).toContain('cut the rule block of volumes.storage.faultline.dev out of ValidatingWebhookConfiguration volume-webhook-validator');
+    expect(actions).toContain('deleted Volume volume-system/scratch-1');
+    expect(actions).toContain('restarted Deployment volume-system/volume-webhook');
+    expect(sc.stages.find((x: any) => x.name === 'verify').message).toContain('the rule block of volumes.storage.faultline.dev is back');
+    expect(sc.integrity.map((i: any) => `${i.phase} ${i.ok}`)).toEqual(['write true', 'check true']);
+    console.log(`[webhook] TTD ${sc.ttdSeconds}s TTR ${sc.ttrSeconds}s`);
+    const journal = JSON.parse(readFileSync(join(stateDir, 'journal', `${report.runId}.json`), 'utf8'));
+    expect(journal.entries.map((e: any) => `${e.faultType} ${e.state}`)).toEqual(['cluster-objects reverted', 'victim-namespace reverted', 'webhook-backend-hang reverted']);
+    // the CRDs, the webhook configuration and the cluster RBAC went with the run; no process is left stopped
+    expect(kubectl('get', 'crd,validatingwebhookconfiguration,clusterrole,clusterrolebinding', '-l', 'app.kubernetes.io/managed-by=faultline', '-o', 'name').trim()).toBe('');
+    expect(onNode('sh', '-c', "ps -eo stat=,comm= | awk '$1 ~ /^T/ { print $2 }'").trim()).toBe('');
+  });
+});
 
 describe('psa-cluster-default-restricted on a real kind cluster', () => {
   test('refused by the cluster-wide default, named as such, fixed by the namespace label, reverted byte for byte', async () => {

@@ -1,0 +1,3 @@
+module faultline.local/volume-webhook
+
+go 1.24
