@@ -95,7 +95,7 @@ describe('CLI bad input (built CLI, no cluster)', () => {
   });
 
   test('help on every command answers with examples; list and runbook work without a cluster', () => {
-    for (const cmd of [[], ['run'], ['drill'], ['doctor'], ['inject'], ['recover'], ['runbook'], ['cluster', 'up'], ['cluster', 'down'], ['report'], ['list']]) {
+    for (const cmd of [[], ['run'], ['drill'], ['doctor'], ['inject'], ['recover'], ['runbook'], ['cluster', 'up'], ['cluster', 'down'], ['report'], ['report', 'merge'], ['list']]) {
       const r = cli([...cmd, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain('Examples:');

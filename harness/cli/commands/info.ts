@@ -1,17 +1,18 @@
 // Read-only commands: list, runbook, report.
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors.js';
-import { InputFileError, readRegularFile } from '../../core/files.js';
 import { builtinRegistries } from '../../engine/registries.js';
 import { listScenarioIds, loadScenario, displayPath } from '../../engine/scenario-loader.js';
 import { reportIncident } from '../../engine/scenario.js';
 import { scenariosDir } from '../../core/paths.js';
-import { FORMATS, render, type Format } from '../../report/render.js';
-import { parseReport } from '../../report/schema.js';
-import { parseChoice, out } from '../common.js';
+import { FORMATS, REPORT_FILES, render, type Format } from '../../report/render.js';
+import { MergeError, mergeReports } from '../../report/merge.js';
+import type { Report } from '../../report/types.js';
+import { parseChoice, out, say } from '../common.js';
+import { checkedReportDir } from './run.js';
+import { writeFileSync } from 'node:fs';
+import { readReportFile } from '../report-file.js';
 import { join } from 'node:path';
-import { firstIssue } from '../../engine/scenario-loader.js';
-import { ZodError } from 'zod';
 
 export function registerList(program: Command): void {
   program
@@ -56,32 +57,47 @@ export function registerRunbook(program: Command): void {
 }
 
 export function registerReport(program: Command): void {
-  program
+  const report = program
     .command('report')
-    .description('render a saved report.json in another format')
-    .argument('<report.json>', 'a report written by `faultline run -o json` or --report-dir')
+    .description('render a saved report.json in another format, or merge the reports of sharded runs')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  faultline report out/report.json -o junit > junit.xml      (report render: the default)\n  faultline report merge shard-1 shard-2 --report-dir merged',
+    );
+  report
+    .command('render', { isDefault: true })
+    .description('render a saved report.json in another format (the default: `faultline report FILE`)')
+    .argument('<report.json>', 'a report written by `faultline run -o json` or --report-dir (or that directory)')
     .option('-o, --output <format>', `${FORMATS.join(', ')}`, 'text')
     .addHelpText('after', '\nExamples:\n  faultline report out/report.json -o junit > junit.xml\n  faultline report out/report.json -o html > timeline.html')
     .action((file: string, flags: { output: string }) => {
       const format = parseChoice(flags.output, FORMATS, '--output') as Format;
-      let text: string;
+      out(render(readReportFile(file), format));
+    });
+  report
+    .command('merge')
+    .description("join the reports of a sharded run's jobs (`run --all --shard I/N`) into one; each scenario must be in exactly one")
+    .argument('<report...>', 'report.json files, or the --report-dir folders holding them')
+    .option('--report-dir <dir>', 'write the merged report.json, junit.xml, report.md and report.html there')
+    .option('-o, --output <format>', `stdout format: ${FORMATS.join(', ')}`, 'text')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  faultline report merge shard-1 shard-2 shard-3 --report-dir merged -o junit > junit.xml\n\nExit codes: 0 merged (whatever the scenarios\' results: the merged JUnit says them), 2 bad input.',
+    )
+    .action((paths: string[], flags: { output: string; reportDir?: string }) => {
+      const format = parseChoice(flags.output, FORMATS, '--output') as Format;
+      if (flags.reportDir) checkedReportDir(flags.reportDir);
+      let merged: Report;
       try {
-        text = readRegularFile(file);
+        merged = mergeReports(paths.map((p) => ({ source: p, report: readReportFile(p) })));
       } catch (err) {
-        if (err instanceof InputFileError) throw new UserError(err.message, 'pass the path of a report.json');
+        if (err instanceof MergeError) throw new UserError(err.message, 'pass the reports of one sharded run, each job once');
         throw err;
       }
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        throw new UserError(`${file} is not valid JSON`, 'pass a report.json written by faultline');
+      if (flags.reportDir) {
+        for (const [file, fmt] of REPORT_FILES) writeFileSync(join(flags.reportDir, file), render(merged, fmt));
+        say(`merged ${paths.length} report(s), ${merged.scenarios.length} scenario(s); written to ${flags.reportDir}`);
       }
-      try {
-        out(render(parseReport(json), format));
-      } catch (err) {
-        if (err instanceof ZodError) throw new UserError(`${file}: not a faultline report (schema 1): ${firstIssue(err)}`, 'pass a report.json written by faultline');
-        throw err;
-      }
+      out(render(merged, format));
     });
 }

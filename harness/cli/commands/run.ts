@@ -19,6 +19,8 @@ import { withAlerting } from '../../engine/alerting.js';
 import { asDrill } from '../../engine/drill.js';
 import { drillPrinter } from '../drill-output.js';
 import { runSuite, type ClusterTarget } from '../../engine/suite.js';
+import { durationsFrom, parseShard, pickShard } from '../../engine/shard.js';
+import { readReportFile } from '../report-file.js';
 import { FORMATS, REPORT_FILES, render, type Format } from '../../report/render.js';
 import { EXIT, collect, connectChecked, newRunId, parseChoice, parseProvider, progressPrinter, providerReady, resolveExistingTarget, say, signalExit, trapSignals, type SignalDeps, out } from '../common.js';
 
@@ -47,6 +49,10 @@ export interface RunFlags {
   runbookExec?: string;
   /** `faultline drill`: the seconds people have to fix it */
   drill?: number;
+  /** --shard I/N: this job's part of the chosen scenarios */
+  shard?: string;
+  /** reports whose measured durations balance the shards */
+  durations?: string[];
 }
 
 /** Where a run (or a drill) happens, what it changes, and where its report goes. */
@@ -77,7 +83,9 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('reproduce incidents end to end: provision, deploy victim, inject, detect, remediate, verify, revert')
     .argument('[scenario...]', 'scenario ids (see `faultline list`)')
-    .option('--all', 'run every scenario');
+    .option('--all', 'run every scenario')
+    .option('--shard <I/N>', 'run only the I-th of N deterministic parts of the chosen scenarios (a CI matrix: one job per part)')
+    .option('--durations <report>', 'with --shard: balance the parts by the scenario times of earlier reports (report.json or its folder; repeatable)', collect, []);
   withAlertOptions(withTargetOptions(cmd, 'run'))
     .option('--runbook-exec <command>', "your own remediation instead of the runbook's (sh -c, with KUBECONFIG and FAULTLINE_* set; the runbook's verify decides; one scenario only)")
     .option('--expect-alert <name[=seconds]>', 'an alert that must fire within that many seconds of the fault (default 1200); the fault is held for it (repeatable; implies --alerts)', collect, [])
@@ -87,6 +95,8 @@ export function registerRun(program: Command): void {
 Examples:
   faultline run statefulset-env-conflict            new kind cluster, deleted afterwards
   faultline run --all --report-dir out -o junit     every scenario, all report files
+  faultline run --all --shard 2/3 --durations last/report.json --report-dir shard-2
+                                                    the second of three CI jobs; join them with \`faultline report merge\`
   faultline run statefulset-env-conflict --cluster faultline-dev --keep
   faultline run etcd-slow-disk --fault-param delayMs=2000     a slower disk than the scenario's 500 ms
   faultline run statefulset-env-conflict --provider existing --context staging --allow-context staging
@@ -106,6 +116,18 @@ Test hook: ${HOLD_ENV}=<ms> holds the inject stage that long after the fault is 
     .action(async (ids: string[], flags: RunFlags) => {
       process.exitCode = await run(ids, flags);
     });
+}
+
+/** --shard I/N: this job's part, balanced by the durations of earlier reports when given */
+export function withShard(scenarios: LoadedScenario[], flags: Pick<RunFlags, 'shard' | 'durations'>): LoadedScenario[] {
+  if (flags.shard === undefined) {
+    if (flags.durations?.length) throw new UserError('--durations needs --shard', 'add --shard I/N, or drop --durations');
+    return scenarios;
+  }
+  const shard = parseShard(flags.shard);
+  const mine = pickShard(scenarios, shard, durationsFrom((flags.durations ?? []).map(readReportFile)));
+  say(`shard ${shard.index}/${shard.count}: ${mine.length ? mine.map((s) => s.id).join(', ') : 'no scenario falls to it'}`);
+  return mine;
 }
 
 /** --runbook-exec applies to one scenario: a team's script fixes one failure */
@@ -131,7 +153,7 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
   const kind = parseProvider(flags.provider);
   if (flags.all && ids.length) throw new UserError('both --all and scenario ids given', 'pass one or the other');
   const registries = builtinRegistries();
-  const chosen = withRunbookExec(withOverrides(resolveScenarios(ids, !!flags.all, registries), flags.faultParam ?? [], registries), flags.runbookExec);
+  const chosen = withRunbookExec(withOverrides(withShard(resolveScenarios(ids, !!flags.all, registries), flags), flags.faultParam ?? [], registries), flags.runbookExec);
   const scenarios = await withAlerting(flags.drill === undefined ? chosen : [asDrill(chosen, flags.drill)], flags);
   try {
     holdAfterApplyMs();
