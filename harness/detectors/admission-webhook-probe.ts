@@ -3,7 +3,7 @@
 // is deleted with dryRun=All, which runs admission (webhooks included) and persists nothing. Only webhooks that
 // declare no side effects (sideEffects None or NoneOnDryRun) are asked; the API server would refuse a dry run
 // for the others without calling them. A denial is the webhook's policy, not a failure, and is not reported.
-import type { KubernetesObject, V1MutatingWebhook, V1ValidatingWebhook } from '@kubernetes/client-node';
+import type { KubernetesObject, V1LabelSelector, V1MutatingWebhook, V1ValidatingWebhook } from '@kubernetes/client-node';
 import { apiRawGet } from '../cluster/api-raw.js';
 import { apiErrorMessage } from '../cluster/kube.js';
 import type { KubeContext } from '../cluster/context.js';
@@ -30,6 +30,8 @@ interface Target {
   group: string;
   versions: string[];
   resource: string;
+  /** the webhook's namespaceSelector as a label selector ("" or absent: every namespace) */
+  namespaces?: string;
 }
 
 /** Probes per scan: a cluster with many webhooks is sampled, not swept. */
@@ -42,13 +44,24 @@ export function ruleText(operations: string[], groups: string[], resources: stri
   return `${operations.join(',')} ${[...new Set(res)].join(',')}`;
 }
 
+/** A LabelSelector in the API's query syntax ("a=b,c in (d,e),!f"). */
+export function selectorQuery(s: V1LabelSelector | undefined): string {
+  if (!s) return '';
+  return [
+    ...Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`),
+    ...(s.matchExpressions ?? []).map((e) =>
+      e.operator === 'In' ? `${e.key} in (${(e.values ?? []).join(',')})` : e.operator === 'NotIn' ? `${e.key} notin (${(e.values ?? []).join(',')})` : e.operator === 'Exists' ? e.key : `!${e.key}`,
+    ),
+  ].join(',');
+}
+
 /** The rule blocks a dry-run deletion can test: DELETE (or *), a named group and resource, no subresource. */
 export function deleteTargets(kind: WebhookConfigKind, config: string, w: V1ValidatingWebhook | V1MutatingWebhook): Target[] {
   if (w.failurePolicy === 'Ignore' || !['None', 'NoneOnDryRun'].includes(w.sideEffects ?? '')) return [];
   return (w.rules ?? []).flatMap((r) => {
     if (!(r.operations ?? []).some((o) => o === 'DELETE' || o === '*')) return [];
     return (r.apiGroups ?? []).flatMap((group) =>
-      group === '*' ? [] : (r.resources ?? []).filter((res) => res !== '*' && !res.includes('/')).map((resource) => ({ kind, config, webhook: w.name, group, versions: r.apiVersions ?? ['*'], resource })),
+      group === '*' ? [] : (r.resources ?? []).filter((res) => res !== '*' && !res.includes('/')).map((resource) => ({ kind, config, webhook: w.name, group, versions: r.apiVersions ?? ['*'], resource, namespaces: selectorQuery(w.namespaceSelector) })),
     );
   });
 }
@@ -83,7 +96,12 @@ function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
 async function probe(ctx: KubeContext, t: Target): Promise<DeleteProbe | undefined> {
   const type = await resourceType(ctx, t).catch(() => undefined);
   if (!type) return undefined;
-  const namespaces = ctx.namespaces ?? [undefined];
+  // an object the webhook sees: in a namespace its namespaceSelector matches (and the scan's scope, if any)
+  let namespaces: Array<string | undefined> = ctx.namespaces ?? [undefined];
+  if (t.namespaces) {
+    const matched = (await ctx.kube.core.listNamespace({ labelSelector: t.namespaces })).items.map((n) => n.metadata?.name ?? '');
+    namespaces = matched.filter((n) => !ctx.namespaces || ctx.namespaces.includes(n)).slice(0, 5);
+  }
   let obj: KubernetesObject | undefined;
   for (const ns of namespaces) {
     const l = await ctx.kube.objects.list(type.apiVersion, type.kind, ns, undefined, undefined, undefined, undefined, undefined, 1).catch(() => undefined);

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, test } from '@jest/globals';
-import { classifyRefusal, deleteTargets, ruleText, type DeleteProbe } from '../../harness/detectors/admission-webhook-probe.js';
+import { classifyRefusal, deleteTargets, ruleText, selectorQuery, type DeleteProbe } from '../../harness/detectors/admission-webhook-probe.js';
 import { analyzeWebhooks, webhookInfo, type WebhookSnapshot } from '../../harness/detectors/admission-webhooks.js';
 import { blockingWebhookRunbook, splitResource, withoutResource } from '../../harness/runbooks/blocking-webhook.js';
 import { parseTask, signalScript } from '../../harness/faults/webhook-backend-hang.js';
@@ -89,6 +89,9 @@ describe('admission-webhooks with dry-run deletion probes', () => {
     const wild = webhook({ rules: [{ operations: ['*'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*'] }, { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }] });
     expect(deleteTargets('MutatingWebhookConfiguration', 'c', wild as never)).toEqual([]);
     expect(ruleText(['DELETE'], [''], ['pods'])).toBe('DELETE pods');
+    // the probe picks its object in a namespace the webhook sees
+    expect(selectorQuery({ matchLabels: { team: 'a' }, matchExpressions: [{ key: 'env', operator: 'In', values: ['x', 'y'] }, { key: 'skip', operator: 'DoesNotExist' }] })).toBe('team=a,env in (x,y),!skip');
+    expect(deleteTargets('ValidatingWebhookConfiguration', 'c', webhook({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'fc-x' } } }) as never)[0]!.namespaces).toBe('kubernetes.io/metadata.name=fc-x');
   });
 });
 
@@ -125,19 +128,24 @@ describe('webhook-backend-hang process scripts (real sh, a real process of this 
   const startTicks = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[19]!;
   const state = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[0];
   const sh = (script: string) => execFileSync('sh', ['-c', script], { encoding: 'utf8' }).trim();
+  // a signal takes effect when the kernel next schedules the process: the state is read until it shows (1 s at most)
+  const settled = async (pid: number, stopped: boolean): Promise<string> => {
+    for (let i = 0; i < 50 && (state(pid) === 'T') !== stopped; i++) await new Promise((r) => setTimeout(r, 20));
+    return state(pid)!;
+  };
 
-  test('STOP and CONT reach the recorded process, and only it', () => {
+  test('STOP and CONT reach the recorded process, and only it', async () => {
     const child = spawn('sleep', ['30']);
     try {
       const pid = child.pid!;
       const rec = { pod: 'p', node: 'n', containerId: 'c', pid, startTicks: startTicks(pid) };
       expect(sh(signalScript(rec, 'STOP'))).toBe('signalled');
-      expect(state(pid)).toBe('T');
+      expect(await settled(pid, true)).toBe('T');
       // the same PID with another start time is another process: left alone
       expect(sh(signalScript({ ...rec, startTicks: '1' }, 'CONT'))).toBe('other');
       expect(state(pid)).toBe('T');
       expect(sh(signalScript(rec, 'CONT'))).toBe('signalled');
-      expect(state(pid)).toBe('S');
+      expect(await settled(pid, false)).not.toBe('T');
     } finally {
       child.kill('SIGKILL');
     }
