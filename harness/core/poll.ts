@@ -41,3 +41,14 @@ export async function pollUntil<T>(fn: (attempt: number) => Promise<T | undefine
     await sleep(opts.intervalMs, opts.signal);
   }
 }
+
+/** Calls check every intervalMs until it returns true; past withinMs, throws `${what} after Ns`. For waits a fault
+ *  or set-up bounds itself (they also run in `recover`, where no stage deadline applies). Errors propagate. */
+export async function waitUntil(check: () => Promise<boolean>, o: { withinMs: number; intervalMs: number; what: string; signal?: AbortSignal }): Promise<void> {
+  const until = Date.now() + o.withinMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) throw new Error(`${o.what} after ${o.withinMs / 1000}s`);
+    await sleep(o.intervalMs, o.signal);
+  }
+}

@@ -143,7 +143,7 @@ function callFindings(webhooks: WebhookInfo[], refused: DeleteProbe[]): Finding[
       severity: 'critical',
       summary: `${p.kind} ${p.config}: webhook ${p.webhook} cannot be called; deleting ${ps.map((x) => x.rule.replace(/^DELETE /, '')).join(', ')} is refused`,
       rootCause:
-        `the API server calls webhook ${p.webhook} at ${target}, but the call fails, and with failurePolicy Fail every request its rules match is refused (${w?.rules.join('; ') ?? p.rule}). ` +
+        `the API server calls webhook ${p.webhook} at ${target}, but the call fails (${p.message ?? 'no answer'}), and with failurePolicy Fail every request its rules match is refused (${w?.rules.join('; ') ?? p.rule}). ` +
         `To change: make the backend answer (its serving certificate against the configuration's caBundle, its logs, a restart), or remove the rule block of the resource that must be deleted now`,
       evidence: [...(w ? [`webhook ${w.name}: failurePolicy ${w.failurePolicy}, rules ${w.rules.join('; ') || 'none'}`] : []), ...ps.map(refusedLine)],
       runbook: 'blocking-webhook',

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { apiErrorMessage, isNotFound } from '../cluster/kube.js';
 import type { RunContext } from '../cluster/context.js';
 import { MANAGED_BY } from '../core/labels.js';
-import { sleep } from '../core/poll.js';
+import { sleep, waitUntil } from '../core/poll.js';
 import type { Fault } from './types.js';
 import { RUN_ID_ANNOTATION } from './victim-namespace.js';
 
@@ -65,13 +65,13 @@ async function read(ctx: RunContext, r: ObjectRef): Promise<KubernetesObject | u
 const ours = (o: KubernetesObject): boolean => o.metadata?.labels?.[MANAGED_BY.key] === MANAGED_BY.value;
 
 async function untilEstablished(ctx: RunContext, r: ObjectRef): Promise<void> {
-  const until = Date.now() + ESTABLISHED_WITHIN_MS;
-  for (;;) {
-    const crd = (await read(ctx, r)) as (KubernetesObject & { status?: { conditions?: Array<{ type: string; status: string }> } }) | undefined;
-    if (crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return;
-    if (Date.now() > until) throw new Error(`${named(r)} not established after ${ESTABLISHED_WITHIN_MS / 1000}s`);
-    await sleep(1_000, ctx.signal);
-  }
+  await waitUntil(
+    async () => {
+      const crd = (await read(ctx, r)) as (KubernetesObject & { status?: { conditions?: Array<{ type: string; status: string }> } }) | undefined;
+      return !!crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+    },
+    { withinMs: ESTABLISHED_WITHIN_MS, intervalMs: 1_000, what: `${named(r)} not established`, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+  );
 }
 
 export const clusterObjects: Fault<ClusterObjectsParams, ClusterObjectsRecord> = {

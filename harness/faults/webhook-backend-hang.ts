@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { apiErrorMessage, isNotFound } from '../cluster/kube.js';
 import { nodeSh, requireNodeAccess, shQuote, type NodeAccess } from '../cluster/node-access.js';
 import type { RunContext } from '../cluster/context.js';
-import { sleep } from '../core/poll.js';
+import { waitUntil } from '../core/poll.js';
 import type { Fault } from './types.js';
 
 export const WebhookBackendHangParams = z
@@ -96,13 +96,13 @@ function backendService(webhooks: V1ValidatingWebhook[], namespace: string): str
 }
 
 async function waitEndpoints(ctx: RunContext, namespace: string, service: string, want: 'none' | 'some', withinMs: number): Promise<void> {
-  const until = Date.now() + withinMs;
-  for (;;) {
-    const n = await readyEndpoints(ctx, namespace, service).catch(() => -1);
-    if (want === 'none' ? n === 0 : n > 0) return;
-    if (Date.now() > until) throw new Error(`Service ${namespace}/${service} ${want === 'none' ? 'still has ready endpoints' : 'has no ready endpoint'} after ${withinMs / 1000}s`);
-    await sleep(2_000, ctx.signal);
-  }
+  await waitUntil(
+    async () => {
+      const n = await readyEndpoints(ctx, namespace, service).catch(() => -1);
+      return want === 'none' ? n === 0 : n > 0;
+    },
+    { withinMs, intervalMs: 2_000, what: `Service ${namespace}/${service} ${want === 'none' ? 'still has ready endpoints' : 'has no ready endpoint'}`, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+  );
 }
 
 export const webhookBackendHang: Fault<WebhookBackendHangParams, WebhookBackendHangRecord> = {

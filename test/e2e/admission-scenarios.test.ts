@@ -1,5 +1,6 @@
 // End to end on one kind cluster from `faultline cluster up` (single.yaml), shared by the two admission scenarios
-// (one cluster instead of two; the webhook scenario runs first, since the PodSecurity one restarts the API server).
+// (one cluster instead of two). They run as a CI matrix would: `run A B --shard 1/2` and `--shard 2/2`, and
+// `faultline report merge` joins the two real reports.
 //
 // `faultline run webhook-blocks-deletion`: the storage system's webhook backend really hangs (its process stopped on
 // the node), the API server refuses to delete a volume, the detector names the configuration, the rule and the API's
@@ -43,14 +44,18 @@ beforeAll(async () => {
 
 afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp }));
 
+// the split without durations: equal weights, ties by id (psa first)
+const BOTH = ['webhook-blocks-deletion', 'psa-cluster-default-restricted'];
+
 function kubectl(...argv: string[]): string {
   return onNode('kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', ...argv);
 }
 
 describe('webhook-blocks-deletion on a real kind cluster', () => {
   test('deletion refused through the hung webhook, named with its rule and error, fixed the way the seed did', async () => {
-    const reportDir = join(tmp, 'report-webhook');
-    const r = await runCli(['run', 'webhook-blocks-deletion', '--cluster', name, '--report-dir', reportDir], env, 20 * 60_000, 'webhook-run');
+    const reportDir = join(tmp, 'shard-2');
+    const r = await runCli(['run', ...BOTH, '--shard', '2/2', '--cluster', name, '--report-dir', reportDir], env, 20 * 60_000, 'webhook-run');
+    expect(r.stderr).toContain('shard 2/2: webhook-blocks-deletion');
     expectPassed(r, reportDir);
     const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8'));
     const sc = report.scenarios[0];
@@ -76,8 +81,9 @@ describe('webhook-blocks-deletion on a real kind cluster', () => {
 
 describe('psa-cluster-default-restricted on a real kind cluster', () => {
   test('refused by the cluster-wide default, named as such, fixed by the namespace label, reverted byte for byte', async () => {
-    const reportDir = join(tmp, 'report');
-    const r = await runCli(['run', 'psa-cluster-default-restricted', '--cluster', name, '--report-dir', reportDir], env, 30 * 60_000, 'psa-run');
+    const reportDir = join(tmp, 'shard-1');
+    const r = await runCli(['run', ...BOTH, '--shard', '1/2', '--cluster', name, '--report-dir', reportDir], env, 30 * 60_000, 'psa-run');
+    expect(r.stderr).toContain('shard 1/2: psa-cluster-default-restricted');
     expectPassed(r, reportDir);
     const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8'));
     const sc = report.scenarios[0];
@@ -95,6 +101,18 @@ describe('psa-cluster-default-restricted on a real kind cluster', () => {
     expect(onNode('sh', '-c', 'if [ -e /var/lib/faultline ]; then echo present; else echo absent; fi').trim()).toBe('absent');
     const journal = JSON.parse(readFileSync(join(stateDir, 'journal', `${report.runId}.json`), 'utf8'));
     expect(journal.entries.map((e: any) => `${e.faultType} ${e.state}`)).toEqual(['victim-namespace reverted', 'psa-cluster-default reverted']);
+  });
+
+  test('report merge joins the two shards: each scenario once, one JUnit; the same shard twice is bad input', async () => {
+    const merged = join(tmp, 'merged');
+    const m = await runCli(['report', 'merge', join(tmp, 'shard-1'), join(tmp, 'shard-2'), '--report-dir', merged, '-o', 'json'], env, 60_000, 'merge');
+    expect(m.code).toBe(0);
+    const report = JSON.parse(readFileSync(join(merged, 'report.json'), 'utf8'));
+    expect(report.scenarios.map((s: any) => `${s.id} ${s.status}`)).toEqual(['psa-cluster-default-restricted passed', 'webhook-blocks-deletion passed']);
+    expect(readFileSync(join(merged, 'junit.xml'), 'utf8')).toMatch(/tests="2"/);
+    const twice = await runCli(['report', 'merge', join(tmp, 'shard-1'), join(tmp, 'shard-1')], env, 60_000, 'merge-twice');
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/scenario psa-cluster-default-restricted is in both/);
   });
 
   test('doctor is quiet afterwards', async () => {
