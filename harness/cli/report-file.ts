@@ -1,10 +1,12 @@
-// Reading a report.json back (`faultline report`, `report merge`, `run --durations`): one clear line for bad input.
-import { existsSync, statSync } from 'node:fs';
+// Report files: written into a --report-dir (run, report merge), and a report.json read back (`faultline report`,
+// `report merge`, `run --durations`) with one clear line for bad input.
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ZodError } from 'zod';
 import { UserError } from '../core/errors.js';
-import { InputFileError, readRegularFile } from '../core/files.js';
+import { InputFileError, makeDir, readRegularFile } from '../core/files.js';
 import { firstIssue } from '../engine/scenario-loader.js';
+import { REPORT_FILES, render } from '../report/render.js';
 import { parseReport } from '../report/schema.js';
 import type { Report } from '../report/types.js';
 
@@ -33,3 +35,9 @@ export function readReportFile(path: string): Report {
   }
 }
 
+
+/** report.json, junit.xml, report.md and report.html in dir (made if need be). */
+export function writeReportFiles(dir: string, report: Report): void {
+  makeDir(dir);
+  for (const [file, fmt] of REPORT_FILES) writeFileSync(join(dir, file), render(report, fmt));
+}

@@ -62,11 +62,11 @@ describe('webhook-blocks-deletion on a real kind cluster', () => {
     const f = sc.findings.find((x: any) => x.detector === 'admission-webhooks');
     const text = [f.summary, f.rootCause, ...f.evidence].join('\n');
     expect(text).toContain('ValidatingWebhookConfiguration volume-webhook-validator');
-    expect(text).toMatch(/DELETE volumes\.storage\.faultline\.dev: the dry-run deletion of Volume volume-system\/\S+ is refused: HTTP 500: Internal error occurred: failed calling webhook "validator\.storage\.faultline\.dev"/);
+    expect(text).toMatch(/DELETE volumes\.storage\.faultline\.dev: the dry-run deletion of StorageVolume volume-system\/\S+ is refused: HTTP 500: Internal error occurred: failed calling webhook "validator\.storage\.faultline\.dev"/);
     expect(text).toContain('failurePolicy Fail');
     const actions = sc.remediation.actions.join('\n');
     expect(actions).toContain('cut the rule block of volumes.storage.faultline.dev out of ValidatingWebhookConfiguration volume-webhook-validator');
-    expect(actions).toContain('deleted Volume volume-system/scratch-1');
+    expect(actions).toContain('deleted StorageVolume volume-system/scratch-1');
     expect(actions).toContain('restarted Deployment volume-system/volume-webhook');
     expect(sc.stages.find((x: any) => x.name === 'verify').message).toContain('the rule block of volumes.storage.faultline.dev is back');
     expect(sc.integrity.map((i: any) => `${i.phase} ${i.ok}`)).toEqual(['write true', 'check true']);

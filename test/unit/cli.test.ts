@@ -94,6 +94,26 @@ describe('CLI bad input (built CLI, no cluster)', () => {
     expectBadInput(cli(['cluster', 'down', 'ghost']), /no faultline cluster named "ghost"/);
   });
 
+  test('report merge writes the merged files into a new --report-dir; shard and durations input is checked first', () => {
+    // a report as `run --report-dir` writes it (made here: a fake, not a run)
+    const shard = (n: number, id: string) => {
+      const dir = join(tmp.path, `shard-${n}`);
+      mkdirSync(dir, { recursive: true });
+      const sc = { id, title: id, status: 'passed', ttdSeconds: 1, ttrSeconds: 1, standardAlert: { name: 'X', waitSeconds: 1 }, stages: [], findings: [], integrity: [] };
+      writeFileSync(join(dir, 'report.json'), JSON.stringify({ schemaVersion: 1, tool: { name: 'faultline', version: '0' }, runId: `r${n}`, startedAt: 'a', endedAt: 'b', cluster: { provider: 'kind', name: `c${n}` }, scenarios: [sc] }));
+      return dir;
+    };
+    const out = join(tmp.path, 'merged', 'deeper');
+    const r = cli(['report', 'merge', shard(1, 'a'), shard(2, 'b'), '--report-dir', out, '-o', 'json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).scenarios.map((s: { id: string }) => s.id)).toEqual(['a', 'b']);
+    for (const f of ['junit.xml', 'report.md', 'report.html']) expect(existsSync(join(out, f))).toBe(true);
+    expectBadInput(cli(['report', 'merge', shard(1, 'a'), shard(3, 'a')]), /scenario a is in both/);
+    expectBadInput(cli(['run', '--all', '--shard', '0/2']), /is not I\/N/);
+    expectBadInput(cli(['run', '--all', '--durations', shard(1, 'a')]), /--durations needs --shard/);
+    expectBadInput(cli(['run', '--all', '--shard', '1/2', '--durations', join(tmp.path, 'nope.json')]), /does not exist/);
+  });
+
   test('help on every command answers with examples; list and runbook work without a cluster', () => {
     for (const cmd of [[], ['run'], ['drill'], ['doctor'], ['inject'], ['recover'], ['runbook'], ['cluster', 'up'], ['cluster', 'down'], ['report'], ['report', 'merge'], ['list']]) {
       const r = cli([...cmd, '--help']);

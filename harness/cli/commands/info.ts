@@ -5,13 +5,12 @@ import { builtinRegistries } from '../../engine/registries.js';
 import { listScenarioIds, loadScenario, displayPath } from '../../engine/scenario-loader.js';
 import { reportIncident } from '../../engine/scenario.js';
 import { scenariosDir } from '../../core/paths.js';
-import { FORMATS, REPORT_FILES, render, type Format } from '../../report/render.js';
+import { FORMATS, render, type Format } from '../../report/render.js';
 import { MergeError, mergeReports } from '../../report/merge.js';
 import type { Report } from '../../report/types.js';
 import { parseChoice, out, say } from '../common.js';
 import { checkedReportDir } from './run.js';
-import { writeFileSync } from 'node:fs';
-import { readReportFile } from '../report-file.js';
+import { readReportFile, writeReportFiles } from '../report-file.js';
 import { join } from 'node:path';
 
 export function registerList(program: Command): void {
@@ -95,7 +94,7 @@ export function registerReport(program: Command): void {
         throw err;
       }
       if (flags.reportDir) {
-        for (const [file, fmt] of REPORT_FILES) writeFileSync(join(flags.reportDir, file), render(merged, fmt));
+        writeReportFiles(flags.reportDir, merged);
         say(`merged ${paths.length} report(s), ${merged.scenarios.length} scenario(s); written to ${flags.reportDir}`);
       }
       out(render(merged, format));

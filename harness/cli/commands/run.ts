@@ -1,12 +1,10 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { connect } from '../../cluster/kube.js';
 import { clusterName } from '../../cluster/naming.js';
 import { makeProvider } from '../../cluster/registry.js';
 import { KubeDeployer } from '../../engine/deploy.js';
 import { UserError, errorMessage } from '../../core/errors.js';
-import { InputFileError, assertWritableDir, makeDir } from '../../core/files.js';
+import { InputFileError, assertWritableDir } from '../../core/files.js';
 import { readClusterRecords } from '../../cluster/records.js';
 import type { ClusterRef } from '../../cluster/types.js';
 import { listJournals, openJournalsOn, type AllowedBy } from '../../engine/journal.js';
@@ -20,8 +18,8 @@ import { asDrill } from '../../engine/drill.js';
 import { drillPrinter } from '../drill-output.js';
 import { runSuite, type ClusterTarget } from '../../engine/suite.js';
 import { durationsFrom, parseShard, pickShard } from '../../engine/shard.js';
-import { readReportFile } from '../report-file.js';
-import { FORMATS, REPORT_FILES, render, type Format } from '../../report/render.js';
+import { readReportFile, writeReportFiles } from '../report-file.js';
+import { FORMATS, render, type Format } from '../../report/render.js';
 import { EXIT, collect, connectChecked, newRunId, parseChoice, parseProvider, progressPrinter, providerReady, resolveExistingTarget, say, signalExit, trapSignals, type SignalDeps, out } from '../common.js';
 
 export interface RunFlags {
@@ -196,8 +194,7 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
   );
   untrap();
   if (flags.reportDir) {
-    makeDir(flags.reportDir);
-    for (const [file, fmt] of REPORT_FILES) writeFileSync(join(flags.reportDir, file), render(report, fmt));
+    writeReportFiles(flags.reportDir, report);
     say(`reports written to ${flags.reportDir}`);
   }
   if (!flags.quiet) out(render(report, format));
