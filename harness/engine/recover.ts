@@ -8,7 +8,7 @@ import { errorMessage } from '../core/errors.js';
 import { LockHeld, type Lock } from '../core/lock.js';
 import type { FaultRegistry } from '../faults/registry.js';
 import { listJournals, type BadJournal, type RunJournal } from './journal.js';
-import { revertEntries } from './revert.js';
+import { inRunOrder, revertEntries } from './revert.js';
 import type { ListerFor } from './safety.js';
 
 export interface RecoverDeps {
@@ -107,7 +107,7 @@ async function recoverOne(j: RunJournal, deps: RecoverDeps, opts: RecoverOptions
       return skip(`cannot reach cluster ${cluster.name} (context ${cluster.context}): ${errorMessage(err)}`);
     }
     const ctx = { runId, cluster, kube, provider: deps.provider(cluster), log: deps.log };
-    const res = await revertEntries(ctx, j.openEntries(), deps.faults, j);
+    const res = await revertEntries(ctx, inRunOrder(j.openEntries()), deps.faults, j);
     out.reverted = res.reverted.map((r) => `${r.id}: ${r.what}`);
     out.failed = res.failed.map((f) => `${f.id}: ${f.error}`);
     out.open = j.openEntries().length > 0;

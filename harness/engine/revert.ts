@@ -43,3 +43,12 @@ export async function revertEntries(ctx: RunContext, entries: JournalEntry[], fa
   }
   return out;
 }
+
+/** The order a run undoes its changes in, for entries given oldest first (as revertEntries takes them): its
+ *  set-ups and faults newest first, then, at teardown, the victim namespace. A killed run's entries are put back in
+ *  that order, so the namespace goes after cluster-scoped set-ups such as a webhook configuration whose rules
+ *  would refuse the deletion of the namespace's objects. */
+export function inRunOrder(entries: JournalEntry[]): JournalEntry[] {
+  const ns = entries.filter((e) => e.faultType === 'victim-namespace');
+  return [...ns, ...entries.filter((e) => e.faultType !== 'victim-namespace')];
+}

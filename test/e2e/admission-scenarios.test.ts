@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBuilt, cleanUpClusterUp, e2eTempDir, runCli, type CliProcess, expectPassed } from './support.js';
+import { assertBuilt, cleanUpClusterUp, e2eTempDir, runCli, startCli, type CliProcess, expectPassed } from './support.js';
 
 jest.setTimeout(40 * 60_000);
 
@@ -76,6 +76,26 @@ describe('webhook-blocks-deletion on a real kind cluster', () => {
     // the CRDs, the webhook configuration and the cluster RBAC went with the run; no process is left stopped
     expect(kubectl('get', 'crd,validatingwebhookconfiguration,clusterrole,clusterrolebinding', '-l', 'app.kubernetes.io/managed-by=faultline', '-o', 'name').trim()).toBe('');
     expect(onNode('sh', '-c', "ps -eo stat=,comm= | awk '$1 ~ /^T/ { print $2 }'").trim()).toBe('');
+  });
+
+  test('SIGKILL while the backend is stopped: recover resumes it and deletes the namespace and every cluster-scoped object', async () => {
+    const run = startCli(['run', 'webhook-blocks-deletion', '--cluster', name], { ...env, FAULTLINE_TEST_HOLD_AFTER_APPLY_MS: '600000' }, 'webhook-sigkill');
+    started.push(run);
+    await run.waitForLine(/^faultline: holding 600000ms after apply/, 10 * 60_000);
+    const stopped = () => onNode('sh', '-c', "ps -eo stat=,comm= | awk '$1 ~ /^T/ { print $2 }'").trim();
+    expect(stopped()).toBe('volume-webhook');
+    run.child.kill('SIGKILL');
+    expect((await run.exited(60_000)).signal).toBe('SIGKILL');
+    expect(stopped()).toBe('volume-webhook'); // nothing undid it
+
+    const rec = await runCli(['recover'], env, 10 * 60_000, 'recover');
+    expect(rec.code).toBe(0);
+    expect(rec.stdout).toMatch(/reverted webhook-blocks-deletion-2: backend of ValidatingWebhookConfiguration volume-webhook-validator/);
+    expect(stopped()).toBe('');
+    expect(kubectl('get', 'crd,validatingwebhookconfiguration,clusterrole,clusterrolebinding', '-l', 'app.kubernetes.io/managed-by=faultline', '-o', 'name').trim()).toBe('');
+    expect(kubectl('get', 'ns', 'volume-system', '--ignore-not-found', '-o', 'name').trim()).toBe('');
+    const again = await runCli(['recover'], env, 2 * 60_000, 'recover-2');
+    expect(again.stdout).toBe('nothing to recover\n');
   });
 });
 

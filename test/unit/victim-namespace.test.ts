@@ -3,6 +3,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { ApiException } from '@kubernetes/client-node';
 import { victimNamespace } from '../../harness/faults/victim-namespace.js';
+import { inRunOrder } from '../../harness/engine/revert.js';
 
 function fake(sequence: Array<'down' | 'ours' | 'theirs' | 'gone'>) {
   const calls: string[] = [];
@@ -32,5 +33,14 @@ describe('victim-namespace revert', () => {
     const { calls, ctx } = fake(['theirs']);
     await victimNamespace.revert(ctx, { namespace: 'team', runId: 'r1' });
     expect(calls).toEqual(['read theirs']);
+  });
+});
+
+describe('recover puts a killed run back in the order the run itself would have', () => {
+  test('set-ups and faults newest first, the victim namespace last (after a webhook configuration that guards its objects)', () => {
+    const e = (id: string, faultType: string) => ({ id, faultType, params: {}, record: {}, state: 'applied' as const, at: '' });
+    const entries = [e('setup-1', 'cluster-objects'), e('ns', 'victim-namespace'), e('fault-2', 'webhook-backend-hang')];
+    // revertEntries undoes its list from the end
+    expect(inRunOrder(entries).reverse().map((x) => x.id)).toEqual(['fault-2', 'setup-1', 'ns']);
   });
 });
