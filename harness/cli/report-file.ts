@@ -35,7 +35,6 @@ export function readReportFile(path: string): Report {
   }
 }
 
-
 /** report.json, junit.xml, report.md and report.html in dir (made if need be). */
 export function writeReportFiles(dir: string, report: Report): void {
   makeDir(dir);
