@@ -78,6 +78,9 @@ export function parseRefusal(message: string): Refusal | undefined {
   }
   const quota = /(?:exceeded quota|failed quota): ([^,:]+)[,:] ?(.*)$/s.exec(message);
   if (quota) return { by: 'quota', quota: quota[1]!.trim(), message: quota[2]!.trim() };
+  // a quota made moments before its pods: admission refuses them until the quota controller has counted its usage
+  const unknown = /status unknown for quota: ([^,:]+)(?:, resources: (.*))?$/s.exec(message);
+  if (unknown) return { by: 'quota', quota: unknown[1]!.trim(), message: `its usage is not counted yet${unknown[2] ? ` (${unknown[2].trim()})` : ''}; the quota controller has not synced it` };
   const sa = /error looking up service account ([^:]+):/.exec(message);
   if (sa) return { by: 'service-account', account: sa[1]!.trim() };
   const limits = /is forbidden: ((?:maximum|minimum) [^\n]+ per (?:Container|Pod|PersistentVolumeClaim) is .*)$/s.exec(message);

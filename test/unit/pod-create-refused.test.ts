@@ -38,6 +38,11 @@ describe('parseRefusal', () => {
     expect(parseRefusal('Internal error occurred: failed calling webhook "validator.longhorn.io": failed to call webhook: Post "https://x:9502": connect: connection refused')).toMatchObject({ by: 'webhook', unreachable: true });
     expect(parseRefusal('Error creating: pods "x" is forbidden: exceeded quota: compute')).toBeUndefined();
   });
+
+  test('a quota the controller has not counted yet refuses pods too, and is named', () => {
+    const r = parseRefusal('Error creating: pods "q-7d-x" is forbidden: status unknown for quota: pod-count, resources: pods');
+    expect(r).toEqual({ by: 'quota', quota: 'pod-count', message: 'its usage is not counted yet (pods); the quota controller has not synced it' });
+  });
 });
 
 describe('pod-create-refused analysis', () => {
