@@ -1,7 +1,7 @@
 // Deploys a scenario's victim with server-side apply through the client library and waits for readiness.
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { isNotFound } from '../cluster/kube.js';
+import { apiErrorMessage, isNotFound } from '../cluster/kube.js';
 import { builtinFixtures, type FixtureRegistry } from '../fixtures/registry.js';
 import { registerSecretValue } from '../core/redact.js';
 import type { RunContext } from '../cluster/context.js';
@@ -146,8 +146,14 @@ export class KubeDeployer implements Deployer {
       made.push(await fixture.setup(ctx, fixture.paramsSchema.parse(f.params), ns));
     }
     for (const obj of objs) {
-      s.progress(`applying ${obj.kind} ${obj.metadata?.namespace ? obj.metadata.namespace + '/' : ''}${obj.metadata?.name}`);
-      await ctx.kube.objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+      const what = `${obj.kind} ${obj.metadata?.namespace ? obj.metadata.namespace + '/' : ''}${obj.metadata?.name}`;
+      s.progress(`applying ${what}`);
+      try {
+        await ctx.kube.objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+      } catch (err) {
+        // the API's own message, not the client's dump of the response (headers included)
+        throw new Error(`applying ${what}: ${apiErrorMessage(err)}`);
+      }
     }
     const wanted = scenario.victim.ready.map((r) => ({ ...r, namespace: r.namespace ?? ns }));
     await pollUntil(

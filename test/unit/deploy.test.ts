@@ -38,3 +38,21 @@ describe('deploy helpers', () => {
     expect(readiness({ kind: 'Widget' }).ready).toBe(false);
   });
 });
+
+describe('KubeDeployer against a FAKE API (no cluster)', () => {
+  test("an object the API refuses is named with the API's message, not the client's dump of the response", async () => {
+    const { ApiException } = await import('@kubernetes/client-node');
+    const { KubeDeployer } = await import('../../harness/engine/deploy.js');
+    const body = JSON.stringify({ kind: 'Status', status: 'Failure', message: 'invalid object type: /, Kind=', code: 400 });
+    const ctx = {
+      kube: {
+        core: { readNamespace: async () => { throw new ApiException(404, 'not found', '{}', {}); } },
+        objects: { patch: async () => { throw new ApiException(400, 'Unsuccessful HTTP Request', body, { 'audit-id': 'a1b2' }); } },
+      },
+    };
+    const scenario = { victim: { namespace: 'harbor', preloadImages: false, fixtures: [], ready: [] }, manifestPaths: [join(dir, 'secret.yaml')] };
+    const s = { signal: new AbortController().signal, progress: () => {} };
+    const err = await new KubeDeployer(1).deploy(ctx as never, scenario as never, s, async () => {}).catch((e: Error) => e);
+    expect((err as Error).message).toBe('applying Secret harbor/postgresql: HTTP 400: invalid object type: /, Kind=');
+  });
+});
