@@ -22,13 +22,14 @@ beforeEach(() => {
   cp.stub('curl', `echo '{"health":"true","reason":""}'`);
   // the kubelet's journal at its default verbosity: no probe results
   cp.stub('journalctl', 'exit 0');
-  // containerd: one running etcd container; the probe's read fails on 2380 and works on 2379
+  // containerd: one running etcd container; the probe's read fails on :2380 and works on :2379 (with the colon: the
+  // exec id carries the shell's PID, which may hold the digits 2380)
   cp.stub(
     'ctr',
     `case "$*" in
   *" c ls"*) echo etcd1 ;;
   *" t ls"*) echo "etcd1 42 RUNNING" ;;
-  *"task exec"*2380*) echo "Error: context deadline exceeded"; exit 1 ;;
+  *"task exec"*:2380*) echo "Error: context deadline exceeded"; exit 1 ;;
   *"task exec"*) echo foo; exit 0 ;;
 esac`,
   );
