@@ -8,7 +8,7 @@ import { apiRawGet } from '../cluster/api-raw.js';
 import type { RunContext } from '../cluster/context.js';
 import { isNotFound } from '../cluster/kube.js';
 import { controlPlaneNodes } from '../cluster/node-access.js';
-import { MANAGED_BY } from '../core/labels.js';
+import { isManaged } from '../core/labels.js';
 import { sleep } from '../core/poll.js';
 import type { Fault } from '../faults/types.js';
 import { victimNamespace } from '../faults/victim-namespace.js';
@@ -42,7 +42,7 @@ async function deleteOurs(ctx: RunContext, obj: Record<string, any>): Promise<vo
   const ref = { apiVersion: obj.apiVersion as string, kind: obj.kind as string, metadata: { name: obj.metadata.name as string, ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace as string } : {}) } };
   try {
     const live = (await ctx.kube.objects.read(ref)) as KubernetesObject;
-    if (live.metadata?.labels?.[MANAGED_BY.key] !== MANAGED_BY.value) {
+    if (!isManaged(live)) {
       ctx.log(`${obj.kind} ${obj.metadata.name} is not labelled as faultline's; left in place`);
       return;
     }

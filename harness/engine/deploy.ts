@@ -12,7 +12,7 @@ import { whyTerminating } from './namespace-wait.js';
 import type { LoadedScenario } from './scenario.js';
 import type { StageCtx } from './stage.js';
 
-import { MANAGED_BY } from '../core/labels.js';
+import { isManaged, MANAGED_BY } from '../core/labels.js';
 
 export { MANAGED_BY };
 const FIELD_MANAGER = 'faultline';
@@ -178,7 +178,7 @@ export class KubeDeployer implements Deployer {
   private async needsNamespace(ctx: RunContext, ns: string): Promise<boolean> {
     try {
       const existing = await ctx.kube.core.readNamespace({ name: ns });
-      if (existing.metadata?.labels?.[MANAGED_BY.key] !== MANAGED_BY.value) {
+      if (!isManaged(existing)) {
         throw new Error(`namespace ${ns} exists and is not managed by faultline; refusing to deploy the victim over it`);
       }
       if (existing.status?.phase === 'Terminating') throw new Error(`namespace ${ns} is still terminating from an earlier run; retry shortly`);
@@ -202,7 +202,7 @@ export class KubeDeployer implements Deployer {
           if (isNotFound(err)) return asked ? `deleted namespace ${namespace}` : `namespace ${namespace} already gone`;
           throw err;
         }
-        if (ns.metadata?.labels?.[MANAGED_BY.key] !== MANAGED_BY.value) return `namespace ${namespace} is not ours; left in place`;
+        if (!isManaged(ns)) return `namespace ${namespace} is not ours; left in place`;
         if (!ns.metadata?.deletionTimestamp) await ctx.kube.core.deleteNamespace({ name: namespace });
         asked = true;
         const why = n > 1 ? await whyTerminating(ctx, ns) : undefined;

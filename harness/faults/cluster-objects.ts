@@ -7,7 +7,7 @@ import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { apiErrorMessage, isNotFound } from '../cluster/kube.js';
 import type { RunContext } from '../cluster/context.js';
-import { MANAGED_BY } from '../core/labels.js';
+import { isManaged, MANAGED_BY } from '../core/labels.js';
 import { sleep, waitUntil } from '../core/poll.js';
 import type { Fault } from './types.js';
 import { RUN_ID_ANNOTATION } from './victim-namespace.js';
@@ -62,8 +62,6 @@ async function read(ctx: RunContext, r: ObjectRef): Promise<KubernetesObject | u
   }
 }
 
-const ours = (o: KubernetesObject): boolean => o.metadata?.labels?.[MANAGED_BY.key] === MANAGED_BY.value;
-
 async function untilEstablished(ctx: RunContext, r: ObjectRef): Promise<void> {
   await waitUntil(
     async () => {
@@ -83,7 +81,7 @@ export const clusterObjects: Fault<ClusterObjectsParams, ClusterObjectsRecord> =
     const refs = p.objects.map(refOf);
     for (const r of refs) {
       const existing = await read(ctx, r);
-      if (existing && !ours(existing)) throw new Error(`${named(r)} exists and is not managed by faultline; refusing to overwrite it`);
+      if (existing && !isManaged(existing)) throw new Error(`${named(r)} exists and is not managed by faultline; refusing to overwrite it`);
     }
     return { objects: refs, runId: ctx.runId };
   },
@@ -108,7 +106,7 @@ export const clusterObjects: Fault<ClusterObjectsParams, ClusterObjectsRecord> =
         try {
           o = await read(ctx, ref);
           if (!o) break;
-          if (!ours(o) || o.metadata?.annotations?.[RUN_ID_ANNOTATION] !== r.runId) {
+          if (!isManaged(o) || o.metadata?.annotations?.[RUN_ID_ANNOTATION] !== r.runId) {
             ctx.log(`${named(ref)} is not the one run ${r.runId} made; left in place`);
             break;
           }

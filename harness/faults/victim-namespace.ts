@@ -3,7 +3,7 @@
 // and annotated with the run that made it is ever deleted.
 import { z } from 'zod';
 import { isNotFound } from '../cluster/kube.js';
-import { MANAGED_BY } from '../core/labels.js';
+import { isManaged, MANAGED_BY } from '../core/labels.js';
 import { sleep } from '../core/poll.js';
 import type { Fault } from './types.js';
 
@@ -42,7 +42,7 @@ export const victimNamespace: Fault<Params, VictimNamespaceRecord> = {
     for (;;) {
       try {
         const ns = await ctx.kube.core.readNamespace({ name: r.namespace });
-        if (ns.metadata?.labels?.[MANAGED_BY.key] !== MANAGED_BY.value || ns.metadata?.annotations?.[RUN_ID_ANNOTATION] !== r.runId) {
+        if (!isManaged(ns) || ns.metadata?.annotations?.[RUN_ID_ANNOTATION] !== r.runId) {
           ctx.log(`namespace ${r.namespace} is not the one run ${r.runId} made; left in place`);
           return;
         }
