@@ -4,11 +4,13 @@ import {
   ApiException,
   AppsV1Api,
   CoreV1Api,
+  DiscoveryV1Api,
   KubeConfig,
   KubernetesObjectApi,
   PatchStrategy,
   VersionApi,
   setHeaderOptions,
+  type V1LabelSelector,
 } from '@kubernetes/client-node';
 import { UserError } from '../core/errors.js';
 import type { ClusterRef } from './types.js';
@@ -89,6 +91,26 @@ export interface JsonPatchOp {
   op: 'add' | 'remove' | 'replace' | 'test';
   path: string;
   value?: unknown;
+}
+
+/** A LabelSelector in the API's query syntax ("a=b,c in (d,e),!f"). */
+export function selectorQuery(s: V1LabelSelector | undefined): string {
+  if (!s) return '';
+  return [
+    ...Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`),
+    ...(s.matchExpressions ?? []).map((e) =>
+      e.operator === 'In' ? `${e.key} in (${(e.values ?? []).join(',')})` : e.operator === 'NotIn' ? `${e.key} notin (${(e.values ?? []).join(',')})` : e.operator === 'Exists' ? e.key : `!${e.key}`,
+    ),
+  ].join(',');
+}
+
+/** Ready and not-ready endpoints of a Service, from its EndpointSlices (an endpoint without a ready condition
+ *  counts as ready, as the API defines it). */
+export async function serviceEndpoints(kc: KubeConfig, namespace: string, service: string): Promise<{ ready: number; notReady: number }> {
+  const slices = await kc.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` });
+  const endpoints = slices.items.flatMap((s) => s.endpoints ?? []);
+  const ready = endpoints.filter((e) => e.conditions?.ready !== false).length;
+  return { ready, notReady: endpoints.length - ready };
 }
 
 /** Escapes one JSON-pointer segment (RFC 6901). */

@@ -3,9 +3,9 @@
 // is deleted with dryRun=All, which runs admission (webhooks included) and persists nothing. Only webhooks that
 // declare no side effects (sideEffects None or NoneOnDryRun) are asked; the API server would refuse a dry run
 // for the others without calling them. A denial is the webhook's policy, not a failure, and is not reported.
-import type { KubernetesObject, V1LabelSelector, V1MutatingWebhook, V1ValidatingWebhook } from '@kubernetes/client-node';
+import type { KubernetesObject, V1MutatingWebhook, V1ValidatingWebhook } from '@kubernetes/client-node';
 import { apiRawGet } from '../cluster/api-raw.js';
-import { apiErrorMessage } from '../cluster/kube.js';
+import { apiErrorMessage, selectorQuery } from '../cluster/kube.js';
 import type { KubeContext } from '../cluster/context.js';
 import type { WebhookConfigKind } from './admission-webhooks.js';
 
@@ -42,17 +42,6 @@ const PROBE_TIMEOUT_MS = 35_000;
 export function ruleText(operations: string[], groups: string[], resources: string[]): string {
   const res = resources.flatMap((r) => (groups.length ? groups : ['']).map((g) => (g && g !== '*' ? `${r}.${g}` : r)));
   return `${operations.join(',')} ${[...new Set(res)].join(',')}`;
-}
-
-/** A LabelSelector in the API's query syntax ("a=b,c in (d,e),!f"). */
-export function selectorQuery(s: V1LabelSelector | undefined): string {
-  if (!s) return '';
-  return [
-    ...Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`),
-    ...(s.matchExpressions ?? []).map((e) =>
-      e.operator === 'In' ? `${e.key} in (${(e.values ?? []).join(',')})` : e.operator === 'NotIn' ? `${e.key} notin (${(e.values ?? []).join(',')})` : e.operator === 'Exists' ? e.key : `!${e.key}`,
-    ),
-  ].join(',');
 }
 
 /** The rule blocks a dry-run deletion can test: DELETE (or *), a named group and resource, no subresource. */

@@ -5,8 +5,9 @@
 // configurations themselves and each backend's EndpointSlices, not the events; and, since a backend with ready
 // endpoints may still fail every call (a hung process, a certificate its caBundle does not sign), it asks the API
 // server through each DELETE rule with a dry-run deletion and keeps the API's error (admission-webhook-probe.ts).
-import { AdmissionregistrationV1Api, DiscoveryV1Api, type V1MutatingWebhook, type V1ValidatingWebhook } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, type V1MutatingWebhook, type V1ValidatingWebhook } from '@kubernetes/client-node';
 import type { KubeContext } from '../cluster/context.js';
+import { serviceEndpoints } from '../cluster/kube.js';
 import { probeDeletes, ruleText, type DeleteProbe } from './admission-webhook-probe.js';
 import { resourceId, type Detector, type Finding } from './types.js';
 
@@ -157,7 +158,7 @@ function callFindings(webhooks: WebhookInfo[], refused: DeleteProbe[]): Finding[
 
 // ---------- collection (read-only) ----------
 
-async function backend(discovery: DiscoveryV1Api, ctx: KubeContext, namespace: string, name: string): Promise<BackendState> {
+async function backend(ctx: KubeContext, namespace: string, name: string): Promise<BackendState> {
   let selector: string | undefined;
   try {
     const svc = await ctx.kube.core.readNamespacedService({ name, namespace });
@@ -166,10 +167,7 @@ async function backend(discovery: DiscoveryV1Api, ctx: KubeContext, namespace: s
     if ((err as { code?: number }).code === 404) return { exists: false, ready: 0, notReady: 0 };
     throw err;
   }
-  const slices = await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${name}` });
-  const endpoints = slices.items.flatMap((s) => s.endpoints ?? []);
-  const ready = endpoints.filter((e) => e.conditions?.ready !== false).length;
-  return { exists: true, ready, notReady: endpoints.length - ready, ...(selector ? { selector } : {}) };
+  return { exists: true, ...(await serviceEndpoints(ctx.kube.kc, namespace, name)), ...(selector ? { selector } : {}) };
 }
 
 export async function collectWebhooks(ctx: KubeContext): Promise<WebhookSnapshot> {
@@ -185,9 +183,8 @@ export async function collectWebhooks(ctx: KubeContext): Promise<WebhookSnapshot
     ...validating.items.map((c) => ({ kind: 'ValidatingWebhookConfiguration' as const, name: c.metadata?.name ?? '', webhooks: (c.webhooks ?? []).filter(inScope) })),
     ...mutating.items.map((c) => ({ kind: 'MutatingWebhookConfiguration' as const, name: c.metadata?.name ?? '', webhooks: (c.webhooks ?? []).filter(inScope) })),
   ]);
-  const discovery = ctx.kube.kc.makeApiClient(DiscoveryV1Api);
   const keys = [...new Set(webhooks.flatMap((w) => (w.service ? [`${w.service.namespace}/${w.service.name}`] : [])))];
-  const states = await Promise.all(keys.map((k) => backend(discovery, ctx, k.split('/')[0]!, k.split('/')[1]!)));
+  const states = await Promise.all(keys.map((k) => backend(ctx, k.split('/')[0]!, k.split('/')[1]!)));
   return { kind: 'admission-webhooks', webhooks, backends: Object.fromEntries(keys.map((k, i) => [k, states[i]!])), probes };
 }
 

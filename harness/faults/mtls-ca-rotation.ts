@@ -10,7 +10,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { issueCertificate, parseCertificates } from '../certs/index.js';
-import { jsonPatch } from '../cluster/kube.js';
+import { jsonPatch, selectorQuery } from '../cluster/kube.js';
 import { MANAGED_BY } from '../core/labels.js';
 import type { RunContext } from '../cluster/context.js';
 import { dataDigest, leafSpecOf, tlsData } from '../mtls/pki.js';
@@ -49,7 +49,7 @@ export function backupName(runId: string): string {
 
 async function deploymentPods(ctx: RunContext, namespace: string, deployment: string): Promise<string[]> {
   const d = await ctx.kube.apps.readNamespacedDeployment({ name: deployment, namespace });
-  const sel = Object.entries(d.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+  const sel = selectorQuery(d.spec?.selector);
   const pods = await ctx.kube.core.listNamespacedPod({ namespace, labelSelector: sel });
   return pods.items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata!.name!).sort();
 }

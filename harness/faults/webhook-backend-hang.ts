@@ -8,9 +8,9 @@
 // The record holds each stopped process by node, container, host PID and start time, so revert (SIGCONT) never
 // signals a process that merely reuses the PID, and the webhook configuration as it was, which revert puts back
 // field for field (a runbook may have cut a rule block out of it).
-import { AdmissionregistrationV1Api, DiscoveryV1Api, type V1ValidatingWebhook } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, type V1ValidatingWebhook } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { apiErrorMessage, isNotFound } from '../cluster/kube.js';
+import { apiErrorMessage, isNotFound, selectorQuery, serviceEndpoints } from '../cluster/kube.js';
 import { nodeSh, requireNodeAccess, shQuote, type NodeAccess } from '../cluster/node-access.js';
 import type { RunContext } from '../cluster/context.js';
 import { waitUntil } from '../core/poll.js';
@@ -68,8 +68,8 @@ export function signalScript(p: StoppedProcess, sig: 'STOP' | 'CONT'): string {
 
 async function backendProcesses(ctx: RunContext, na: NodeAccess, p: WebhookBackendHangParams): Promise<StoppedProcess[]> {
   const dep = await ctx.kube.apps.readNamespacedDeployment({ namespace: p.namespace, name: p.deployment });
-  const sel = Object.entries(dep.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
-  if (!sel) throw new Error(`Deployment ${p.namespace}/${p.deployment} has no matchLabels selector`);
+  const sel = selectorQuery(dep.spec?.selector);
+  if (!sel) throw new Error(`Deployment ${p.namespace}/${p.deployment} has no selector`);
   const pods = await ctx.kube.core.listNamespacedPod({ namespace: p.namespace, labelSelector: sel });
   const out: StoppedProcess[] = [];
   for (const pod of pods.items) {
@@ -86,11 +86,6 @@ async function backendProcesses(ctx: RunContext, na: NodeAccess, p: WebhookBacke
   return out;
 }
 
-async function readyEndpoints(ctx: RunContext, namespace: string, service: string): Promise<number> {
-  const slices = await ctx.kube.kc.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` });
-  return slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
-}
-
 function backendService(webhooks: V1ValidatingWebhook[], namespace: string): string | undefined {
   return webhooks.map((w) => w.clientConfig?.service).find((s) => s?.namespace === namespace)?.name;
 }
@@ -98,7 +93,7 @@ function backendService(webhooks: V1ValidatingWebhook[], namespace: string): str
 async function waitEndpoints(ctx: RunContext, namespace: string, service: string, want: 'none' | 'some', withinMs: number): Promise<void> {
   await waitUntil(
     async () => {
-      const n = await readyEndpoints(ctx, namespace, service).catch(() => -1);
+      const n = await serviceEndpoints(ctx.kube.kc, namespace, service).then((e) => e.ready, () => -1);
       return want === 'none' ? n === 0 : n > 0;
     },
     { withinMs, intervalMs: 2_000, what: `Service ${namespace}/${service} ${want === 'none' ? 'still has ready endpoints' : 'has no ready endpoint'}`, ...(ctx.signal ? { signal: ctx.signal } : {}) },

@@ -1,6 +1,6 @@
 // Proves a fix took only what it had to: objects that must outlive the incident (the volumes still in use, next
-// to the one that had to be deleted) are marked with the run id before the fault and must be found after the
-// runbook, the same objects (by UID), not ones made again.
+// to the one that had to be deleted) are annotated with the run id before the fault and must be found, still
+// annotated, after the runbook: an object deleted and made again from its manifest carries no such annotation.
 import { z } from 'zod';
 import { PatchStrategy } from '@kubernetes/client-node';
 import { isNotFound } from '../cluster/kube.js';

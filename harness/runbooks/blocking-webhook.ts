@@ -60,7 +60,8 @@ async function cutRuleBlock(ctx: RunContext, config: string, group: string, reso
   return cut;
 }
 
-async function deleteObjects(ctx: RunContext, p: VerifyParams, check: boolean): Promise<string[]> {
+/** Deletes the listed objects, or (find) says which still exist; each line names the object. */
+async function eachObject(ctx: RunContext, p: VerifyParams, action: 'delete' | 'find'): Promise<string[]> {
   const { group, resource } = splitResource(p.resource);
   const type = await resourceType(ctx, { group, versions: ['*'], resource });
   if (!type) throw new Error(`the API serves no resource ${p.resource}`);
@@ -69,9 +70,9 @@ async function deleteObjects(ctx: RunContext, p: VerifyParams, check: boolean): 
     const spec = { apiVersion: type.apiVersion, kind: type.kind, metadata: { name: o.name, namespace: o.namespace ?? p.namespace } };
     const id = `${type.kind} ${spec.metadata.namespace}/${o.name}`;
     try {
-      if (check) await ctx.kube.objects.read(spec);
+      if (action === 'find') await ctx.kube.objects.read(spec);
       else await ctx.kube.objects.delete(spec);
-      out.push(check ? `${id} still exists` : `deleted ${id}`);
+      out.push(action === 'find' ? `${id} still exists` : `deleted ${id}`);
     } catch (err) {
       if (!isNotFound(err)) throw new Error(`${id}: ${apiErrorMessage(err)}`);
       out.push(`${id} is gone`);
@@ -106,7 +107,7 @@ export const blockingWebhookRunbook: Runbook = {
     const { group, resource } = splitResource(p.data.resource);
     const cut = await cutRuleBlock(ctx, config, group, resource);
     const actions = [`cut the rule block of ${p.data.resource} out of ValidatingWebhookConfiguration ${config} (webhook ${cut.join(', ') || 'none: already cut'})`];
-    actions.push(...(await deleteObjects(ctx, p.data, false)));
+    actions.push(...(await eachObject(ctx, p.data, 'delete')));
     await ctx.kube.apps.patchNamespacedDeployment(
       { namespace: p.data.namespace, name: p.data.backend.deployment, body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: new Date().toISOString() } } } } } },
       mergePatch,
@@ -118,7 +119,7 @@ export const blockingWebhookRunbook: Runbook = {
   async verify(ctx, raw): Promise<VerifyResult> {
     const p = VerifyParams.parse(raw);
     const { group, resource } = splitResource(p.resource);
-    const objects = await deleteObjects(ctx, p, true);
+    const objects = await eachObject(ctx, p, 'find');
     const gone = objects.every((o) => o.endsWith(' is gone'));
     const ready = await dependantsReady(ctx, p.namespace, [{ kind: 'Deployment', name: p.backend.deployment }]);
     const cfg = await ctx.kube.kc.makeApiClient(AdmissionregistrationV1Api).readValidatingWebhookConfiguration({ name: p.config });
