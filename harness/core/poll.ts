@@ -42,6 +42,24 @@ export async function pollUntil<T>(fn: (attempt: number) => Promise<T | undefine
   }
 }
 
+export class TimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TimeoutError';
+  }
+}
+
+/** p, or a TimeoutError `${what}: no answer within Ns` once ms have passed (p is left to end on its own). */
+export function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`${what}: no answer within ${ms / 1000}s`)), ms);
+    timer.unref?.();
+  });
+  p.catch(() => {});
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
 /** Calls check every intervalMs until it returns true; past withinMs, throws `${what} after Ns`. For waits a fault
  *  or set-up bounds itself (they also run in `recover`, where no stage deadline applies). Errors propagate. */
 export async function waitUntil(check: () => Promise<boolean>, o: { withinMs: number; intervalMs: number; what: string; signal?: AbortSignal }): Promise<void> {

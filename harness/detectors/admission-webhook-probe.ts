@@ -7,6 +7,7 @@ import type { KubernetesObject, V1MutatingWebhook, V1ValidatingWebhook } from '@
 import { apiRawGet } from '../cluster/api-raw.js';
 import { apiErrorMessage, selectorQuery } from '../cluster/kube.js';
 import type { KubeContext } from '../cluster/context.js';
+import { bounded, TimeoutError } from '../core/poll.js';
 import type { WebhookConfigKind } from './admission-webhooks.js';
 
 export interface DeleteProbe {
@@ -36,8 +37,10 @@ interface Target {
 
 /** Probes per scan: a cluster with many webhooks is sampled, not swept. */
 export const MAX_PROBES = 8;
-/** The longest a webhook may take (timeoutSeconds is at most 30), and a margin. */
-const PROBE_TIMEOUT_MS = 35_000;
+/** A probe's answer must come within the detector's own collect bound (COLLECT_TIMEOUT_MS, 20 s), or the whole
+ *  detector counts as failed: 15 s covers a webhook's default 10 s timeout. A webhook that takes longer is not
+ *  asked about this scan (no answer says nothing about it). */
+const PROBE_TIMEOUT_MS = 15_000;
 
 export function ruleText(operations: string[], groups: string[], resources: string[]): string {
   const res = resources.flatMap((r) => (groups.length ? groups : ['']).map((g) => (g && g !== '*' ? `${r}.${g}` : r)));
@@ -74,14 +77,6 @@ export async function resourceType(ctx: KubeContext, t: Pick<Target, 'group' | '
   return kind ? { apiVersion: t.group === '' ? version : `${t.group}/${version}`, kind } : undefined;
 }
 
-function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${PROBE_TIMEOUT_MS / 1000}s`)), PROBE_TIMEOUT_MS);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
-
 async function probe(ctx: KubeContext, t: Target): Promise<DeleteProbe | undefined> {
   const type = await resourceType(ctx, t).catch(() => undefined);
   if (!type) return undefined;
@@ -102,9 +97,10 @@ async function probe(ctx: KubeContext, t: Target): Promise<DeleteProbe | undefin
   const ns = obj.metadata?.namespace;
   const base = { kind: t.kind, config: t.config, webhook: t.webhook, rule: ruleText(['DELETE'], [t.group], [t.resource]), object: `${type.kind} ${ns ? `${ns}/` : ''}${name}` };
   try {
-    await withTimeout(ctx.kube.objects.delete({ apiVersion: type.apiVersion, kind: type.kind, metadata: { name, ...(ns ? { namespace: ns } : {}) } }, undefined, 'All'), `dry-run DELETE ${base.object}`);
+    await bounded(ctx.kube.objects.delete({ apiVersion: type.apiVersion, kind: type.kind, metadata: { name, ...(ns ? { namespace: ns } : {}) } }, undefined, 'All'), PROBE_TIMEOUT_MS, `dry-run DELETE ${base.object}`);
     return { ...base, outcome: 'allowed' };
   } catch (err) {
+    if (err instanceof TimeoutError) return undefined;
     const message = apiErrorMessage(err);
     // not allowed to delete it (RBAC) says nothing about the webhook
     if (/^HTTP 40[14]\b/.test(message) && !/webhook/i.test(message)) return undefined;

@@ -1,5 +1,6 @@
 import type { KubeContext } from '../cluster/context.js';
 import type { KubeClients } from '../cluster/kube.js';
+import { bounded } from '../core/poll.js';
 import type { ClusterRef, NodeRef, Provider } from '../cluster/types.js';
 import { admissionWebhooksDetector } from './admission-webhooks.js';
 import { podCreateRefusedDetector } from './pod-create-refused.js';
@@ -26,16 +27,6 @@ export function builtinDetectors(): DetectorRegistry {
 /** A detector whose reads hang (an API server whose etcd is down answers after its own 60 s timeout) must not
  *  hold up the others: past this, its collect counts as failed for this scan (it only reads; it is left to end). */
 export const COLLECT_TIMEOUT_MS = 20_000;
-
-function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`detector ${what}: no answer within ${ms / 1000}s`)), ms);
-    timer.unref?.();
-  });
-  p.catch(() => {});
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
 
 export interface DetectorError {
   detector: string;
@@ -121,7 +112,7 @@ export async function scan(ctx0: KubeContext, detectors: DetectorRegistry): Prom
   const took = new Map<unknown, number>();
   const t0 = Date.now();
   for (const d of detectors.values()) {
-    if (!snapshots.has(d.collect)) snapshots.set(d.collect, bounded(d.collect(ctx), COLLECT_TIMEOUT_MS, d.id).finally(() => took.set(d.collect, (Date.now() - t0) / 1000)));
+    if (!snapshots.has(d.collect)) snapshots.set(d.collect, bounded(d.collect(ctx), COLLECT_TIMEOUT_MS, `detector ${d.id}`).finally(() => took.set(d.collect, (Date.now() - t0) / 1000)));
   }
   const collectSeconds: Record<string, number> = {};
   for (const d of detectors.values()) {
