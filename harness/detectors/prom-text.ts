@@ -5,9 +5,11 @@ export interface Sample {
   name: string;
   labels: Record<string, string>;
   value: number;
+  /** the exposition's own timestamp (epoch ms) where the line has one: cAdvisor stamps when it read the cgroup */
+  at?: number;
 }
 
-const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/;
+const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(?:\s+(-?\d+))?/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
 
 /** The lines of text that start with one of the prefixes, found by search rather than by splitting it all. */
@@ -39,7 +41,7 @@ export function parseProm(text: string, prefixes?: string[]): Sample[] {
     for (const l of (m[3] ?? '').matchAll(LABEL)) labels[l[1]!] = l[2]!;
     const value = m[4] === '+Inf' ? Infinity : Number(m[4]);
     if (Number.isNaN(value)) continue;
-    out.push({ name: m[1]!, labels, value });
+    out.push(m[5] ? { name: m[1]!, labels, value, at: Number(m[5]) } : { name: m[1]!, labels, value });
   }
   return out;
 }

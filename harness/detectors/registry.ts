@@ -8,6 +8,7 @@ import { containerConfigDetector } from './container-config.js';
 import { nodeHealthDetector } from './node-health.js';
 import { podPendingDetector } from './pod-pending.js';
 import { controlPlaneCertsDetector } from './control-plane-certs.js';
+import { cpuThrottlingDetector } from './cpu-throttling.js';
 import { crashloopDetector } from './crashloop.js';
 import { dedupeFindings } from './dedupe.js';
 import { etcdDiskLatencyDetector } from './etcd-disk-latency.js';
@@ -20,7 +21,7 @@ import type { AnyDetector, Finding } from './types.js';
 export type DetectorRegistry = Map<string, AnyDetector>;
 
 export function builtinDetectors(): DetectorRegistry {
-  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector, etcdDiskLatencyDetector, etcdLivenessRestartsDetector, registryMirrorDetector, staleWorkloadCertsDetector, controlPlaneCertsDetector, podCreateRefusedDetector, podPendingDetector, containerConfigDetector, nodeHealthDetector, admissionWebhooksDetector];
+  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector, etcdDiskLatencyDetector, etcdLivenessRestartsDetector, registryMirrorDetector, staleWorkloadCertsDetector, controlPlaneCertsDetector, podCreateRefusedDetector, podPendingDetector, containerConfigDetector, nodeHealthDetector, admissionWebhooksDetector, cpuThrottlingDetector];
   return new Map(all.map((d) => [d.id, d]));
 }
 

@@ -8,6 +8,7 @@ import type { RunContext } from '../cluster/context.js';
 import { readRegularFile } from '../core/files.js';
 import { displayPath } from '../core/paths.js';
 import { pollUntil } from '../core/poll.js';
+import { API_VERSION, readiness } from '../cluster/workloads.js';
 import { whyTerminating } from './namespace-wait.js';
 import type { LoadedScenario } from './scenario.js';
 import type { StageCtx } from './stage.js';
@@ -82,43 +83,6 @@ export function registerManifestSecrets(objs: KubernetesObject[]): void {
     }
   }
 }
-
-export interface ReadyState {
-  ready: boolean;
-  detail: string;
-}
-
-/** Readiness of one workload from its status, following kubectl rollout status' rules. */
-export function readiness(obj: Record<string, any>): ReadyState {
-  const kind = obj.kind as string;
-  const st = obj.status ?? {};
-  const want = obj.spec?.replicas ?? 1;
-  const fresh = (st.observedGeneration ?? 0) >= (obj.metadata?.generation ?? 0);
-  switch (kind) {
-    case 'Deployment': {
-      const ok = fresh && (st.updatedReplicas ?? 0) >= want && (st.availableReplicas ?? 0) >= want && (st.readyReplicas ?? 0) >= want;
-      return { ready: ok, detail: `ready ${st.readyReplicas ?? 0}/${want}` };
-    }
-    case 'StatefulSet': {
-      const ok = fresh && (st.readyReplicas ?? 0) >= want && (st.updatedReplicas ?? want) >= want;
-      return { ready: ok, detail: `ready ${st.readyReplicas ?? 0}/${want}` };
-    }
-    case 'DaemonSet': {
-      const desired = st.desiredNumberScheduled ?? 0;
-      return { ready: fresh && desired > 0 && (st.numberReady ?? 0) >= desired, detail: `ready ${st.numberReady ?? 0}/${desired}` };
-    }
-    case 'Pod': {
-      const ok = (st.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
-      return { ready: ok, detail: st.phase ?? 'Pending' };
-    }
-    case 'Job':
-      return { ready: (st.succeeded ?? 0) >= 1, detail: `succeeded ${st.succeeded ?? 0}` };
-    default:
-      return { ready: false, detail: `unsupported kind ${kind}` };
-  }
-}
-
-const API_VERSION: Record<string, string> = { Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1', Pod: 'v1', Job: 'batch/v1' };
 
 export class KubeDeployer implements Deployer {
   constructor(

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { runK6 } from './k6.js';
+import { loadResult, nodePortUrl, runK6 } from './k6.js';
 import type { LoadProbe } from './types.js';
 
 export const K6MtlsParams = z
@@ -28,14 +28,8 @@ export const k6Mtls: LoadProbe<K6MtlsParams> = {
   paramsSchema: K6MtlsParams,
 
   async run(ctx, p, run) {
+    const target = await nodePortUrl(ctx, run.namespace, p.service, p.port, p.path, 'https');
     const core = ctx.kube.core;
-    const svc = await core.readNamespacedService({ name: p.service, namespace: run.namespace });
-    const nodePort = svc.spec?.ports?.find((x) => x.name === p.port || String(x.port) === p.port)?.nodePort;
-    if (!nodePort) throw new Error(`Service ${run.namespace}/${p.service} has no NodePort for port ${p.port}`);
-    const nodes = (await core.listNode()).items;
-    const ip = nodes.flatMap((n) => n.status?.addresses ?? []).find((a) => a.type === 'InternalIP')?.address;
-    if (!ip) throw new Error('no node has an InternalIP');
-    const target = `https://${ip}:${nodePort}${p.path}`;
     const secret = await core.readNamespacedSecret({ name: p.clientSecret, namespace: run.namespace });
     const crt = secret.data?.['tls.crt'];
     const key = secret.data?.['tls.key'];
@@ -57,19 +51,7 @@ export const k6Mtls: LoadProbe<K6MtlsParams> = {
         join(dir, 'summary.json'),
         { signal: run.signal, timeoutMs: (run.seconds + 60) * 1000 },
       );
-      const errors = [...new Set(out.messages.filter((m) => m.startsWith('FAIL ')).map((m) => m.slice(5)))].slice(0, 5);
-      const { requests, failed } = out.summary;
-      return {
-        probe: 'k6-mtls',
-        phase: run.phase,
-        target,
-        startedAt: startedAt.toISOString(),
-        seconds: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
-        requests,
-        failed,
-        failureRate: requests ? Math.round((failed / requests) * 10_000) / 10_000 : 0,
-        errors,
-      };
+      return loadResult('k6-mtls', run.phase, target, startedAt, out);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

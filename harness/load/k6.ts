@@ -2,10 +2,14 @@
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { describeMissing, findBinary } from '../cluster/binaries.js';
+import type { RunContext } from '../cluster/context.js';
+import type { LoadPhase, LoadResult } from './types.js';
 
 export interface K6Summary {
   requests: number;
   failed: number;
+  /** http_req_duration percentiles, where the script's summary has them */
+  latencyMs?: { p50: number; p90: number; p99: number; max: number };
 }
 
 export interface K6Outcome {
@@ -42,4 +46,39 @@ export async function runK6(script: string, env: Record<string, string>, summary
     throw new Error(`k6 ${script} wrote no summary (exit ${res.exitCode ?? res.signal}): ${String(res.stderr).split('\n').slice(-3).join(' | ')}`);
   }
   return { summary, messages: consoleMessages(String(res.stderr)) };
+}
+
+/** The URL k6 on the host reaches a Service at: its NodePort on a node's InternalIP. */
+export async function nodePortUrl(ctx: RunContext, namespace: string, service: string, port: string, path: string, scheme: 'http' | 'https'): Promise<string> {
+  const core = ctx.kube.core;
+  const svc = await core.readNamespacedService({ name: service, namespace });
+  const nodePort = svc.spec?.ports?.find((x) => x.name === port || String(x.port) === port)?.nodePort;
+  if (!nodePort) throw new Error(`Service ${namespace}/${service} has no NodePort for port ${port}`);
+  const nodes = (await core.listNode()).items;
+  const ip = nodes.flatMap((n) => n.status?.addresses ?? []).find((a) => a.type === 'InternalIP')?.address;
+  if (!ip) throw new Error('no node has an InternalIP');
+  return `${scheme}://${ip}:${nodePort}${path}`;
+}
+
+/** The FAIL lines a probe script logged (distinct, at most five). */
+export function failures(messages: string[]): string[] {
+  return [...new Set(messages.filter((m) => m.startsWith('FAIL ')).map((m) => m.slice(5)))].slice(0, 5);
+}
+
+/** What one k6 run measured, as the report keeps it (latency rounded to 0.1 ms where the script measured it). */
+export function loadResult(probe: string, phase: LoadPhase, target: string, startedAt: Date, out: K6Outcome): LoadResult {
+  const { requests, failed, latencyMs } = out.summary;
+  const r = (x: number) => Math.round(x * 10) / 10;
+  return {
+    probe,
+    phase,
+    target,
+    startedAt: startedAt.toISOString(),
+    seconds: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
+    requests,
+    failed,
+    failureRate: requests ? Math.round((failed / requests) * 10_000) / 10_000 : 0,
+    errors: failures(out.messages),
+    ...(latencyMs ? { latencyMs: { p50: r(latencyMs.p50), p90: r(latencyMs.p90), p99: r(latencyMs.p99), max: r(latencyMs.max) } } : {}),
+  };
 }

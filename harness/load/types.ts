@@ -16,6 +16,8 @@ export interface LoadResult {
   failureRate: number;
   /** a few distinct failures as the client saw them (status and error text) */
   errors: string[];
+  /** request duration percentiles (ms), where the probe measures them */
+  latencyMs?: { p50: number; p90: number; p99: number; max: number };
 }
 
 export interface LoadRun {

@@ -43,7 +43,8 @@ export function xmlSafe(s: string): string {
 }
 
 export function loadLine(r: LoadResult): string {
-  return `load ${r.phase}: ${r.requests} request(s), ${r.failed} failed (${(r.failureRate * 100).toFixed(1)}%) in ${r.seconds} s${r.errors.length ? `; e.g. ${r.errors[0]}` : ''}`;
+  const latency = r.latencyMs ? `, p99 ${Math.round(r.latencyMs.p99)} ms (p50 ${Math.round(r.latencyMs.p50)} ms)` : '';
+  return `load ${r.phase}: ${r.requests} request(s), ${r.failed} failed (${(r.failureRate * 100).toFixed(1)}%)${latency} in ${r.seconds} s${r.errors.length ? `; e.g. ${r.errors[0]}` : ''}`;
 }
 
 /** " (confirmed after 42.3s)" when the window that confirmed recovery ended later than TTR */

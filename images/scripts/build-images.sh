@@ -169,17 +169,19 @@ build_component_images() {
 
 # the webhook-blocks-deletion scenario's admission webhook (images/webhook, standard library only): built from
 # this repository's source, cached by its hash
-build_webhook() {
-  local src=$FORGE_DIR/webhook out
-  out=$BIN_CACHE/volume-webhook-$(key "$src")
-  _webhook() {
-    local tmp; tmp=$(mktemp -d "$BIN_CACHE/.volume-webhook.XXXX"); chmod 0755 "$tmp"
-    (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tmp/volume-webhook" .)
+# A server of the scenarios written in Go with the standard library only (images/<dir>), built offline into an
+# image from scratch, cached by the hash of its source.
+build_go_server() {
+  local name=$1 src=$FORGE_DIR/$2 out
+  out=$BIN_CACHE/$name-$(key "$src")
+  _go_server() {
+    local tmp; tmp=$(mktemp -d "$BIN_CACHE/.$name.XXXX"); chmod 0755 "$tmp"
+    (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tmp/$name" .)
     touch "$tmp/.complete"
     publish_dir "$tmp" "$out"
   }
-  [ -f "$out/.complete" ] || step volume-webhook _webhook
-  binary_image "faultline/volume-webhook:v1" scratch / '["/volume-webhook"]' "$out/volume-webhook"
+  [ -f "$out/.complete" ] || step "$name" _go_server
+  binary_image "faultline/$name:v1" scratch / "[\"/$name\"]" "$out/$name"
 }
 
 main() {
@@ -187,7 +189,8 @@ main() {
   build_os_images
   [ "${1:-all}" = os ] && return 0
   build_component_images
-  build_webhook
+  build_go_server volume-webhook webhook
+  build_go_server query-engine query-engine
   build_node $("$K8S_BIN/kubeadm" config images list --kubernetes-version "$V") \
     "docker.io/flannel/flannel:$FLANNEL_VERSION" "docker.io/rancher/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION" \
     docker.io/library/busybox:latest

@@ -1,7 +1,8 @@
 // Manifest handling and readiness rules on fixtures (no cluster).
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
-import { readiness, readManifests, registerManifestSecrets } from '../../harness/engine/deploy.js';
+import { readManifests, registerManifestSecrets } from '../../harness/engine/deploy.js';
+import { readiness } from '../../harness/cluster/workloads.js';
 import { repoRoot } from '../../harness/core/paths.js';
 import { clearSecretValues, redactText } from '../../harness/core/redact.js';
 
@@ -34,6 +35,9 @@ describe('deploy helpers', () => {
     expect(readiness({ kind: 'StatefulSet', metadata: { generation: 2 }, spec: { replicas: 1 }, status: { observedGeneration: 2, readyReplicas: 1, updatedReplicas: 1 } }).ready).toBe(true);
     expect(readiness({ kind: 'StatefulSet', metadata: { generation: 3 }, spec: { replicas: 1 }, status: { observedGeneration: 2, readyReplicas: 1 } }).ready).toBe(false);
     expect(readiness({ kind: 'Deployment', metadata: { generation: 1 }, spec: { replicas: 2 }, status: { observedGeneration: 1, readyReplicas: 1, availableReplicas: 1, updatedReplicas: 2 } })).toEqual({ ready: false, detail: 'ready 1/2' });
+    // mid-rollout: the new pod is ready while the old ReplicaSet's replica still counts (kubectl: pending termination)
+    expect(readiness({ kind: 'Deployment', metadata: { generation: 2 }, spec: { replicas: 1 }, status: { observedGeneration: 2, replicas: 2, readyReplicas: 1, availableReplicas: 1, updatedReplicas: 1 } }).ready).toBe(false);
+    expect(readiness({ kind: 'Deployment', metadata: { generation: 2 }, spec: { replicas: 1 }, status: { observedGeneration: 2, replicas: 1, readyReplicas: 1, availableReplicas: 1, updatedReplicas: 1 } }).ready).toBe(true);
     expect(readiness({ kind: 'Pod', status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } }).ready).toBe(true);
     expect(readiness({ kind: 'Widget' }).ready).toBe(false);
   });

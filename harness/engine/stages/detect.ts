@@ -48,7 +48,11 @@ export const detectStage: Stage = {
     st.report.ttdSeconds = round2((st.detectedAt - st.injectEnd!) / 1000);
     st.report.findings = st.detected.map(({ detector, summary, rootCause, evidence, runbook }) => ({ detector, summary, rootCause, evidence, runbook }));
     const load = await during;
-    if (load) st.recordLoad(load);
+    if (load) {
+      st.recordLoad(load);
+      // the runbook starts when the traffic's window ends: TTR counts from then, not from the detection inside it
+      st.heldUntil = st.clock.now();
+    }
     if (watch) {
       await settleAlerts(st, watch, s.signal, s.progress);
       // the runbook could not start while the fault was held for the alerts: TTR counts from the end of the hold

@@ -1,5 +1,5 @@
 // FAKE Kubernetes API for unit tests: an in-memory StatefulSet/Pod/Deployment store that understands the
-// JSON patches faults and runbooks send. It is not a cluster and proves nothing end to end.
+// JSON patches faults and runbooks send, and rolls a patched Deployment out at once. It is not a cluster and proves nothing end to end.
 import { ApiException } from '@kubernetes/client-node';
 import type { KubeClients } from '../../../harness/cluster/kube.js';
 
@@ -63,8 +63,30 @@ export class FakeKube {
       async readNamespacedDeployment({ name, namespace }: { name: string; namespace: string }) {
         return self.deployments.get(k(namespace, name)) ?? notFound();
       },
+      async patchNamespacedDeployment({ name, namespace, body }: { name: string; namespace: string; body: any }) {
+        self.calls.push(`patch deploy ${namespace}/${name} ${JSON.stringify(body)}`);
+        const o = self.deployments.get(k(namespace, name)) ?? notFound();
+        const next = applyJsonPatch(o, body);
+        // the controller's side, at once: a new generation, observed and rolled out
+        next.metadata = { ...next.metadata, generation: (next.metadata?.generation ?? 1) + 1 };
+        next.status = { ...next.status, observedGeneration: next.metadata.generation };
+        self.deployments.set(k(namespace, name), next);
+        return next;
+      },
+    };
+    // the generic object API: reads of the apps/v1 kinds this store holds
+    const objects = {
+      async read(spec: { kind: string; metadata: { name: string; namespace: string } }) {
+        const store = spec.kind === 'Deployment' ? self.deployments : spec.kind === 'StatefulSet' ? self.statefulSets : undefined;
+        const o = store?.get(k(spec.metadata.namespace, spec.metadata.name));
+        return o ? self.onRead(JSON.parse(JSON.stringify(o))) : notFound();
+      },
     };
     const core = {
+      /** every pod of the namespace (label selectors are not evaluated) */
+      async listNamespacedPod({ namespace }: { namespace: string }) {
+        return { items: [...self.pods.entries()].filter(([id]) => id.startsWith(`${namespace}/`)).map(([, p]) => p) };
+      },
       async readNamespacedPod({ name, namespace }: { name: string; namespace: string }) {
         return self.pods.get(k(namespace, name)) ?? notFound();
       },
@@ -74,6 +96,6 @@ export class FakeKube {
         return {};
       },
     };
-    return { kc: {} as any, apps: apps as any, core: core as any, objects: {} as any };
+    return { kc: {} as any, apps: apps as any, core: core as any, objects: objects as any };
   }
 }

@@ -1,6 +1,6 @@
-// End to end on one kind cluster from `faultline cluster up` (single.yaml), shared by the two admission scenarios
-// (one cluster instead of two). They run as a CI matrix would: `run A B --shard 1/2` and `--shard 2/2`, and
-// `faultline report merge` joins the two real reports.
+// End to end on one kind cluster from `faultline cluster up` (single.yaml), shared by three scenarios (one cluster
+// instead of three). The two admission scenarios run as a CI matrix would: `run A B --shard 1/2` and `--shard 2/2`,
+// and `faultline report merge` joins the two real reports.
 //
 // `faultline run webhook-blocks-deletion`: the storage system's webhook backend really hangs (its process stopped on
 // the node), the API server refuses to delete a volume, the detector names the configuration, the rule and the API's
@@ -10,7 +10,13 @@
 // `faultline run psa-cluster-default-restricted` gives the real API server a cluster-wide PodSecurity default of "restricted"
 // (an AdmissionConfiguration file on the node and the kube-apiserver flag; the static pod really restarts), the
 // victim's ReplicaSet is refused, the detector names the source of the enforcement, the runbook labels the namespace
-// at its intended level, and revert restores the manifest byte for byte. Then doctor: quiet.
+// at its intended level, and revert restores the manifest byte for byte.
+//
+// `faultline run cpu-throttling-low-average` puts a 200m CPU limit on a bursty service (the kernel's CFS quota
+// really throttles it while k6 sends bursts), the detector names the throttled share, the average against the
+// limit and the QoS class from the kubelet's cAdvisor counters, the runbook raises the limit and verify measures
+// throttling and k6's p99 again. Then a variant the scenario does not have: a StatefulSet whose sidecar spins at its
+// limit, found by `faultline doctor` as a container that needs more CPU. Then doctor: quiet.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,10 +26,10 @@ import { assertBuilt, cleanUpClusterUp, e2eTempDir, runCli, startCli, type CliPr
 
 jest.setTimeout(40 * 60_000);
 
-const tmp = e2eTempDir('admission');
+const tmp = e2eTempDir('single-node');
 const stateDir = join(tmp, 'state');
 const env = { FAULTLINE_STATE_DIR: stateDir };
-const name = `faultline-e2e-admission-${randomBytes(2).toString('hex')}`;
+const name = `faultline-e2e-single-${randomBytes(2).toString('hex')}`;
 const NODE = `${name}-control-plane`;
 const MANIFEST = '/etc/kubernetes/manifests/kube-apiserver.yaml';
 const started: CliProcess[] = [];
@@ -135,7 +141,74 @@ describe('psa-cluster-default-restricted on a real kind cluster', () => {
     expect(twice.stderr).toMatch(/scenario psa-cluster-default-restricted is in both/);
   });
 
-  test('doctor is quiet afterwards', async () => {
+});
+
+describe('cpu-throttling-low-average on a real kind cluster', () => {
+  test('bursts throttled by the CFS quota at a low average, named from cAdvisor, fixed by a higher limit', async () => {
+    const reportDir = join(tmp, 'cpu');
+    const r = await runCli(['run', 'cpu-throttling-low-average', '--cluster', name, '--report-dir', reportDir], env, 20 * 60_000, 'cpu-run');
+    expectPassed(r, reportDir);
+    const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8'));
+    const sc = report.scenarios[0];
+    const f = sc.findings.find((x: any) => x.detector === 'cpu-throttling');
+    expect(f.summary).toMatch(/^Deployment realtime-db\/query-engine container query-engine is CPU-throttled in \d+% of its CFS periods while it averages \d+m, \d+% of its 200m limit$/);
+    expect(f.rootCause).toContain('exceed the CFS quota of limits.cpu 200m (20 ms of CPU per 100 ms period)');
+    expect(f.evidence).toContain('QoS class Burstable: requests.cpu 50m, limits.cpu 200m');
+    // the three load phases each measured latency; the one during the fault is the throttled one
+    expect(sc.load.map((l: any) => `${l.phase} ${l.probe} ${typeof l.latencyMs?.p99}`)).toEqual(['before k6-bursts number', 'during k6-bursts number', 'after k6-bursts number']);
+    expect(sc.remediation.actions[0]).toBe('set limits.cpu 1 on container query-engine of Deployment realtime-db/query-engine (was 200m)');
+    expect(sc.stages.find((x: any) => x.name === 'verify').message).toMatch(/under 6 requests every 1000 ms: \d+ of \d+ CFS periods throttled .*k6: \d+ request\(s\), 0 failed, p99 \d+ ms \(budget 150 ms\)/);
+    console.log(`[cpu] TTD ${sc.ttdSeconds}s TTR ${sc.ttrSeconds}s; p99 ${sc.load.map((l: any) => `${l.phase} ${l.latencyMs.p99} ms`).join(', ')}`);
+    const journal = JSON.parse(readFileSync(join(stateDir, 'journal', `${report.runId}.json`), 'utf8'));
+    expect(journal.entries.map((e: any) => `${e.faultType} ${e.state}`)).toEqual(['victim-namespace reverted', 'cpu-limit reverted']);
+    expect(kubectl('get', 'ns', 'realtime-db', '--ignore-not-found', '-o', 'name').trim()).toBe('');
+  });
+
+  test('a variant: a StatefulSet sidecar spinning at its 100m limit is a container that needs more CPU (doctor)', async () => {
+    const ns = 'cpu-variant';
+    const sts = {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'ledger', namespace: ns },
+      spec: {
+        serviceName: 'ledger',
+        replicas: 1,
+        selector: { matchLabels: { app: 'ledger' } },
+        template: {
+          metadata: { labels: { app: 'ledger' } },
+          spec: {
+            terminationGracePeriodSeconds: 1,
+            containers: [
+              { name: 'ledger', image: 'busybox:latest', imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'] },
+              { name: 'indexer', image: 'busybox:latest', imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'while :; do :; done'], resources: { limits: { cpu: '100m' }, requests: { cpu: '100m' } } },
+            ],
+          },
+        },
+      },
+    };
+    kubectl('create', 'namespace', ns);
+    try {
+      execFileSync('docker', ['exec', '-i', NODE, 'kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', 'apply', '-f', '-'], { input: JSON.stringify(sts) });
+      kubectl('-n', ns, 'rollout', 'status', 'statefulset/ledger', '--timeout=120s');
+      // cAdvisor reads each cgroup every 10-15 s: a one-shot doctor judges the container over its life so far
+      let out = '';
+      for (let i = 0; i < 12 && !out.includes('needs more CPU'); i++) {
+        const d = await runCli(['doctor', '--cluster', name, '-n', ns, '-o', 'json'], env, 2 * 60_000, `doctor-cpu-${i}`);
+        out = d.stdout;
+        if (!out.includes('needs more CPU')) await new Promise((r) => setTimeout(r, 5_000));
+      }
+      const f = JSON.parse(out).findings.find((x: any) => x.detector === 'cpu-throttling');
+      expect(f.summary).toMatch(/^StatefulSet cpu-variant\/ledger container indexer is CPU-throttled in \d+% of its CFS periods/);
+      expect(f.rootCause).toContain('it needs more CPU than limits.cpu 100m allows');
+      expect(f.rootCause).toContain('QoS class Burstable: requests.cpu 100m, limits.cpu 100m');
+    } finally {
+      kubectl('delete', 'namespace', ns, '--wait=true', '--timeout=120s');
+    }
+  });
+});
+
+describe('afterwards', () => {
+  test('doctor is quiet', async () => {
     const d = await runCli(['doctor', '--cluster', name], env, 2 * 60_000, 'doctor');
     expect(d.stdout).toMatch(/no findings/);
     expect(d.code).toBe(0);

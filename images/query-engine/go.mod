@@ -1,0 +1,3 @@
+module faultline.local/query-engine
+
+go 1.24
