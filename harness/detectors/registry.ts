@@ -6,6 +6,7 @@ import { admissionWebhooksDetector } from './admission-webhooks.js';
 import { podCreateRefusedDetector } from './pod-create-refused.js';
 import { containerConfigDetector } from './container-config.js';
 import { nodeHealthDetector } from './node-health.js';
+import { podEgressDetector } from './pod-egress.js';
 import { podPendingDetector } from './pod-pending.js';
 import { controlPlaneCertsDetector } from './control-plane-certs.js';
 import { cpuThrottlingDetector } from './cpu-throttling.js';
@@ -21,7 +22,7 @@ import type { AnyDetector, Finding } from './types.js';
 export type DetectorRegistry = Map<string, AnyDetector>;
 
 export function builtinDetectors(): DetectorRegistry {
-  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector, etcdDiskLatencyDetector, etcdLivenessRestartsDetector, registryMirrorDetector, staleWorkloadCertsDetector, controlPlaneCertsDetector, podCreateRefusedDetector, podPendingDetector, containerConfigDetector, nodeHealthDetector, admissionWebhooksDetector, cpuThrottlingDetector];
+  const all: AnyDetector[] = [statefulsetEnvConflictDetector, crashloopDetector, etcdDiskLatencyDetector, etcdLivenessRestartsDetector, registryMirrorDetector, staleWorkloadCertsDetector, controlPlaneCertsDetector, podCreateRefusedDetector, podPendingDetector, containerConfigDetector, nodeHealthDetector, admissionWebhooksDetector, cpuThrottlingDetector, podEgressDetector];
   return new Map(all.map((d) => [d.id, d]));
 }
 

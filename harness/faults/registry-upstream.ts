@@ -44,7 +44,7 @@ export function upstreamUrl(alias: string): string {
   return `http://${alias}:5000`;
 }
 
-function docker(): string {
+export function docker(): string {
   const p = findBinary('docker', 'FAULTLINE_DOCKER')?.path;
   if (!p) throw new Error(describeMissing('docker', 'FAULTLINE_DOCKER'));
   return p;
@@ -54,7 +54,7 @@ export function needNodes(ctx: RunContext, what: string): NodeAccess {
   return requireNodeAccess(ctx, `${what} writes containerd's hosts.toml on every node`);
 }
 
-async function containerRunning(name: string): Promise<boolean> {
+export async function containerRunning(name: string): Promise<boolean> {
   const res = await run([docker(), 'inspect', '-f', '{{.State.Running}}', name], { reject: false, timeoutMs: 30_000 });
   return res.exitCode === 0 && res.stdout.trim() === 'true';
 }

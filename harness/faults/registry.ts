@@ -10,12 +10,14 @@ import { psaClusterDefault } from './psa-cluster-default.js';
 import { clusterObjects } from './cluster-objects.js';
 import { webhookBackendHang } from './webhook-backend-hang.js';
 import { cpuLimit } from './cpu-limit.js';
+import { natStaleRule } from './nat-stale-rule.js';
+import { externalEndpoint } from './external-endpoint.js';
 import { alertingStack } from '../alerts/stack.js';
 import type { AnyFault } from './types.js';
 
 export type FaultRegistry = Map<string, AnyFault>;
 
 export function builtinFaults(): FaultRegistry {
-  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdLivenessProbe, registryUpstream, registryMirrorOutage, mtlsCaRotation, controlPlaneCert, psaClusterDefault, webhookBackendHang, cpuLimit, clusterObjects, victimNamespace, alertingStack];
+  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdLivenessProbe, registryUpstream, registryMirrorOutage, mtlsCaRotation, controlPlaneCert, psaClusterDefault, webhookBackendHang, cpuLimit, natStaleRule, clusterObjects, externalEndpoint, victimNamespace, alertingStack];
   return new Map(all.map((f) => [f.type, f]));
 }

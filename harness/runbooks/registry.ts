@@ -7,6 +7,7 @@ import { crashloopRunbook } from './crashloop.js';
 import { etcdLivenessProbeRunbook } from './etcd-liveness-probe.js';
 import { etcdSlowDiskRunbook } from './etcd-slow-disk.js';
 import { registryMirrorFallbackRunbook } from './registry-mirror-fallback.js';
+import { staleNatRuleRunbook } from './stale-nat-rule.js';
 import { staleWorkloadCertsRunbook } from './stale-workload-certs.js';
 import { statefulsetEnvConflictRunbook } from './statefulset-env-conflict.js';
 import type { Runbook } from './types.js';
@@ -14,6 +15,6 @@ import type { Runbook } from './types.js';
 export type RunbookRegistry = Map<string, Runbook>;
 
 export function builtinRunbooks(): RunbookRegistry {
-  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook, registryMirrorFallbackRunbook, staleWorkloadCertsRunbook, controlPlaneCertsRunbook, podCreateRefusedRunbook, blockingWebhookRunbook, cpuThrottlingRunbook, manualChangeRunbook];
+  const all: Runbook[] = [statefulsetEnvConflictRunbook, crashloopRunbook, etcdSlowDiskRunbook, etcdLivenessProbeRunbook, registryMirrorFallbackRunbook, staleWorkloadCertsRunbook, controlPlaneCertsRunbook, podCreateRefusedRunbook, blockingWebhookRunbook, cpuThrottlingRunbook, staleNatRuleRunbook, manualChangeRunbook];
   return new Map(all.map((r) => [r.id, r]));
 }
