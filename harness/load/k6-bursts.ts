@@ -8,7 +8,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { RunContext } from '../cluster/context.js';
 import { repoRoot } from '../core/paths.js';
-import { loadResult, nodePortUrl, runK6 } from './k6.js';
+import { loadResult, nodePortUrl, reachableFirst, runK6 } from './k6.js';
 import type { LoadPhase, LoadProbe, LoadResult } from './types.js';
 
 export const K6BurstsParams = z
@@ -31,6 +31,7 @@ export const BURSTS_SCRIPT = 'harness/load/k6/bursts.ts';
 /** One burst run of `seconds` against the Service (used by the load probe and by runbooks that verify under load). */
 export async function runBursts(ctx: RunContext, p: K6BurstsParams, run: { phase: LoadPhase; seconds: number; namespace: string; scenarioDir?: string; signal: AbortSignal }): Promise<LoadResult> {
   const target = await nodePortUrl(ctx, run.namespace, p.service, p.port, p.path, 'http');
+  if (run.phase === 'before') await reachableFirst(ctx, target, run.signal);
   const dir = mkdtempSync(join(tmpdir(), 'faultline-k6-'));
   const startedAt = new Date();
   try {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { loadResult, nodePortUrl, runK6 } from './k6.js';
+import { loadResult, nodePortUrl, reachableFirst, runK6 } from './k6.js';
 import type { LoadProbe } from './types.js';
 
 export const K6MtlsParams = z
@@ -29,6 +29,7 @@ export const k6Mtls: LoadProbe<K6MtlsParams> = {
 
   async run(ctx, p, run) {
     const target = await nodePortUrl(ctx, run.namespace, p.service, p.port, p.path, 'https');
+    if (run.phase === 'before') await reachableFirst(ctx, target, run.signal);
     const core = ctx.kube.core;
     const secret = await core.readNamespacedSecret({ name: p.clientSecret, namespace: run.namespace });
     const crt = secret.data?.['tls.crt'];

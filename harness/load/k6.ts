@@ -1,5 +1,6 @@
 // Runs a k6 script (k6 runs TypeScript itself) and reads the summary its handleSummary writes.
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { execa } from 'execa';
 import { describeMissing, findBinary } from '../cluster/binaries.js';
 import type { RunContext } from '../cluster/context.js';
@@ -81,4 +82,41 @@ export function loadResult(probe: string, phase: LoadPhase, target: string, star
     errors: failures(out.messages),
     ...(latencyMs ? { latencyMs: { p50: r(latencyMs.p50), p90: r(latencyMs.p90), p99: r(latencyMs.p99), max: r(latencyMs.max) } } : {}),
   };
+}
+
+/** One TCP connect to host:port within timeoutMs. */
+function accepts(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port, timeout: timeoutMs });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.once('connect', () => done(true));
+    sock.once('timeout', () => done(false));
+    sock.once('error', () => done(false));
+  });
+}
+
+/** Waits (at most withinMs) until the target URL's host and port accept a TCP connection; returns the seconds it
+ *  waited, or undefined if they never did. A NodePort is refused until kube-proxy has programmed the Service's
+ *  endpoints, which can lag the pods' readiness by seconds (more after the API server restarted): traffic before
+ *  the fault must measure the workload, not that lag. */
+export async function waitReachable(url: string, withinMs: number, signal?: AbortSignal): Promise<number | undefined> {
+  const u = new URL(url);
+  const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+  const t0 = Date.now();
+  while (Date.now() - t0 < withinMs) {
+    if (signal?.aborted) return undefined;
+    if (await accepts(u.hostname, port, 2_000)) return (Date.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return undefined;
+}
+
+/** Before the fault: wait up to 60 s for the target to accept connections, saying so when it had to wait. */
+export async function reachableFirst(ctx: RunContext, target: string, signal?: AbortSignal): Promise<void> {
+  const waited = await waitReachable(target, 60_000, signal);
+  if (waited === undefined) ctx.log(`${target} accepts no connection after 60 s; measuring anyway`);
+  else if (waited >= 1) ctx.log(`${target} accepted a connection after ${waited.toFixed(1)} s (kube-proxy programming the Service)`);
 }
