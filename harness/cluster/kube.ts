@@ -80,6 +80,16 @@ export function isNotFound(err: unknown): boolean {
   return err instanceof ApiException && err.code === 404;
 }
 
+/** A read that answers undefined for an object that does not exist (other errors propagate). */
+export async function unlessNotFound<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
 export function isConflict(err: unknown): boolean {
   return err instanceof ApiException && err.code === 409;
 }

@@ -6,6 +6,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { KubeContext } from '../cluster/context.js';
 import { analyzeCpuThrottling, cpuMillis, windowBetween, type ContainerCpu, type CpuThrottlingSnapshot } from './cpu-throttling-analysis.js';
 import { key, scrapeNodeCpu, type CpuCounters } from './cadvisor.js';
+import { scopedPods } from './snapshot.js';
 import type { Detector } from './types.js';
 
 /** An earlier reading is reused as a window's start only when it is at least this old (cAdvisor reads each
@@ -14,11 +15,6 @@ const MIN_WINDOW_MS = 10_000;
 const MAX_AGE_MS = 5 * 60_000;
 
 const history = new Map<string, CpuCounters[]>();
-
-async function listPods(ctx: KubeContext): Promise<V1Pod[]> {
-  if (!ctx.namespaces) return (await ctx.kube.core.listPodForAllNamespaces()).items;
-  return (await Promise.all(ctx.namespaces.map((namespace) => ctx.kube.core.listNamespacedPod({ namespace })))).flatMap((l) => l.items);
-}
 
 /** Deployment names of ReplicaSets, "namespace/replicaset" → deployment. */
 async function deploymentsOfReplicaSets(ctx: KubeContext, namespaces: string[]): Promise<Map<string, string>> {
@@ -71,7 +67,7 @@ function windowStart(historyKey: string, now: CpuCounters): CpuCounters | undefi
 /** The running containers with a CPU limit (those `keep` accepts) and each one's cAdvisor reading, where its
  *  node's cAdvisor answered; unreadable names the nodes that did not. */
 export async function readLimitedContainers(ctx: KubeContext, keep: (c: ContainerCpu) => boolean = () => true): Promise<{ containers: ContainerCpu[]; counters: Map<string, CpuCounters>; unreadable: string[] }> {
-  const pods = await listPods(ctx);
+  const pods = await scopedPods(ctx);
   const namespaces = [...new Set(pods.map((p) => p.metadata?.namespace ?? ''))];
   const containers = limitedContainers(pods, await deploymentsOfReplicaSets(ctx, namespaces)).filter(keep);
   const nodes = [...new Set(containers.map((c) => c.node))];

@@ -1,6 +1,7 @@
 // The nat table as `iptables-save -t nat` prints it, and the path a pod's packet to an address outside the pod
 // network takes through POSTROUTING: which rule masquerades it, or which rule lets it leave un-NATed (the reply
 // then has no way back). Pure functions, tested on fixture text.
+import { shQuote } from '../cluster/node-access.js';
 
 export interface NatRule {
   chain: string;
@@ -92,6 +93,11 @@ export function parseNatTable(text: string): NatTable {
     }
   }
   return { chains, rules };
+}
+
+/** A shell command line for `iptables -t nat ...`, each word quoted for sh. */
+export function natShell(...argv: string[]): string {
+  return ['iptables', '-t', 'nat', ...argv].map(shQuote).join(' ');
 }
 
 // ---- IPv4 CIDR matching ----

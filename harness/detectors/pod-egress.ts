@@ -6,6 +6,7 @@
 import type { KubeContext } from '../cluster/context.js';
 import { nodeAccess, nodeSh } from '../cluster/node-access.js';
 import { egressPath, hostIn, leftoverChains, ownedBy, parseNatTable, strandedNat, type EgressPath, type NatRule } from './nat-table.js';
+import { scopedPods } from './snapshot.js';
 import { resourceId, type Detector, type Finding } from './types.js';
 
 /** An address outside any cluster (RFC 5737 TEST-NET-1) the walk sends the pod packet to. */
@@ -27,11 +28,8 @@ export interface PodEgressSnapshot {
 }
 
 async function podsByNode(ctx: KubeContext): Promise<Record<string, string[]>> {
-  const lists = ctx.namespaces
-    ? (await Promise.all(ctx.namespaces.map((namespace) => ctx.kube.core.listNamespacedPod({ namespace })))).flatMap((l) => l.items)
-    : (await ctx.kube.core.listPodForAllNamespaces()).items;
   const out: Record<string, string[]> = {};
-  for (const p of lists) {
+  for (const p of await scopedPods(ctx)) {
     if (p.status?.phase !== 'Running' || p.spec?.hostNetwork || !p.spec?.nodeName) continue;
     (out[p.spec.nodeName] ??= []).push(`${p.metadata?.namespace}/${p.metadata?.name}`);
   }

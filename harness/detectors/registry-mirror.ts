@@ -18,6 +18,7 @@ import {
 import { nodeAccess } from '../cluster/node-access.js';
 import { readNodeFile } from '../cluster/node-files.js';
 import type { KubeContext } from '../cluster/context.js';
+import { scopedPods } from './snapshot.js';
 import { resourceId, type Detector, type Finding } from './types.js';
 
 export const PULL_FAILURES = new Set(['ErrImagePull', 'ImagePullBackOff']);
@@ -104,12 +105,6 @@ async function addPullErrors(ctx: KubeContext, failures: PullFailure[]): Promise
   }
 }
 
-async function listPods(ctx: KubeContext): Promise<Array<Record<string, any>>> {
-  if (!ctx.namespaces) return (await ctx.kube.core.listPodForAllNamespaces()).items as Array<Record<string, any>>;
-  const lists = await Promise.all(ctx.namespaces.map((namespace) => ctx.kube.core.listNamespacedPod({ namespace })));
-  return lists.flatMap((l) => l.items) as Array<Record<string, any>>;
-}
-
 /** Endpoint probes for one node: every endpoint at the URL containerd asks, and the standard root of those
  *  whose own root does not serve (to tell "wrong path" from "registry down"). */
 async function nodeView(ctx: KubeContext, node: string, registry: string, ref: ImageRef): Promise<NodeRegistryView> {
@@ -131,7 +126,7 @@ async function nodeView(ctx: KubeContext, node: string, registry: string, ref: I
 }
 
 export async function collectRegistry(ctx: KubeContext): Promise<RegistrySnapshot> {
-  const raw = await listPods(ctx);
+  const raw = (await scopedPods(ctx)) as Array<Record<string, any>>;
   const failures = pullFailures(raw);
   const snap: RegistrySnapshot = { failures, services: [], pods: [], registries: {}, nodeAccess: !!nodeAccess(ctx) };
   if (failures.length === 0) return snap;

@@ -256,6 +256,12 @@ export function recentEvents(events: CoreV1Event[], now: string): EventInfo[] {
   return events.map(eventInfo).filter((e) => !e.lastSeen || Date.parse(e.lastSeen) >= since);
 }
 
+/** Every pod, cluster-wide or in the namespaces of ctx.namespaces. */
+export async function scopedPods(ctx: KubeContext): Promise<V1Pod[]> {
+  if (!ctx.namespaces) return (await ctx.kube.core.listPodForAllNamespaces()).items;
+  return (await Promise.all(ctx.namespaces.map((namespace) => ctx.kube.core.listNamespacedPod({ namespace })))).flatMap((l) => l.items);
+}
+
 /** Lists StatefulSets, Pods and Warning events, cluster-wide or per namespace in ctx.namespaces. */
 export async function collectWorkloads(ctx: KubeContext): Promise<WorkloadSnapshot> {
   const { apps, core } = ctx.kube;

@@ -5,7 +5,7 @@
 // name that someone else owns is refused before anything changes.
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { apiErrorMessage, isNotFound } from '../cluster/kube.js';
+import { apiErrorMessage, isNotFound, unlessNotFound } from '../cluster/kube.js';
 import type { RunContext } from '../cluster/context.js';
 import { isManaged, MANAGED_BY } from '../core/labels.js';
 import { sleep, waitUntil } from '../core/poll.js';
@@ -53,13 +53,8 @@ const refOf = (o: { apiVersion: string; kind: string; metadata: { name: string }
 const shell = (r: ObjectRef): KubernetesObject & { metadata: { name: string } } => ({ apiVersion: r.apiVersion, kind: r.kind, metadata: { name: r.name } });
 const named = (r: ObjectRef): string => `${r.kind} ${r.name}`;
 
-async function read(ctx: RunContext, r: ObjectRef): Promise<KubernetesObject | undefined> {
-  try {
-    return await ctx.kube.objects.read(shell(r));
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+function read(ctx: RunContext, r: ObjectRef): Promise<KubernetesObject | undefined> {
+  return unlessNotFound(ctx.kube.objects.read(shell(r)));
 }
 
 async function untilEstablished(ctx: RunContext, r: ObjectRef): Promise<void> {

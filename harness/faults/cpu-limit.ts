@@ -3,10 +3,10 @@
 // threads for the rest of each period once they have used it. The container's average use can stay far below the
 // limit while every burst is throttled. The change is the real one (the pod template's resources, rolled out by
 // its controller); revert puts the captured resources back.
-import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { RunContext } from '../cluster/context.js';
-import { isNotFound } from '../cluster/kube.js';
+import { unlessNotFound } from '../cluster/kube.js';
+import { sameJson } from '../core/json.js';
 import { CpuQuantity, readWorkload, setContainerResources, templateContainer, waitRolledOut, WorkloadRef, type ContainerResources, type WorkloadKind } from '../cluster/workloads.js';
 import type { Fault } from './types.js';
 
@@ -25,28 +25,19 @@ export const CpuLimitParams = z
   .strict();
 export type CpuLimitParams = z.infer<typeof CpuLimitParams>;
 
-type Resources = ContainerResources;
-
 export interface CpuLimitRecord {
   namespace: string;
   kind: WorkloadKind;
   name: string;
   container: string;
   /** the container's resources as captured (absent: it had none), and as the fault sets them */
-  before?: Resources;
-  after: Resources;
+  before?: ContainerResources;
+  after: ContainerResources;
   rolloutSeconds: number;
 }
 
-const plain = (x: unknown): unknown => JSON.parse(JSON.stringify(x ?? null));
-
-async function readOptional(ctx: RunContext, r: Pick<CpuLimitRecord, 'kind' | 'namespace' | 'name'>): Promise<Record<string, any> | undefined> {
-  try {
-    return await readWorkload(ctx, r.kind, r.namespace, r.name);
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+function readOptional(ctx: RunContext, r: Pick<CpuLimitRecord, 'kind' | 'namespace' | 'name'>): Promise<Record<string, any> | undefined> {
+  return unlessNotFound(readWorkload(ctx, r.kind, r.namespace, r.name));
 }
 
 export const cpuLimit: Fault<CpuLimitParams, CpuLimitRecord> = {
@@ -58,7 +49,7 @@ export const cpuLimit: Fault<CpuLimitParams, CpuLimitRecord> = {
     const w = await readOptional(ctx, { kind: p.workload.kind, namespace: p.namespace, name: p.workload.name });
     if (!w) throw new Error(`${p.workload.kind} ${p.namespace}/${p.workload.name} not found`);
     const { resources } = templateContainer(w, p.container);
-    const after: Resources = { ...resources, limits: { ...resources?.limits, cpu: p.limit } };
+    const after: ContainerResources = { ...resources, limits: { ...resources?.limits, cpu: p.limit } };
     if (p.request) after.requests = { ...resources?.requests, cpu: p.request };
     return { namespace: p.namespace, kind: p.workload.kind, name: p.workload.name, container: p.container, ...(resources ? { before: resources } : {}), after, rolloutSeconds: p.rolloutSeconds };
   },
@@ -67,7 +58,7 @@ export const cpuLimit: Fault<CpuLimitParams, CpuLimitRecord> = {
     const w = await readOptional(ctx, r);
     if (!w) throw new Error(`${r.kind} ${r.namespace}/${r.name} not found`);
     const { index, resources } = templateContainer(w, r.container);
-    if (!isDeepStrictEqual(plain(resources), plain(r.after))) {
+    if (!sameJson(resources, r.after)) {
       await setContainerResources(ctx, r, index, r.after);
       ctx.log(`set limits.cpu ${r.after.limits?.cpu} on container ${r.container} of ${r.kind} ${r.namespace}/${r.name}`);
     }
@@ -78,8 +69,8 @@ export const cpuLimit: Fault<CpuLimitParams, CpuLimitRecord> = {
     const w = await readOptional(ctx, r);
     if (!w) return ctx.log(`${r.kind} ${r.namespace}/${r.name} is gone; nothing to revert`);
     const { index, resources } = templateContainer(w, r.container);
-    if (isDeepStrictEqual(plain(resources), plain(r.before))) return ctx.log(`resources of ${r.container} in ${r.kind} ${r.namespace}/${r.name} already as captured`);
-    if (!isDeepStrictEqual(plain(resources), plain(r.after))) {
+    if (sameJson(resources, r.before)) return ctx.log(`resources of ${r.container} in ${r.kind} ${r.namespace}/${r.name} already as captured`);
+    if (!sameJson(resources, r.after)) {
       // a runbook (or a person) already changed them: keep their fix rather than undo it
       return ctx.log(`resources of ${r.container} in ${r.kind} ${r.namespace}/${r.name} were changed after the fault; leaving them`);
     }

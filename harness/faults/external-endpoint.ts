@@ -2,8 +2,7 @@
 // Docker network with a stable alias (the pods resolve it through CoreDNS and Docker's embedded DNS). Started with
 // testcontainers, labelled with the run id; journalled like a fault, so revert and `faultline recover` remove it.
 import { z } from 'zod';
-import { run } from '../cluster/process.js';
-import { containerRunning, docker } from './registry-upstream.js';
+import { containerRunning, removeContainer, startOnNetwork } from '../cluster/network-container.js';
 import type { Fault } from './types.js';
 
 export const EXTERNAL_LABEL = 'faultline.external-endpoint';
@@ -37,25 +36,13 @@ export const externalEndpoint: Fault<ExternalEndpointParams, ExternalEndpointRec
 
   async apply(ctx, p, r) {
     if (!(await containerRunning(r.container))) {
-      // the reaper image cannot be pulled where there is no registry; revert removes the container instead
-      process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-      const { GenericContainer, Wait } = await import('testcontainers');
-      await new GenericContainer(p.image)
-        .withName(r.container)
-        .withNetworkMode(p.network)
-        .withNetworkAliases(p.alias)
-        .withLabels({ [EXTERNAL_LABEL]: ctx.runId, 'app.kubernetes.io/managed-by': 'faultline', 'faultline.cluster': ctx.cluster.name })
-        .withExposedPorts(p.port)
-        .withWaitStrategy(Wait.forHttp(p.path, p.port))
-        .start();
+      await startOnNetwork({ name: r.container, image: p.image, network: p.network, alias: p.alias, port: p.port, path: p.path, labels: { [EXTERNAL_LABEL]: ctx.runId, 'faultline.cluster': ctx.cluster.name } });
     }
     ctx.log(`external endpoint ${r.container} on network ${r.network} as http://${r.alias}:${p.port}${p.path}`);
   },
 
   async revert(ctx, r) {
-    const res = await run([docker(), 'rm', '-f', '-v', r.container], { reject: false, timeoutMs: 60_000 });
-    if (res.exitCode !== 0 && !/No such container/i.test(res.stderr)) throw new Error(`cannot remove ${r.container}: ${res.stderr.trim()}`);
-    ctx.log(res.exitCode === 0 ? `removed external endpoint ${r.container}` : `external endpoint ${r.container} already gone`);
+    ctx.log((await removeContainer(r.container)) ? `removed external endpoint ${r.container}` : `external endpoint ${r.container} already gone`);
   },
 
   describe(r) {

@@ -6,8 +6,8 @@
 // every node's table is as captured.
 import { z } from 'zod';
 import type { RunContext } from '../cluster/context.js';
-import { nodeSh, requireNodeAccess, shQuote, type NodeAccess } from '../cluster/node-access.js';
-import { natForCompare } from '../detectors/nat-table.js';
+import { nodeSh, requireNodeAccess, type NodeAccess } from '../cluster/node-access.js';
+import { natForCompare, natShell as nat } from '../detectors/nat-table.js';
 import type { Fault } from './types.js';
 
 const Cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'an IPv4 CIDR such as 10.244.0.0/16');
@@ -33,7 +33,6 @@ export interface NatStaleRuleRecord {
 }
 
 const need = (ctx: RunContext): NodeAccess => requireNodeAccess(ctx, 'nat-stale-rule changes each node\'s nat table');
-const nat = (...argv: string[]) => ['iptables', '-t', 'nat', ...argv].map(shQuote).join(' ');
 
 async function sh(na: NodeAccess, node: string, script: string): Promise<string> {
   const res = await nodeSh(na, node, script, 30_000);

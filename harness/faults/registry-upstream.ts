@@ -7,11 +7,11 @@
 // It is journalled like a fault (applied before the victim is deployed), so revert and `faultline recover`
 // remove the container and put every node's hosts.toml back byte for byte.
 import { z } from 'zod';
-import { findBinary, describeMissing } from '../cluster/binaries.js';
 import { hostsTomlPath, snapshotHostsToml, renderDirectHosts } from '../cluster/containerd-hosts.js';
 import { type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import { restoreNodeFile, writeNodeFile, type NodeFileSnapshot } from '../cluster/node-files.js';
 import { run } from '../cluster/process.js';
+import { containerRunning, docker, removeContainer, startOnNetwork } from '../cluster/network-container.js';
 import type { RunContext } from '../cluster/context.js';
 import type { Fault } from './types.js';
 
@@ -44,35 +44,13 @@ export function upstreamUrl(alias: string): string {
   return `http://${alias}:5000`;
 }
 
-export function docker(): string {
-  const p = findBinary('docker', 'FAULTLINE_DOCKER')?.path;
-  if (!p) throw new Error(describeMissing('docker', 'FAULTLINE_DOCKER'));
-  return p;
-}
-
 export function needNodes(ctx: RunContext, what: string): NodeAccess {
   return requireNodeAccess(ctx, `${what} writes containerd's hosts.toml on every node`);
 }
 
-export async function containerRunning(name: string): Promise<boolean> {
-  const res = await run([docker(), 'inspect', '-f', '{{.State.Running}}', name], { reject: false, timeoutMs: 30_000 });
-  return res.exitCode === 0 && res.stdout.trim() === 'true';
-}
-
-/** Starts the upstream (testcontainers) and returns the port Docker on this host reaches it at. */
-async function startUpstream(ctx: RunContext, p: RegistryUpstreamParams, name: string): Promise<number> {
-  // the reaper image cannot be pulled where there is no registry; revert removes the container instead
-  process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-  const { GenericContainer, Wait } = await import('testcontainers');
-  const c = await new GenericContainer(p.image)
-    .withName(name)
-    .withNetworkMode(p.network)
-    .withNetworkAliases(p.alias)
-    .withLabels({ [UPSTREAM_LABEL]: ctx.runId, 'app.kubernetes.io/managed-by': 'faultline', 'faultline.cluster': ctx.cluster.name })
-    .withExposedPorts(5000)
-    .withWaitStrategy(Wait.forHttp('/v2/', 5000))
-    .start();
-  return c.getMappedPort(5000);
+/** Starts the upstream and returns the port Docker on this host reaches it at. */
+function startUpstream(ctx: RunContext, p: RegistryUpstreamParams, name: string): Promise<number> {
+  return startOnNetwork({ name, image: p.image, network: p.network, alias: p.alias, port: 5000, path: '/v2/', labels: { [UPSTREAM_LABEL]: ctx.runId, 'faultline.cluster': ctx.cluster.name } });
 }
 
 async function mappedPort(name: string): Promise<number> {
@@ -128,9 +106,11 @@ export const registryUpstream: Fault<RegistryUpstreamParams, RegistryUpstreamRec
         failed.push(`${f.node}:${f.path}: ${(err as Error).message}`);
       }
     }
-    const res = await run([docker(), 'rm', '-f', '-v', r.container], { reject: false, timeoutMs: 60_000 });
-    if (res.exitCode !== 0 && !/No such container/i.test(res.stderr)) failed.push(`cannot remove upstream ${r.container}: ${res.stderr.trim()}`);
-    else ctx.log(res.exitCode === 0 ? `removed upstream registry ${r.container}` : `upstream registry ${r.container} already gone`);
+    try {
+      ctx.log((await removeContainer(r.container)) ? `removed upstream registry ${r.container}` : `upstream registry ${r.container} already gone`);
+    } catch (err) {
+      failed.push(`upstream: ${(err as Error).message}`);
+    }
     if (failed.length > 0) throw new Error(failed.join('; '));
   },
 

@@ -6,12 +6,12 @@
 // (ValidateStatefulSetUpdate tolerates a template persisted before that validation). Where the API refuses,
 // the fault writes the StatefulSet into etcd as such an older API server stored it, so the real controller
 // meets the same persisted template the incident's cluster had.
-import { isDeepStrictEqual } from 'node:util';
 import type { V1EnvVar, V1StatefulSet } from '@kubernetes/client-node';
 import { z } from 'zod';
 import type { RunContext } from '../cluster/context.js';
 import { etcdctl, storageKey } from '../cluster/etcdctl.js';
-import { isNotFound, jsonPatch, type JsonPatchOp } from '../cluster/kube.js';
+import { sameJson } from '../core/json.js';
+import { isNotFound, jsonPatch, unlessNotFound, type JsonPatchOp } from '../cluster/kube.js';
 import type { Fault } from './types.js';
 
 export const StsEnvConflictParams = z
@@ -60,22 +60,12 @@ export function envAt(sts: V1StatefulSet, at: { list: ContainerList; ci: number;
   return sts.spec?.template?.spec?.[at.list]?.[at.ci]?.env?.[at.ei];
 }
 
-/** Equal as JSON: the API client hands back class instances, which a strict deep-equal never matches to a literal. */
-function sameJson(a: unknown, b: unknown): boolean {
-  return isDeepStrictEqual(JSON.parse(JSON.stringify(a ?? null)), JSON.parse(JSON.stringify(b ?? null)));
-}
-
 export function hasConflict(e: V1EnvVar | undefined): boolean {
   return !!e && e.value !== undefined && e.value !== '' && e.valueFrom !== undefined;
 }
 
-async function readSts(ctx: RunContext, namespace: string, name: string): Promise<V1StatefulSet | undefined> {
-  try {
-    return await ctx.kube.apps.readNamespacedStatefulSet({ name, namespace });
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+function readSts(ctx: RunContext, namespace: string, name: string): Promise<V1StatefulSet | undefined> {
+  return unlessNotFound(ctx.kube.apps.readNamespacedStatefulSet({ name, namespace }));
 }
 
 async function deletePodIf(ctx: RunContext, namespace: string, name: string, when: (phase?: string) => boolean): Promise<boolean> {

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { execa } from 'execa';
 import { describeMissing, findBinary } from '../cluster/binaries.js';
 import type { RunContext } from '../cluster/context.js';
+import { sleep } from '../core/poll.js';
 import type { LoadPhase, LoadResult } from './types.js';
 
 export interface K6Summary {
@@ -109,7 +110,7 @@ export async function waitReachable(url: string, withinMs: number, signal?: Abor
   while (Date.now() - t0 < withinMs) {
     if (signal?.aborted) return undefined;
     if (await accepts(u.hostname, port, 2_000)) return (Date.now() - t0) / 1000;
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500, signal).catch(() => undefined);
   }
   return undefined;
 }

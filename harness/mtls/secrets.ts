@@ -1,7 +1,7 @@
 // Reading and writing the Secrets of a mutual-TLS workload through the API. Only names, resourceVersions and
 // digests leave this module; Secret data goes from the API to the API.
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
-import { isNotFound } from '../cluster/kube.js';
+import { unlessNotFound } from '../cluster/kube.js';
 import { MANAGED_BY } from '../core/labels.js';
 import { dataDigest } from './pki.js';
 
@@ -23,13 +23,8 @@ export function digestOf(s: V1Secret): SecretDigest {
   };
 }
 
-export async function readSecret(core: CoreV1Api, namespace: string, name: string): Promise<V1Secret | undefined> {
-  try {
-    return await core.readNamespacedSecret({ name, namespace });
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+export function readSecret(core: CoreV1Api, namespace: string, name: string): Promise<V1Secret | undefined> {
+  return unlessNotFound(core.readNamespacedSecret({ name, namespace }));
 }
 
 /** Replaces a Secret's data (type and metadata kept), or creates it. */

@@ -5,10 +5,10 @@
 // verify connects from a pod on every node to the endpoint outside the cluster.
 import { z } from 'zod';
 import type { RunContext } from '../cluster/context.js';
-import { nodeSh, requireNodeAccess, shQuote } from '../cluster/node-access.js';
+import { nodeSh, requireNodeAccess } from '../cluster/node-access.js';
 import { execInPod } from '../cluster/pod-exec.js';
 import { selectorQuery } from '../cluster/kube.js';
-import { words, type NatRule } from '../detectors/nat-table.js';
+import { natShell as nat, words, type NatRule } from '../detectors/nat-table.js';
 import { analyzePodEgress, collectPodEgress, staleChain, verdicts, type Cause } from '../detectors/pod-egress.js';
 import type { Finding } from '../detectors/types.js';
 import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from './types.js';
@@ -24,8 +24,6 @@ export const VerifyParams = z
   })
   .strict();
 type VerifyParams = z.infer<typeof VerifyParams>;
-
-const nat = (...argv: string[]) => ['iptables', '-t', 'nat', ...argv].map(shQuote).join(' ');
 
 /** The commands that undo a cause on a node: the rule deleted and the chain it leads into (or strands NAT in)
  *  flushed and deleted. */
