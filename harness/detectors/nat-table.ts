@@ -59,16 +59,19 @@ function parseRule(chain: string, spec: string, index: number): NatRule {
 
 /** kube-proxy's per-Service chains and their rules: rewritten whenever Services or endpoints change. */
 const SERVICE_LINE = /^(:|-A )KUBE-(SVC|SEP|EXT|FW|SVL|SERVICES|NODEPORTS)\b/;
+/** the CNI portmap plugin's chains for pods with a hostPort, and the jumps into them: they follow the pods */
+const HOSTPORT_LINE = /^(:|-A )CNI-(HOSTPORT|DN)-|-j CNI-(HOSTPORT|DN)-/;
 
 /** The nat table as a node's own components keep it, for comparing before and after: comments and counters out,
- *  kube-proxy's per-Service chains out (they follow the API, not the node). */
+ *  kube-proxy's per-Service chains and portmap's hostPort chains out (they follow the API's Services and pods,
+ *  not the node). */
 export function natForCompare(text: string): string[] {
   let inNat = false;
   const out: string[] = [];
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (line.startsWith('*')) inNat = line === '*nat';
-    if (!inNat || !line || line.startsWith('#') || SERVICE_LINE.test(line)) continue;
+    if (!inNat || !line || line.startsWith('#') || SERVICE_LINE.test(line) || HOSTPORT_LINE.test(line)) continue;
     out.push(line.replace(/ \[\d+:\d+\]$/, ''));
   }
   return out;

@@ -4,6 +4,7 @@ import type { ContainerSpecInfo, ContainerStatusInfo, PodInfo, WorkloadSnapshot 
 /** restarts at or above this, with the container not ready and a recent exit, count as crash-looping */
 export const RESTART_THRESHOLD = 3;
 const RECENT_MS = 10 * 60_000;
+const STABLE_MS = 2 * 60_000;
 
 /** Containers restarting again and again, whatever their state right now: in back-off, or with several restarts and
  *  the last one recent (a container its liveness probe kills every minute is Running and even ready in between).
@@ -15,8 +16,20 @@ export function crashingContainers(pod: PodInfo, takenAt: string): ContainerStat
     if (s.waitingReason === 'CrashLoopBackOff') return true;
     if (s.restartCount < RESTART_THRESHOLD) return false;
     const finished = s.lastTerminated?.finishedAt ? new Date(s.lastTerminated.finishedAt).getTime() : NaN;
-    return Number.isFinite(finished) && now - finished <= RECENT_MS;
+    return Number.isFinite(finished) && now - finished <= RECENT_MS && !loopEnded(s, finished, now);
   });
+}
+
+/** A loop that has ended: ready, and up for longer than STABLE_MS and twice what its last instance lasted. A loop
+ *  kills each instance after about the same time (a liveness probe's threshold, a leak reaching the limit), so
+ *  the running one outlasting the last by far means the cause has gone: kube-scheduler and
+ *  kube-controller-manager exit when they lose their lease while the API server restarts, and run on after it. */
+function loopEnded(s: ContainerStatusInfo, finished: number, now: number): boolean {
+  const since = s.runningSince ? Date.parse(s.runningSince) : NaN;
+  const lastStart = s.lastTerminated?.startedAt ? Date.parse(s.lastTerminated.startedAt) : NaN;
+  if (!s.ready || !Number.isFinite(since) || !Number.isFinite(lastStart)) return false;
+  const up = now - since;
+  return up >= STABLE_MS && up > 2 * (finished - lastStart);
 }
 
 /** Restarts per minute since the pod started, when its start is known. */

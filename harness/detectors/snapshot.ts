@@ -53,7 +53,9 @@ export interface ContainerStatusInfo {
   restartCount: number;
   waitingReason?: string;
   waitingMessage?: string;
-  lastTerminated?: { reason?: string; exitCode?: number; finishedAt?: string };
+  lastTerminated?: { reason?: string; exitCode?: number; startedAt?: string; finishedAt?: string };
+  /** when the running instance started */
+  runningSince?: string;
   /** the last lines the previous instance logged (redacted), for containers that keep restarting */
   lastLog?: string[];
 }
@@ -208,7 +210,8 @@ export function podInfo(p: V1Pod): PodInfo {
       restartCount: s.restartCount,
       ...(s.state?.waiting?.reason ? { waitingReason: s.state.waiting.reason } : {}),
       ...(s.state?.waiting?.message ? { waitingMessage: s.state.waiting.message } : {}),
-      ...(term ? { lastTerminated: { reason: term.reason, exitCode: term.exitCode, finishedAt: iso(term.finishedAt) } } : {}),
+      ...(term ? { lastTerminated: { reason: term.reason, exitCode: term.exitCode, startedAt: iso(term.startedAt), finishedAt: iso(term.finishedAt) } } : {}),
+      ...(iso(s.state?.running?.startedAt) ? { runningSince: iso(s.state?.running?.startedAt) } : {}),
     };
   });
   const readyCond = p.status?.conditions?.find((c) => c.type === 'Ready');

@@ -84,4 +84,17 @@ describe('crashloop: quiet on healthy pods', () => {
     const slow = pod('web-7d9f-f', { startupProbe: { httpGet: { port: 8080 as never }, failureThreshold: 30, periodSeconds: 10 } }, { ready: false, restartCount: 0, started: false, state: { running: { startedAt: ago(40) } } }, { startedAgo: 40 });
     expect(scan([longAgo, done, slow], [ev('web-7d9f-f', 'Unhealthy', 'Startup probe failed: connection refused', 4)])).toEqual([]);
   });
+
+  test('a loop that has ended: three recent exits while the API server restarted, up five minutes since', () => {
+    // kube-controller-manager after a control-plane certificate renewal: its last instance ran 90 s
+    const ended = { ready: true, restartCount: 3, state: { running: { startedAt: ago(300) } }, lastState: { terminated: { exitCode: 1, reason: 'Error', startedAt: ago(392), finishedAt: ago(302) } } };
+    expect(scan([pod('kcm', {}, ended, { startedAgo: 480 })])).toEqual([]);
+    // the same numbers, but not ready, or up no longer than its last instance lasted: still a loop
+    expect(scan([pod('kcm-not-ready', {}, { ...ended, ready: false }, { startedAgo: 480 })])).toHaveLength(1);
+    const again = { ...ended, state: { running: { startedAt: ago(100) } }, lastState: { terminated: { exitCode: 1, reason: 'Error', startedAt: ago(192), finishedAt: ago(102) } } };
+    expect(scan([pod('kcm-again', {}, again, { startedAgo: 480 })])).toHaveLength(1);
+    // a leak that takes four minutes to reach its limit, up three minutes now: the loop goes on
+    const leak = { ready: true, restartCount: 4, state: { running: { startedAt: ago(180) } }, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled', startedAt: ago(425), finishedAt: ago(182) } } };
+    expect(scan([pod('leaky', {}, leak, { startedAgo: 1200 })])).toHaveLength(1);
+  });
 });

@@ -112,12 +112,15 @@ describe('stale-nat-rule remediation and the nat-stale-rule fault (no node)', ()
     for (const bad of [{ chain: 'A'.repeat(29) }, { chain: 'x y' }, { podNetwork: '10.244.0.0' }, { comment: 'a"b' }, { nodes: 'some' }]) expect(natStaleRule.paramsSchema.safeParse(bad).success).toBe(false);
   });
 
-  test('the comparison view of a table: counters, comments and kube-proxy service chains out', () => {
+  test('the comparison view of a table: counters, comments, kube-proxy service chains and hostPort chains out', () => {
     const a = natForCompare(WORKER);
     expect(a.some((l) => /\[\d+:\d+\]/.test(l) || l.startsWith('#'))).toBe(false);
     const busier = WORKER.replace(':POSTROUTING ACCEPT [35:2462]', ':POSTROUTING ACCEPT [99:9999]').replace('\nCOMMIT', '\n:KUBE-SVC-ABC - [0:0]\n-A KUBE-SERVICES -j KUBE-SVC-ABC\nCOMMIT');
     expect(busier).not.toBe(WORKER);
     expect(natForCompare(busier)).toEqual(a);
     expect(natForCompare(STALE)).not.toEqual(a);
+    // a pod with a hostPort: portmap's chains and the jumps into them come and go with pods
+    const hostPort = WORKER.replace('\nCOMMIT', '\n:CNI-HOSTPORT-DNAT - [0:0]\n:CNI-DN-0123456789abcdef - [0:0]\n-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT\n-A CNI-HOSTPORT-DNAT -p tcp -m multiport --dports 8080 -j CNI-DN-0123456789abcdef\nCOMMIT');
+    expect(natForCompare(hostPort)).toEqual(a);
   });
 });
