@@ -14,8 +14,16 @@ const common = {
 
 export default {
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
+  // e2e files that share a cluster run one after another (test/e2e/cluster-pool.ts)
+  testSequencer: '<rootDir>/test/e2e/sequencer.js',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/e2e/global-setup.js',
+      globalTeardown: '<rootDir>/test/e2e/global-teardown.js',
+    },
   ],
 };

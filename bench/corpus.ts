@@ -145,3 +145,13 @@ export async function applyCorpus(kc: KubeConfig, clusterName: string, cases: Co
     log(`applied ${c.id} (${c.manifests.length} object(s)) in ${c.namespace}`);
   }
 }
+
+/** Deletes what applyCorpus made: the cluster-scoped objects, then the namespaces (not waited for). */
+export async function removeCorpus(kc: KubeConfig, cases: CorpusCase[]): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  for (const c of cases) {
+    for (const m of c.manifests.filter((x) => CLUSTER_SCOPED.has(x.kind))) await objects.delete(m as KubernetesObject).catch(() => undefined);
+  }
+  for (const c of cases) await core.deleteNamespace({ name: c.namespace }).catch(() => undefined);
+}

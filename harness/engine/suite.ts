@@ -11,6 +11,8 @@ import { closeJournalsOf, RunJournal, type AllowedBy, type OpenOptions } from '.
 import { toolVersion } from '../core/paths.js';
 import { reportIncident, type LoadedScenario } from './scenario.js';
 import { runScenario, type ScenarioDeps } from './scenario-run.js';
+import type { ClusterState } from './baseline.js';
+import { summarizeLeft, type CleanCheck } from './clean-check.js';
 import { realClock, runStage, skippedStage, type StageFn } from './stage.js';
 
 export type ClusterTarget = { mode: 'create'; name: string; image?: string } | { mode: 'reuse'; ref: ClusterRef };
@@ -25,6 +27,8 @@ export interface SuiteOptions {
   /** the command line, named in this run's locks */
   command?: string;
   journal?(runId: string, cluster: ClusterRef, opts: OpenOptions): RunJournal;
+  /** proves a cluster as it was between two scenarios of a group (clean-check.ts); without it nothing is checked */
+  cleanCheck?: CleanCheck;
 }
 
 /** Scenarios the provider cannot serve are skipped with the reason, never failed. */
@@ -99,6 +103,8 @@ async function runGroup(group: LoadedScenario[], clusterName: string, runId: str
   let journal: RunJournal | undefined;
   let provisionError: string | undefined;
   let clusterDeleted = false;
+  /** the reset between scenarios: the cluster's baseline, and the scenario that ran on it last */
+  const reset: Reset = { check: opts.keep ? undefined : opts.cleanCheck, wanted: false };
   /** Deletes the cluster this run made; what a failed revert left went with it, so no journal stays open for it
    *  (the run's own journals, `own`, are closed in place). Returns the journals closed. */
   const deleteMadeCluster = async (made: ClusterRef, own: RunJournal[]): Promise<string[]> => {
@@ -109,6 +115,11 @@ async function runGroup(group: LoadedScenario[], clusterName: string, runId: str
   try {
     const runnable = group.filter((sc) => !missingCapability(sc, deps.provider.capabilities()));
     const lastRunnable = runnable[runnable.length - 1];
+    reset.wanted = runnable.length > 1;
+    reset.replace = async (made) => {
+      await deps.provider.delete(made.name);
+      closeJournalsOf(made, `cluster ${made.name} was replaced by run ${opts.runId}: it was not proven clean`, journal ? [journal] : []);
+    };
     for (const sc of group) {
       const missing = missingCapability(sc, deps.provider.capabilities());
       if (missing) {
@@ -119,9 +130,9 @@ async function runGroup(group: LoadedScenario[], clusterName: string, runId: str
         report.scenarios.push(skippedScenario(sc, `run interrupted by ${String(opts.signal.reason)}`));
         continue;
       }
-      const provision = await provisionStage(sc, ref, provisionError, deps, opts, clusterName, clock);
-      if (provision.ref) ref = provision.ref;
-      else if (provision.stage.status === 'failed') provisionError = provision.stage.message;
+      const provision = await provisionStage(sc, ref, provisionError, deps, opts, clusterName, clock, reset);
+      ref = provision.ref;
+      if (!ref && provision.stage.status === 'failed') provisionError = provision.stage.message;
       journal ??= ref ? makeJournal(runId, ref, { command, allowedBy: created ? 'created' : (opts.allowedBy ?? 'record') }) : undefined;
       if (!ref || !journal) {
         report.scenarios.push(noCluster(sc, provision.stage, clock));
@@ -147,6 +158,7 @@ async function runGroup(group: LoadedScenario[], clusterName: string, runId: str
       report.scenarios.push(
         await runScenario({ scenario: sc, runId: opts.runId, cluster: ref, journal, runSignal: opts.signal, provision: provision.stage, teardown, keep: opts.keep }, deps),
       );
+      reset.after = sc.id;
     }
     // interrupted between two scenarios: no teardown deleted the cluster this run made
     if (created && !opts.keep && ref && !clusterDeleted && opts.signal.aborted) {
@@ -183,6 +195,46 @@ function noCluster(sc: LoadedScenario, provision: StageReport, clock: NonNullabl
   return { ...skippedScenario(sc, ''), status: 'failed', reason: `provision failed: ${provision.message ?? ''}`, stages };
 }
 
+interface Reset {
+  check: CleanCheck | undefined;
+  /** more than one scenario will run on the cluster */
+  wanted: boolean;
+  baseline?: ClusterState;
+  /** why no baseline could be taken */
+  baselineError?: string;
+  /** the scenario that ran on the cluster last */
+  after?: string;
+  /** deletes a cluster this run made, to make it anew */
+  replace?(made: ClusterRef): Promise<void>;
+}
+
+/** Before a scenario on a cluster that an earlier one used: is it as it was? A cluster this run made that is not
+ *  proven so is deleted (and made again by the caller); a cluster the user named is kept, with the reason. */
+async function resetBetween(ref: ClusterRef, reset: Reset, opts: SuiteOptions, progress: (m: string) => void, signal: AbortSignal): Promise<{ message: string; replace: boolean }> {
+  const using = opts.target.mode === 'reuse' ? `using cluster ${ref.name} (context ${ref.context})` : `reusing cluster ${ref.name}`;
+  if (!reset.check || !reset.after) return { message: using, replace: false };
+  progress(`checking that ${reset.after} left cluster ${ref.name} as it was`);
+  const left = reset.baseline ? await reset.check.left(ref, reset.baseline, signal) : [`no baseline to compare with (${reset.baselineError ?? 'none taken'})`];
+  if (left.length === 0) return { message: `${using}: proven as it was before ${reset.after} (no open journal, nothing of faultline's left, kube-system and node files as captured)`, replace: false };
+  const why = `not proven clean after ${reset.after}: ${summarizeLeft(left)}`;
+  if (opts.target.mode === 'reuse') return { message: `${using}; ${why} (faultline replaces only clusters its run made)`, replace: false };
+  progress(`cluster ${ref.name} is ${why}; replacing it`);
+  await reset.replace!(ref);
+  return { message: `replaced cluster ${ref.name}, ${why}`, replace: true };
+}
+
+async function takeBaseline(ref: ClusterRef, reset: Reset, progress: (m: string) => void): Promise<void> {
+  if (!reset.check || !reset.wanted) return;
+  progress(`capturing cluster ${ref.name}'s baseline for the reset between scenarios`);
+  try {
+    reset.baseline = await reset.check.capture(ref);
+    reset.baselineError = undefined;
+  } catch (err) {
+    reset.baseline = undefined;
+    reset.baselineError = errorMessage(err);
+  }
+}
+
 async function provisionStage(
   sc: LoadedScenario,
   ref: ClusterRef | undefined,
@@ -191,13 +243,25 @@ async function provisionStage(
   opts: SuiteOptions,
   name: string,
   clock: NonNullable<ScenarioDeps['clock']>,
+  reset: Reset,
 ): Promise<{ stage: StageReport; ref?: ClusterRef }> {
   let made: ClusterRef | undefined;
+  let current = ref;
   const stage = await runStage(
     'provision',
     sc.stageDeadlines.provision,
     async (s) => {
-      if (ref) return opts.target.mode === 'reuse' ? `using cluster ${ref.name} (context ${ref.context})` : `reusing cluster ${ref.name}`;
+      let replaced = '';
+      if (current) {
+        if (!reset.after) {
+          await takeBaseline(current, reset, s.progress);
+          return opts.target.mode === 'reuse' ? `using cluster ${current.name} (context ${current.context})` : `reusing cluster ${current.name}`;
+        }
+        const r = await resetBetween(current, reset, opts, s.progress, s.signal);
+        if (!r.replace) return r.message;
+        current = undefined;
+        replaced = `${r.message}; `;
+      }
       if (earlierError) throw new Error(`cluster creation failed earlier: ${earlierError}`);
       const image = opts.target.mode === 'create' ? opts.target.image : undefined;
       made = await deps.provider.create({
@@ -207,12 +271,13 @@ async function provisionStage(
         onProgress: s.progress,
         signal: s.signal,
       });
-      return `created ${deps.provider.kind} cluster ${made.name}${made.nodeImage ? ` (image ${made.nodeImage})` : ''}`;
+      await takeBaseline(made, reset, s.progress);
+      return `${replaced}created ${deps.provider.kind} cluster ${made.name}${made.nodeImage ? ` (image ${made.nodeImage})` : ''}`;
     },
     { clock, runSignal: opts.signal, onProgress: (n, m) => deps.onProgress?.(sc.id, n, m) },
   );
-  if (stage.status !== 'passed' && made === undefined && !ref) {
+  if (stage.status !== 'passed' && made === undefined && !current) {
     return { stage: { ...stage, message: stage.message ?? errorMessage('provision failed') } };
   }
-  return { stage, ref: ref ?? made };
+  return { stage, ref: current ?? made };
 }

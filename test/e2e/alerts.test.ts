@@ -1,4 +1,4 @@
-// End to end: the alerting stack on a real kind cluster (single.yaml, from `faultline cluster up`). A team's own
+// End to end: the alerting stack on the shared single-node kind cluster (cluster-pool.ts). A team's own
 // rule file with a fast etcd WAL fsync alert fires during etcd-slow-disk and shows in the JSON and JUnit reports;
 // an expected standard alert that cannot fire in the time given fails the scenario with not-fired; after each run,
 // after SIGINT, and after SIGKILL followed by `faultline recover`, no monitoring object is left (namespace, ClusterRole, binding).
@@ -7,20 +7,18 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { XMLParser } from 'fast-xml-parser';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { assertBuilt, cleanUpClusterUp, e2eTempDir, expectPassed, runCli, startCli, type CliProcess } from './support.js';
+import { assertBuilt, e2eTempDir, expectPassed, runCli, startCli, type CliProcess } from './support.js';
+import { sharedCluster } from './cluster-pool.js';
 
 jest.setTimeout(40 * 60_000);
 
+const shared = sharedCluster('single');
 const tmp = e2eTempDir('alerts');
-const stateDir = join(tmp, 'state');
-const env = { FAULTLINE_STATE_DIR: stateDir };
-const name = `faultline-e2e-alerts-${randomBytes(2).toString('hex')}`;
+const { stateDir, env, name } = shared;
 const started: CliProcess[] = [];
-let created = false;
 let kc: k8s.KubeConfig;
 
 const RULES = join(tmp, 'team-rules.yaml');
@@ -115,14 +113,12 @@ async function teamStack(): Promise<{ prometheus: string; alertmanager: string; 
 
 beforeAll(async () => {
   assertBuilt();
-  const up = await runCli(['cluster', 'up', '--name', name, '--config', 'kind-configs/single.yaml'], env, 20 * 60_000, 'cluster-up');
-  created = true;
-  expect(up.code).toBe(0);
+  const kubeconfig = await shared.acquire();
   kc = new k8s.KubeConfig();
-  kc.loadFromFile(/^kubeconfig (.+)$/m.exec(up.stdout)![1]!);
+  kc.loadFromFile(kubeconfig);
 });
 
-afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp, recover: true }));
+afterAll(() => shared.release({ started, tmp, recover: true }));
 
 /** etcd-slow-disk with the stack, held after its fault is applied: both are in place when this returns. */
 async function heldWithStack(tag: string): Promise<CliProcess> {

@@ -1,4 +1,5 @@
-// End to end on one kind cluster from `faultline cluster up` (single.yaml): `faultline run
+// End to end on the shared single-node cluster (cluster-pool.ts: from `faultline cluster up`, single.yaml, proven
+// clean before this file gets it): `faultline run
 // stale-certs-control-plane` really expires the API server's etcd client certificate on the control-plane node
 // (etcd rejects it, the API server goes down), detects it from the node, renews it with kubeadm and reverts the
 // original bytes. Then a run killed with SIGKILL while the fault is applied, and `faultline recover`. Checks
@@ -6,17 +7,16 @@
 // files hold exactly their original bytes (sha256 on the node before and after).
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBuilt, e2eTempDir, runCli, startCli, waitFor, type CliProcess, cleanUpClusterUp, expectPassed } from './support.js';
+import { assertBuilt, e2eTempDir, runCli, startCli, waitFor, type CliProcess, expectPassed } from './support.js';
+import { sharedCluster } from './cluster-pool.js';
 
 jest.setTimeout(40 * 60_000);
 
+const shared = sharedCluster('single');
 const tmp = e2eTempDir('certs-cp');
-const stateDir = join(tmp, 'state');
-const env = { FAULTLINE_STATE_DIR: stateDir };
-const name = `faultline-e2e-certs-${randomBytes(2).toString('hex')}`;
+const { stateDir, env, name } = shared;
 const NODE = `${name}-control-plane`;
 const PKI = '/etc/kubernetes/pki';
 const FILES = [`${PKI}/apiserver-etcd-client.crt`, `${PKI}/apiserver-etcd-client.key`];
@@ -24,7 +24,6 @@ const FILES = [`${PKI}/apiserver-etcd-client.crt`, `${PKI}/apiserver-etcd-client
 // the key the fault generated, read while that fault is in place
 const KEYS = [`${PKI}/apiserver-etcd-client.key`, `${PKI}/etcd/ca.key`, `${PKI}/ca.key`, `${PKI}/apiserver-kubelet-client.key`];
 const started: CliProcess[] = [];
-let created = false;
 let original: Record<string, string> = {};
 let keyLines: string[] = [];
 
@@ -59,15 +58,13 @@ async function readyz(): Promise<string> {
 
 beforeAll(async () => {
   assertBuilt();
-  const up = await runCli(['cluster', 'up', '--name', name, '--config', 'kind-configs/single.yaml'], env, 20 * 60_000, 'cluster-up');
-  created = true;
-  expect(up.code).toBe(0);
+  await shared.acquire();
   original = sha256s();
   keyLines = keyBodies();
   expect(keyLines.length).toBeGreaterThan(40);
 });
 
-afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp }));
+afterAll(() => shared.release({ started, tmp }));
 
 describe('stale-certs-control-plane on a real kind cluster', () => {
   test('the run detects the expired etcd client certificate from the node, renews it and restores the original bytes', async () => {
@@ -102,7 +99,7 @@ describe('stale-certs-control-plane on a real kind cluster', () => {
       ['stderr', r.stderr],
     ]);
     // the journal holds paths and digests of the originals
-    const entry = JSON.parse(readFileSync(journals.find((p) => p.endsWith('.json'))!, 'utf8')).entries.find((e: any) => e.faultType === 'control-plane-cert');
+    const entry = JSON.parse(readFileSync(join(stateDir, 'journal', `${report.runId}.json`), 'utf8')).entries.find((e: any) => e.faultType === 'control-plane-cert');
     expect(entry.record.files.map((x: any) => [x.path, x.sha256])).toEqual(FILES.map((p) => [p, original[p]]));
   });
 

@@ -1,9 +1,9 @@
-// End to end: `faultline run stale-certs-workload-mtls --keep` on a new 1+1 kind cluster the run creates. The
+// End to end: `faultline run stale-certs-workload-mtls --keep` on the shared 1+1 kind cluster (cluster-pool.ts). The
 // CA rotation is real (new CA, re-issued certificates, Secrets updated, only some pods restarted), the stale
 // pods really fail handshakes under a k6 load over mutual TLS, and the runbook restarts them one by one. Checks
 // TTD/TTR and the k6 numbers in the report, that no key or Secret value is in any report or the journal, and
 // that revert put back the original Secret bytes (read from the kept cluster, compared with the journal's
-// sha256). The cluster is deleted afterwards.
+// sha256). The namespace --keep left is deleted afterwards.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,35 +11,34 @@ import { connect } from '../../harness/cluster/kube.js';
 import type { JournalFile } from '../../harness/engine/journal.js';
 import type { CaRotationRecord } from '../../harness/faults/mtls-ca-rotation.js';
 import { dataDigest } from '../../harness/mtls/pki.js';
-import { assertBuilt, cleanUpRun, e2eTempDir, runCli, runCluster, type CliResult, expectPassed } from './support.js';
+import { assertBuilt, e2eTempDir, runCli, type CliResult, expectPassed } from './support.js';
+import { sharedCluster } from './cluster-pool.js';
 
 jest.setTimeout(30 * 60_000);
 
 const NS = 'stale-certs-mtls';
+const shared = sharedCluster('one-worker');
 const tmp = e2eTempDir('certs-mtls');
 const reportDir = join(tmp, 'report');
-const env = { FAULTLINE_STATE_DIR: join(tmp, 'state') };
+const { env } = shared;
 let res: CliResult;
-let cluster: string | undefined;
 let report: any;
 
+/** this run's journal (the shared state dir holds the other files' too) */
 function journal(): JournalFile {
-  const dir = join(env.FAULTLINE_STATE_DIR, 'journal');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-  expect(files).toHaveLength(1);
-  return JSON.parse(readFileSync(join(dir, files[0]!), 'utf8')) as JournalFile;
+  return JSON.parse(readFileSync(join(env.FAULTLINE_STATE_DIR, 'journal', `${report.runId}.json`), 'utf8')) as JournalFile;
 }
 
 beforeAll(async () => {
   assertBuilt();
-  res = await runCli(['run', 'stale-certs-workload-mtls', '--keep', '--report-dir', reportDir], env, 25 * 60_000, 'mtls');
-  cluster = runCluster(res.stderr);
+  await shared.acquire();
+  res = await runCli(['run', 'stale-certs-workload-mtls', '--cluster', shared.name, '--keep', '--report-dir', reportDir], env, 25 * 60_000, 'mtls');
   report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8'));
 });
 
-afterAll(() => cleanUpRun(cluster, env.FAULTLINE_STATE_DIR, tmp));
+afterAll(() => shared.release({ started: [], tmp }));
 
-describe('faultline run stale-certs-workload-mtls on a new kind cluster', () => {
+describe('faultline run stale-certs-workload-mtls on the shared kind cluster', () => {
   test('passes: stale pods named from the certificates they serve, with the client-side handshake error', () => {
     expectPassed(res, reportDir);
     const sc = report.scenarios[0];

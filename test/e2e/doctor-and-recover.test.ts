@@ -2,21 +2,20 @@
 // statefulset-env-conflict held right after the fault is applied (test hook FAULTLINE_TEST_HOLD_AFTER_APPLY_MS)
 // and stopped with SIGINT (the run reverts, exit 130), then with SIGKILL (the fault stays; `faultline recover`
 // undoes it from the journal). The built CLI is used (`npm run build` first); the cluster is checked with the
-// client library. The cluster is deleted in afterAll unless FAULTLINE_KEEP_CLUSTER is set.
+// client library. The cluster is the shared 1+1 one (cluster-pool.ts), proven clean before this file gets it.
 //
 // The victim namespace: the first run creates `harbor` (labelled managed-by faultline, annotated with its run
 // id); both runs pass --keep, so it stays after the revert (docs/scenarios.md, "The run"), and the second run
-// deploys into it again. `recover` undoes faults only, so it leaves the namespace as well.
+// deploys into it again. `recover` undoes faults only, so it leaves the namespace as well; the pool deletes it
+// in afterAll.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot } from '../../harness/core/paths.js';
 import {
   assertBuilt,
-  cleanUpClusterUp,
   e2eTempDir,
   kindClusters,
   runCli,
@@ -26,20 +25,19 @@ import {
   type CliProcess,
   type CliResult,
 } from './support.js';
+import { sharedCluster } from './cluster-pool.js';
 
 jest.setTimeout(30 * 60_000);
 
+const shared = sharedCluster('one-worker');
 const tmp = e2eTempDir('dr');
-const stateDir = join(tmp, 'state');
-const env = { FAULTLINE_STATE_DIR: stateDir };
+const { stateDir, env, name } = shared;
 const holdEnv = { ...env, FAULTLINE_TEST_HOLD_AFTER_APPLY_MS: '600000' };
 const HOLD_LINE = /^faultline: holding 600000ms after apply \(FAULTLINE_TEST_HOLD_AFTER_APPLY_MS\)$/;
-const name = `faultline-e2e-dr-${randomBytes(2).toString('hex')}`;
 const NS = 'harbor';
 const STS = 'postgresql';
 const POD0 = 'postgresql-0';
 const started: CliProcess[] = [];
-let created = false;
 let core: k8s.CoreV1Api;
 let apps: k8s.AppsV1Api;
 
@@ -145,18 +143,14 @@ async function victimNamespace(): Promise<k8s.V1Namespace | undefined> {
 
 beforeAll(async () => {
   assertBuilt();
-  const up = await runCli(['cluster', 'up', '--name', name], env, 20 * 60_000, 'cluster-up');
-  created = true;
-  expect(up.code).toBe(0);
-  const kubeconfig = up.stdout.match(/^kubeconfig (.+)$/m)?.[1];
-  expect(up.stdout.split('\n')[0]).toBe(name);
+  const kubeconfig = await shared.acquire();
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfig!);
   core = kc.makeApiClient(k8s.CoreV1Api);
   apps = kc.makeApiClient(k8s.AppsV1Api);
 });
 
-afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp }));
+afterAll(() => shared.release({ started, tmp }));
 
 describe('doctor, SIGINT and SIGKILL during an applied fault, recover', () => {
   test('doctor exits 0 with no findings on the healthy new cluster', async () => {

@@ -1,35 +1,34 @@
-// End to end: the doctor corpus (test/corpus, format in its README) applied to one kind cluster from `faultline
-// cluster up`, each case in a namespace of its own; then `faultline doctor -o json` as a user runs it, scored
-// against what each case expects. Recall and precision must be at least 0.95. The cluster is deleted afterwards.
+// End to end: the doctor corpus (test/corpus, format in its README) applied to the shared 1+1 kind cluster
+// (cluster-pool.ts), each case in a namespace of its own; then `faultline doctor -o json` as a user runs it, scored
+// against what each case expects. Recall and precision must be at least 0.95. The cases' namespaces are deleted afterwards.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { applyCorpus, loadCorpus, score, type Score } from '../../bench/corpus.js';
-import { assertBuilt, cleanUpClusterUp, e2eTempDir, runCli, type CliProcess } from './support.js';
+import { applyCorpus, loadCorpus, removeCorpus, score, type Score } from '../../bench/corpus.js';
+import { assertBuilt, e2eTempDir, runCli, type CliProcess } from './support.js';
+import { sharedCluster } from './cluster-pool.js';
 
 jest.setTimeout(40 * 60_000);
 
+const shared = sharedCluster('one-worker');
 const tmp = e2eTempDir('corpus');
-const stateDir = join(tmp, 'state');
-const env = { FAULTLINE_STATE_DIR: stateDir };
-const name = `faultline-e2e-corpus-${randomBytes(2).toString('hex')}`;
+const { stateDir, env, name } = shared;
 const started: CliProcess[] = [];
-let created = false;
 let kc: k8s.KubeConfig;
 const cases = loadCorpus();
 
 beforeAll(async () => {
   assertBuilt();
-  const up = await runCli(['cluster', 'up', '--name', name], env, 20 * 60_000, 'cluster-up');
-  created = true;
-  expect(up.code).toBe(0);
+  const kubeconfig = await shared.acquire();
   kc = new k8s.KubeConfig();
-  kc.loadFromFile(/^kubeconfig (.+)$/m.exec(up.stdout)![1]!);
+  kc.loadFromFile(kubeconfig);
   await applyCorpus(kc, name, cases, (m) => console.log(`[corpus] ${m}`));
 });
 
-afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp }));
+afterAll(async () => {
+  if (kc && !process.env.FAULTLINE_KEEP_CLUSTER) await removeCorpus(kc, cases);
+  await shared.release({ started, tmp });
+});
 
 describe('doctor on the corpus', () => {
   test('the corpus has at least 30 broken and 8 healthy cases, over every class', () => {

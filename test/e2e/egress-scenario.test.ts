@@ -1,4 +1,4 @@
-// End to end on one 1+1 kind cluster from `faultline cluster up`: `faultline run stale-iptables-egress`. A real
+// End to end on the shared 1+1 kind cluster (cluster-pool.ts): `faultline run stale-iptables-egress`. A real
 // chain in the worker's nat table ACCEPTs pod traffic leaving the pod network ahead of flannel's MASQUERADE; the
 // detector names the node, the rule and the chain no component owns; the runbook removes it; verify connects from
 // a pod on each node to a container on the kind network outside the cluster. Then the fault held and the run
@@ -6,21 +6,19 @@
 // pod-to-pod traffic works; `faultline recover` puts every node's nat table back and removes the container.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { natForCompare } from '../../harness/detectors/nat-table.js';
-import { assertBuilt, cleanUpClusterUp, e2eTempDir, expectPassed, runCli, startCli, type CliProcess } from './support.js';
+import { assertBuilt, e2eTempDir, expectPassed, runCli, startCli, type CliProcess } from './support.js';
+import { sharedCluster } from './cluster-pool.js';
 
 jest.setTimeout(30 * 60_000);
 
+const shared = sharedCluster('one-worker');
 const tmp = e2eTempDir('egress');
-const stateDir = join(tmp, 'state');
-const env = { FAULTLINE_STATE_DIR: stateDir };
-const name = `faultline-e2e-egress-${randomBytes(2).toString('hex')}`;
+const { stateDir, env, name } = shared;
 const NODES = [`${name}-control-plane`, `${name}-worker`];
 const started: CliProcess[] = [];
-let created = false;
 const before: Record<string, string[]> = {};
 
 const natOf = (node: string) => natForCompare(execFileSync('docker', ['exec', node, 'iptables-save', '-t', 'nat'], { encoding: 'utf8' }));
@@ -35,13 +33,11 @@ function fromPodOn(node: string, host: string, port: number): string {
 
 beforeAll(async () => {
   assertBuilt();
-  const up = await runCli(['cluster', 'up', '--name', name], env, 20 * 60_000, 'cluster-up');
-  created = true;
-  expect(up.code).toBe(0);
+  await shared.acquire();
   for (const n of NODES) before[n] = natOf(n);
 });
 
-afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp, recover: true }));
+afterAll(() => shared.release({ started, tmp, recover: true }));
 
 describe('stale-iptables-egress on a real kind cluster', () => {
   test('the stale chain named on the worker, removed by the runbook, egress from every node verified; tables as captured', async () => {

@@ -1,12 +1,15 @@
 // End to end: `faultline run etcd-slow-disk etcd-liveness-kill` on one new kind cluster (single.yaml) that the
-// run creates and deletes. Both faults are real (strace on the real etcd process; the kubelet killing etcd
-// for a wrong probe in the real static pod manifest). Then etcd-slow-disk again with the kernel's write
-// throttle on etcd's cgroup (--fault-param mechanism=blkio) on another new cluster. Checks the reports and
-// that nothing is left behind: no strace attached to any process, the runs' clusters gone.
+// run creates and deletes; between the two scenarios the run proves the cluster as it was (or replaces it). Both
+// faults are real (strace on the real etcd process; the kubelet killing etcd for a wrong probe in the real static
+// pod manifest). Then etcd-slow-disk again with the kernel's write throttle on etcd's cgroup (--fault-param
+// mechanism=blkio) on the shared single-node cluster (cluster-pool.ts), which `faultline cluster check` proves as
+// it was afterwards. Checks the reports and that nothing is left behind: no strace attached to any process, the
+// run's cluster gone.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertBuilt, e2eTempDir, kindClusters, runCli, runCluster, cleanUpRun, type CliResult, expectPassed } from './support.js';
+import { sharedCluster } from './cluster-pool.js';
 
 jest.setTimeout(40 * 60_000);
 
@@ -48,11 +51,16 @@ describe('faultline run etcd-slow-disk etcd-liveness-kill on a new kind cluster'
     expect(slow.status).toBe('passed');
     expect(live.status).toBe('passed');
     const sf = slow.findings.find((f: any) => f.detector === 'etcd-disk-latency');
-    expect(sf.summary).toMatch(/WAL fsync p99 \d+ ms .*backend commit p99/);
+    // fmtSeconds: "850 ms" below a second, "1.20 s" from one
+    expect(sf.summary).toMatch(/WAL fsync p99 [\d.]+ m?s .*backend commit p99/);
     const lf = live.findings.find((f: any) => f.detector === 'etcd-liveness-restarts');
     expect([lf.summary, ...lf.evidence].join('\n')).toContain('the probe is wrong, etcd is healthy');
     expect(slow.ttdSeconds).toBeLessThan(slow.standardAlert.waitSeconds);
     expect(live.ttdSeconds).toBeLessThan(live.standardAlert.waitSeconds);
+    // the reset between the two: the cluster proven as it was, or replaced with the reason (never silently reused)
+    const provision = live.stages.find((s: any) => s.name === 'provision').message;
+    expect(provision).toMatch(/^(reusing cluster \S+: proven as it was before etcd-slow-disk|replaced cluster \S+, not proven clean after etcd-slow-disk: .+)/);
+    console.log(`[etcd-scenarios] between the scenarios: ${provision}`);
     console.log(`[etcd-scenarios] slow-disk TTD ${slow.ttdSeconds}s TTR ${slow.ttrSeconds}s; liveness TTD ${live.ttdSeconds}s TTR ${live.ttrSeconds}s`);
   });
 
@@ -63,18 +71,17 @@ describe('faultline run etcd-slow-disk etcd-liveness-kill on a new kind cluster'
   });
 });
 
-describe('faultline run etcd-slow-disk --fault-param mechanism=blkio on a new kind cluster', () => {
+describe('faultline run etcd-slow-disk --fault-param mechanism=blkio on the shared cluster', () => {
+  const shared = sharedCluster('single');
   const blkioDir = join(tmp, 'blkio');
-  const benv = { FAULTLINE_STATE_DIR: join(blkioDir, 'state') };
   let bres: CliResult;
-  let bcluster: string | undefined;
 
   beforeAll(async () => {
-    bres = await runCli(['run', 'etcd-slow-disk', '--fault-param', 'mechanism=blkio', '--fault-param', 'writeIops=10', '--report-dir', join(blkioDir, 'report')], benv, 20 * 60_000, 'etcd-blkio');
-    bcluster = runCluster(bres.stderr);
+    await shared.acquire();
+    bres = await runCli(['run', 'etcd-slow-disk', '--cluster', shared.name, '--fault-param', 'mechanism=blkio', '--fault-param', 'writeIops=10', '--report-dir', join(blkioDir, 'report')], shared.env, 20 * 60_000, 'etcd-blkio');
   });
 
-  afterAll(() => cleanUpRun(bcluster, benv.FAULTLINE_STATE_DIR, blkioDir));
+  afterAll(() => shared.release({ started: [], tmp: blkioDir }));
 
   test("the kernel's write limit on etcd's disk is detected, removed by the runbook, and the run passes", async () => {
     expectPassed(bres, join(blkioDir, 'report'));
@@ -86,7 +93,11 @@ describe('faultline run etcd-slow-disk --fault-param mechanism=blkio on a new ki
     expect(f.summary).toMatch(/WAL fsync p99 [\d.]+ m?s .*backend commit p99/);
     expect(slow.remediation.actions.join('\n')).toMatch(/removed the 10 IOPS write limit on \d+:\d+ from its cgroup/);
     expect(straces()).toEqual([]);
-    expect(await kindClusters()).not.toContain(bcluster);
     console.log(`[etcd-scenarios] slow-disk (blkio, 10 IOPS) TTD ${slow.ttdSeconds}s TTR ${slow.ttrSeconds}s`);
+  });
+
+  test('`faultline cluster check` proves the cluster as `cluster up` left it', async () => {
+    const check = await runCli(['cluster', 'check', shared.name], shared.env, 5 * 60_000, 'cluster-check');
+    expect({ code: check.code, out: check.stdout }).toEqual({ code: 0, out: expect.stringMatching(/: proven as it was at /) });
   });
 });

@@ -1,12 +1,11 @@
-// End to end: a team's own remediation in place of the runbook's, on a real 1+1 kind cluster from `faultline
-// cluster up`. `statefulset-env-conflict --runbook-exec` with a correct script (kubectl removes the valueFrom the
+// End to end: a team's own remediation in place of the runbook's, on the shared 1+1 kind cluster
+// (cluster-pool.ts). `statefulset-env-conflict --runbook-exec` with a correct script (kubectl removes the valueFrom the
 // fault added) passes, the script's exit code and output in the report; a wrong script (it changes nothing) fails
 // verify, and the run still reverts. The wrong-script run uses a copy of the scenario with verify's deadline at
 // 45 s, so the failure does not take verify's default 300 s. Then `faultline drill`: the "person" is the same fix
 // script, run by the test 20 s after the drill says the incident is live; the drill reports that delay (and the
 // recovery after it) as TTR, never names the fault while it is live, and reverts; Ctrl-C during a drill reverts.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { randomBytes } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,16 +13,15 @@ import * as k8s from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { findBinary } from '../../harness/cluster/binaries.js';
 import { repoRoot } from '../../harness/core/paths.js';
-import { assertBuilt, cleanUpClusterUp, e2eTempDir, expectPassed, runCli, startCli, waitFor, type CliProcess } from './support.js';
+import { assertBuilt, e2eTempDir, expectPassed, runCli, startCli, waitFor, type CliProcess } from './support.js';
+import { sharedCluster } from './cluster-pool.js';
 
 jest.setTimeout(30 * 60_000);
 
+const shared = sharedCluster('one-worker');
 const tmp = e2eTempDir('exec');
-const stateDir = join(tmp, 'state');
-const env = { FAULTLINE_STATE_DIR: stateDir };
-const name = `faultline-e2e-exec-${randomBytes(2).toString('hex')}`;
+const { stateDir, env, name } = shared;
 const started: CliProcess[] = [];
-let created = false;
 let kubeconfig: string;
 
 const kubectl = findBinary('kubectl', 'FAULTLINE_KUBECTL')?.path ?? 'kubectl';
@@ -43,13 +41,10 @@ ${kubectl} -n "$ns" patch statefulset postgresql --type json -p "[{\\"op\\":\\"r
 
 beforeAll(async () => {
   assertBuilt();
-  const up = await runCli(['cluster', 'up', '--name', name, '--config', 'kind-configs/one-worker.yaml'], env, 20 * 60_000, 'cluster-up');
-  created = true;
-  expect(up.code).toBe(0);
-  kubeconfig = /^kubeconfig (.+)$/m.exec(up.stdout)![1]!;
+  kubeconfig = await shared.acquire();
 });
 
-afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp }));
+afterAll(() => shared.release({ started, tmp }));
 
 describe('faultline run statefulset-env-conflict --runbook-exec', () => {
   test("a correct script remediates; the runbook's verify passes; the script's exit and output are in the report", async () => {

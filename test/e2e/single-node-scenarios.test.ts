@@ -1,5 +1,4 @@
-// End to end on one kind cluster from `faultline cluster up` (single.yaml), shared by three scenarios (one cluster
-// instead of three). The two admission scenarios run as a CI matrix would: `run A B --shard 1/2` and `--shard 2/2`,
+// End to end on the shared single-node kind cluster (cluster-pool.ts), used by three scenarios in turn. The two admission scenarios run as a CI matrix would: `run A B --shard 1/2` and `--shard 2/2`,
 // and `faultline report merge` joins the two real reports.
 //
 // `faultline run webhook-blocks-deletion`: the storage system's webhook backend really hangs (its process stopped on
@@ -19,21 +18,19 @@
 // limit, found by `faultline doctor` as a container that needs more CPU. Then doctor: quiet.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBuilt, cleanUpClusterUp, e2eTempDir, runCli, startCli, type CliProcess, expectPassed } from './support.js';
+import { assertBuilt, e2eTempDir, runCli, startCli, type CliProcess, expectPassed } from './support.js';
+import { sharedCluster } from './cluster-pool.js';
 
 jest.setTimeout(40 * 60_000);
 
+const shared = sharedCluster('single');
 const tmp = e2eTempDir('single-node');
-const stateDir = join(tmp, 'state');
-const env = { FAULTLINE_STATE_DIR: stateDir };
-const name = `faultline-e2e-single-${randomBytes(2).toString('hex')}`;
+const { stateDir, env, name } = shared;
 const NODE = `${name}-control-plane`;
 const MANIFEST = '/etc/kubernetes/manifests/kube-apiserver.yaml';
 const started: CliProcess[] = [];
-let created = false;
 let before = '';
 
 function onNode(...argv: string[]): string {
@@ -42,13 +39,11 @@ function onNode(...argv: string[]): string {
 
 beforeAll(async () => {
   assertBuilt();
-  const up = await runCli(['cluster', 'up', '--name', name, '--config', 'kind-configs/single.yaml'], env, 20 * 60_000, 'cluster-up');
-  created = true;
-  expect(up.code).toBe(0);
+  await shared.acquire();
   before = onNode('sha256sum', MANIFEST);
 });
 
-afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp }));
+afterAll(() => shared.release({ started, tmp }));
 
 // the split without durations: equal weights, ties by id (psa first)
 const BOTH = ['webhook-blocks-deletion', 'psa-cluster-default-restricted'];

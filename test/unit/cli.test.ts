@@ -92,6 +92,8 @@ describe('CLI bad input (built CLI, no cluster)', () => {
     writeFileSync(notReport, '{"hello": 1}');
     expectBadInput(cli(['report', notReport]), /not a faultline report/);
     expectBadInput(cli(['cluster', 'down', 'ghost']), /no faultline cluster named "ghost"/);
+    expectBadInput(cli(['cluster', 'check', 'ghost']), /no faultline cluster named "ghost"/);
+    expectBadInput(cli(['cluster', 'check', 'ghost', '--within', 'soon']), /--within must be a number of seconds/);
   });
 
   test('report merge writes the merged files into a new --report-dir; shard and durations input is checked first', () => {
@@ -115,7 +117,7 @@ describe('CLI bad input (built CLI, no cluster)', () => {
   });
 
   test('help on every command answers with examples; list and runbook work without a cluster', () => {
-    for (const cmd of [[], ['run'], ['drill'], ['doctor'], ['inject'], ['recover'], ['runbook'], ['cluster', 'up'], ['cluster', 'down'], ['report'], ['report', 'merge'], ['list']]) {
+    for (const cmd of [[], ['run'], ['drill'], ['doctor'], ['inject'], ['recover'], ['runbook'], ['cluster', 'up'], ['cluster', 'down'], ['cluster', 'check'], ['report'], ['report', 'merge'], ['list']]) {
       const r = cli([...cmd, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain('Examples:');

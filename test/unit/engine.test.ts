@@ -7,6 +7,7 @@ import type { Deployer } from '../../harness/engine/deploy.js';
 import { sleep } from '../../harness/core/poll.js';
 import { HOLD_ENV, holdAfterApplyMs } from '../../harness/engine/hold.js';
 import { runSuite } from '../../harness/engine/suite.js';
+import type { ClusterState } from '../../harness/engine/baseline.js';
 import type { Detector } from '../../harness/detectors/types.js';
 import { STAGE_ORDER } from '../../harness/core/stages.js';
 import { FAKE_KUBE, FakeDeployer, FakeProvider, fakeRegistries, fakeScenario, fakeWorld, type FakeWorld } from './helpers/fakes.js';
@@ -508,5 +509,63 @@ describe('engine with fakes: load phases (FAKE load probe)', () => {
     expect(sc.stages.find((st) => st.name === 'detect')!.status).toBe('passed');
     expect(sc.ttdSeconds).not.toBeNull();
     expect(w.calls).toContain('load.during');
+  });
+});
+
+describe('engine with fakes: the reset between two scenarios on one cluster (FAKE clean check)', () => {
+  const base: ClusterState = { capturedAt: 'x', namespaces: ['default'], kubeSystem: {}, notReady: [], managed: [], clusterObjects: [], nodes: {} };
+  function check(answers: string[][]) {
+    const calls: string[] = [];
+    return {
+      calls,
+      cleanCheck: {
+        capture: async (ref: { name: string }) => (calls.push(`capture ${ref.name}`), base),
+        left: async (ref: { name: string }) => (calls.push(`left ${ref.name}`), answers.shift() ?? []),
+      },
+    };
+  }
+  const two = () => [fakeScenario(), fakeScenario({ id: 'second' })];
+
+  test('a cluster proven as it was is reused, and the provision stage says so', async () => {
+    const w = fakeWorld();
+    const { provider, deps } = setup(w);
+    const c = check([[]]);
+    const report = await runSuite(two(), deps, { runId: 'run-reset', target: { mode: 'create', name: 'faultline-r' }, keep: false, signal: new AbortController().signal, cleanCheck: c.cleanCheck });
+    expect(report.scenarios.map((s) => [s.status, s.reason])).toEqual([['passed', undefined], ['passed', undefined]]);
+    expect(c.calls).toEqual(['capture faultline-r', 'left faultline-r']);
+    expect(provider.created).toHaveLength(1);
+    expect(report.scenarios[1]!.stages[0]!.message).toMatch(/reusing cluster faultline-r: proven as it was before fake-scenario/);
+  });
+
+  test('a cluster the run made that is not proven clean is replaced, and the report names what was left', async () => {
+    const w = fakeWorld();
+    const { provider, deps } = setup(w);
+    const c = check([['namespace victim (Terminating) was not there before']]);
+    const report = await runSuite(two(), deps, { runId: 'run-replace', target: { mode: 'create', name: 'faultline-r' }, keep: false, signal: new AbortController().signal, cleanCheck: c.cleanCheck });
+    expect(report.scenarios.map((s) => [s.status, s.reason])).toEqual([['passed', undefined], ['passed', undefined]]);
+    expect(w.calls.filter((x) => /^provider\.(create|delete)/.test(x))).toEqual(['provider.create faultline-r', 'provider.delete faultline-r', 'provider.create faultline-r', 'provider.delete faultline-r']);
+    expect(c.calls).toEqual(['capture faultline-r', 'left faultline-r', 'capture faultline-r']);
+    expect(report.scenarios[1]!.stages[0]!.message).toMatch(/^replaced cluster faultline-r, not proven clean after fake-scenario: namespace victim \(Terminating\) was not there before; created kind cluster faultline-r/);
+    expect(provider.deleted).toHaveLength(2);
+  });
+
+  test('a cluster the user named is never replaced: the report says it was not proven clean', async () => {
+    const w = fakeWorld();
+    const { provider, deps } = setup(w);
+    const c = check([['node n1: /etc/kubernetes/manifests/etcd.yaml changed']]);
+    const ref = { provider: 'kind' as const, name: 'faultline-mine', context: 'kind-faultline-mine', kubeconfigPath: '/fake', createdByFaultline: true };
+    const report = await runSuite(two(), deps, { runId: 'run-named', target: { mode: 'reuse', ref }, keep: false, signal: new AbortController().signal, cleanCheck: c.cleanCheck });
+    expect(provider.created).toEqual([]);
+    expect(provider.deleted).toEqual([]);
+    expect(report.scenarios[1]!.stages[0]!.message).toMatch(/not proven clean after fake-scenario: node n1: .*etcd.yaml changed \(faultline replaces only clusters its run made\)/);
+  });
+
+  test('one scenario takes no baseline; --keep checks nothing (it leaves the namespaces by design)', async () => {
+    const w = fakeWorld();
+    const { deps } = setup(w);
+    const c = check([]);
+    await runSuite([fakeScenario()], deps, { runId: 'run-one', target: { mode: 'create', name: 'faultline-o' }, keep: false, signal: new AbortController().signal, cleanCheck: c.cleanCheck });
+    await runSuite(two(), setup(fakeWorld()).deps, { runId: 'run-kept', target: { mode: 'create', name: 'faultline-k' }, keep: true, signal: new AbortController().signal, cleanCheck: c.cleanCheck });
+    expect(c.calls).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { connect } from '../../cluster/kube.js';
+import { clusterCleanCheck } from '../../engine/clean-check.js';
 import { clusterName } from '../../cluster/naming.js';
 import { makeProvider } from '../../cluster/registry.js';
 import { KubeDeployer } from '../../engine/deploy.js';
@@ -190,7 +191,7 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
       onProgress: output.onProgress,
       log: output.log,
     },
-    { runId, target, keep: !!flags.keep, signal: controller.signal, command: `faultline ${flags.drill === undefined ? 'run' : 'drill'} ${scenarios.map((s) => s.id).join(' ')} (run ${runId})`, ...(allowedBy ? { allowedBy } : {}) },
+    { runId, target, keep: !!flags.keep, signal: controller.signal, cleanCheck: clusterCleanCheck(provider, connect), command: `faultline ${flags.drill === undefined ? 'run' : 'drill'} ${scenarios.map((s) => s.id).join(' ')} (run ${runId})`, ...(allowedBy ? { allowedBy } : {}) },
   );
   untrap();
   if (flags.reportDir) {

@@ -106,7 +106,10 @@ export function fakeFault(w: FakeWorld): Fault<{ target: string }, FakeRecord> {
         await new Promise((r) => setTimeout(r, w.applyDelayMs));
         w.calls.push('fault.apply done');
       }
+      // a new fault: the world's detection and remediation start over (a second scenario on the same world)
       w.applied = true;
+      w.remediated = false;
+      w.pollsSinceApply = 0;
       if (w.failApply) throw new Error('fake apply failed half-way');
     },
     async revert(_ctx, r) {
