@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { KubeClients } from '../cluster/kube.js';
 import { natForCompare } from '../detectors/nat-table.js';
-import { MANAGED_BY } from '../core/labels.js';
+import { isManaged, MANAGED_BY } from '../core/labels.js';
 import { errorMessage } from '../core/errors.js';
 import { nodeSh, type NodeAccess } from '../cluster/node-access.js';
 
@@ -70,19 +70,21 @@ const EVERY = [
   ['admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration'],
   ['admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration'],
 ] as const;
-const CLUSTER_KINDS = [...EVERY, ['rbac.authorization.k8s.io/v1', 'ClusterRole'], ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding']] as const;
+const LABELLED_ONLY = [
+  ['rbac.authorization.k8s.io/v1', 'ClusterRole'],
+  ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding'],
+] as const;
 
 const LABEL = `${MANAGED_BY.key}=${MANAGED_BY.value}`;
 
 export async function captureState(kube: KubeClients, na: NodeAccess | undefined): Promise<ClusterState> {
-  const [namespaces, ks, managed, clusterObjects, nodes] = await Promise.all([
+  const [namespaces, ks, objects, nodes] = await Promise.all([
     kube.core.listNamespace().then((l) => l.items.map((n) => `${n.metadata!.name!}${n.status?.phase === 'Terminating' ? ' (Terminating)' : ''}`).sort()),
     kubeSystem(kube),
-    managedObjects(kube),
-    everyObject(kube),
+    clusterObjects(kube),
     na ? nodeStates(na) : Promise.resolve({}),
   ]);
-  return { capturedAt: new Date().toISOString(), namespaces, kubeSystem: ks.fingerprints, notReady: ks.notReady, managed, clusterObjects, nodes };
+  return { capturedAt: new Date().toISOString(), namespaces, kubeSystem: ks.fingerprints, notReady: ks.notReady, managed: objects.managed, clusterObjects: objects.every, nodes };
 }
 
 async function kubeSystem(kube: KubeClients): Promise<{ fingerprints: Record<string, string>; notReady: string[] }> {
@@ -113,23 +115,22 @@ async function kubeSystem(kube: KubeClients): Promise<{ fingerprints: Record<str
   return { fingerprints: fp, notReady };
 }
 
-async function managedObjects(kube: KubeClients): Promise<string[]> {
-  const out: string[] = [];
-  const pods = await kube.core.listPodForAllNamespaces({ labelSelector: LABEL });
-  for (const p of pods.items) out.push(`Pod ${p.metadata!.namespace}/${p.metadata!.name}`);
-  for (const [apiVersion, kind] of CLUSTER_KINDS) {
-    const l = await kube.objects.list(apiVersion, kind, undefined, undefined, undefined, undefined, undefined, LABEL);
-    for (const o of l.items) out.push(`${kind} ${o.metadata?.name ?? '?'}`);
-  }
-  return out.sort();
-}
-
-async function everyObject(kube: KubeClients): Promise<string[]> {
-  const out: string[] = [];
+/** Every object of the EVERY kinds, and those of faultline's (labelled): pods anywhere, the EVERY kinds, RBAC. */
+async function clusterObjects(kube: KubeClients): Promise<{ every: string[]; managed: string[] }> {
+  const every: string[] = [];
+  const managed: string[] = [];
+  for (const p of (await kube.core.listPodForAllNamespaces({ labelSelector: LABEL })).items) managed.push(`Pod ${p.metadata!.namespace}/${p.metadata!.name}`);
   for (const [apiVersion, kind] of EVERY) {
-    for (const o of (await kube.objects.list(apiVersion, kind)).items) out.push(`${kind} ${o.metadata?.name ?? '?'}`);
+    for (const o of (await kube.objects.list(apiVersion, kind)).items) {
+      every.push(`${kind} ${o.metadata?.name ?? '?'}`);
+      if (isManaged(o)) managed.push(`${kind} ${o.metadata?.name ?? '?'}`);
+    }
   }
-  return out.sort();
+  for (const [apiVersion, kind] of LABELLED_ONLY) {
+    const l = await kube.objects.list(apiVersion, kind, undefined, undefined, undefined, undefined, undefined, LABEL);
+    for (const o of l.items) managed.push(`${kind} ${o.metadata?.name ?? '?'}`);
+  }
+  return { every: every.sort(), managed: managed.sort() };
 }
 
 // One exec per node: file hashes, the nat table, every process's stat line, faultline's folder.

@@ -21,17 +21,18 @@ export interface CleanCheck {
 export const SETTLE_MS = 90_000;
 
 export function clusterCleanCheck(provider: Provider, connect: (ref: ClusterRef) => KubeClients, withinMs = SETTLE_MS): CleanCheck {
-  const capture = (ref: ClusterRef) => {
-    const kube = connect(ref);
+  const capture = (ref: ClusterRef, kube = connect(ref)) => {
     const ctx: KubeContext & NodeAccess = { kube, provider, cluster: ref };
     return captureState(kube, nodeAccess(ctx));
   };
   return {
-    capture,
+    capture: (ref) => capture(ref),
     async left(ref, base, signal) {
       const open = openJournalsOn(ref).map((j) => `journal ${j.file.runId} still holds ${j.openEntries().map((e) => `${e.id} (${e.state})`).join(', ')}`);
       if (open.length) return open;
-      return provenAsBefore(() => capture(ref), base, { withinMs, sleep, ...(signal ? { signal } : {}) });
+      // one connection for every look while the cluster settles
+      const kube = connect(ref);
+      return provenAsBefore(() => capture(ref, kube), base, { withinMs, sleep, ...(signal ? { signal } : {}) });
     },
   };
 }

@@ -103,22 +103,24 @@ async function runGroup(group: LoadedScenario[], clusterName: string, runId: str
   let journal: RunJournal | undefined;
   let provisionError: string | undefined;
   let clusterDeleted = false;
-  /** the reset between scenarios: the cluster's baseline, and the scenario that ran on it last */
-  const reset: Reset = { check: opts.keep ? undefined : opts.cleanCheck, wanted: false };
   /** Deletes the cluster this run made; what a failed revert left went with it, so no journal stays open for it
    *  (the run's own journals, `own`, are closed in place). Returns the journals closed. */
-  const deleteMadeCluster = async (made: ClusterRef, own: RunJournal[]): Promise<string[]> => {
+  const deleteMadeCluster = async (made: ClusterRef, own: RunJournal[], why = `was deleted by run ${opts.runId}`): Promise<string[]> => {
     await deps.provider.delete(made.name);
     clusterDeleted = true;
-    return closeJournalsOf(made, `cluster ${made.name} was deleted by run ${opts.runId}`, own);
+    return closeJournalsOf(made, `cluster ${made.name} ${why}`, own);
   };
   try {
     const runnable = group.filter((sc) => !missingCapability(sc, deps.provider.capabilities()));
     const lastRunnable = runnable[runnable.length - 1];
-    reset.wanted = runnable.length > 1;
-    reset.replace = async (made) => {
-      await deps.provider.delete(made.name);
-      closeJournalsOf(made, `cluster ${made.name} was replaced by run ${opts.runId}: it was not proven clean`, journal ? [journal] : []);
+    /** the reset between scenarios: the cluster's baseline, and the scenario that ran on it last */
+    const reset: Reset = {
+      check: opts.keep ? undefined : opts.cleanCheck,
+      wanted: runnable.length > 1,
+      replace: async (made) => {
+        await deleteMadeCluster(made, journal ? [journal] : [], `was replaced by run ${opts.runId}: it was not proven clean`);
+        clusterDeleted = false; // the caller makes it anew
+      },
     };
     for (const sc of group) {
       const missing = missingCapability(sc, deps.provider.capabilities());
@@ -205,13 +207,17 @@ interface Reset {
   /** the scenario that ran on the cluster last */
   after?: string;
   /** deletes a cluster this run made, to make it anew */
-  replace?(made: ClusterRef): Promise<void>;
+  replace(made: ClusterRef): Promise<void>;
 }
 
 /** Before a scenario on a cluster that an earlier one used: is it as it was? A cluster this run made that is not
  *  proven so is deleted (and made again by the caller); a cluster the user named is kept, with the reason. */
+function usingMessage(ref: ClusterRef, opts: SuiteOptions): string {
+  return opts.target.mode === 'reuse' ? `using cluster ${ref.name} (context ${ref.context})` : `reusing cluster ${ref.name}`;
+}
+
 async function resetBetween(ref: ClusterRef, reset: Reset, opts: SuiteOptions, progress: (m: string) => void, signal: AbortSignal): Promise<{ message: string; replace: boolean }> {
-  const using = opts.target.mode === 'reuse' ? `using cluster ${ref.name} (context ${ref.context})` : `reusing cluster ${ref.name}`;
+  const using = usingMessage(ref, opts);
   if (!reset.check || !reset.after) return { message: using, replace: false };
   progress(`checking that ${reset.after} left cluster ${ref.name} as it was`);
   const left = reset.baseline ? await reset.check.left(ref, reset.baseline, signal) : [`no baseline to compare with (${reset.baselineError ?? 'none taken'})`];
@@ -219,7 +225,7 @@ async function resetBetween(ref: ClusterRef, reset: Reset, opts: SuiteOptions, p
   const why = `not proven clean after ${reset.after}: ${summarizeLeft(left)}`;
   if (opts.target.mode === 'reuse') return { message: `${using}; ${why} (faultline replaces only clusters its run made)`, replace: false };
   progress(`cluster ${ref.name} is ${why}; replacing it`);
-  await reset.replace!(ref);
+  await reset.replace(ref);
   return { message: `replaced cluster ${ref.name}, ${why}`, replace: true };
 }
 
@@ -255,7 +261,7 @@ async function provisionStage(
       if (current) {
         if (!reset.after) {
           await takeBaseline(current, reset, s.progress);
-          return opts.target.mode === 'reuse' ? `using cluster ${current.name} (context ${current.context})` : `reusing cluster ${current.name}`;
+          return usingMessage(current, opts);
         }
         const r = await resetBetween(current, reset, opts, s.progress, s.signal);
         if (!r.replace) return r.message;

@@ -7,7 +7,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, waitFor, type CliProcess } from './support.js';
+import { killStillRunning, runCli, waitFor, type CliProcess } from './support.js';
 import { MANAGED_BY } from '../../harness/core/labels.js';
 
 export type SharedConfig = 'single' | 'one-worker';
@@ -73,7 +73,7 @@ export function sharedCluster(config: SharedConfig): SharedCluster {
       return kubeconfig;
     },
     async release(o) {
-      for (const p of o.started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      killStillRunning(o.started);
       if (o.recover) await runCli(['recover'], env, 10 * 60_000, 'recover').catch(() => undefined);
       if (existsSync(kubeconfig)) await deleteKeptNamespaces(kubeconfig).catch((err) => say(`could not delete the kept namespaces on ${name}: ${String(err)}`));
       if (!process.env.FAULTLINE_KEEP_CLUSTER) rmSync(o.tmp, { recursive: true, force: true });

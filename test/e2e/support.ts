@@ -203,11 +203,16 @@ export async function cleanUpRun(cluster: string | undefined, stateDir: string, 
   rmSync(tmp, { recursive: true, force: true });
 }
 
+/** SIGKILL for the CLI processes a suite started that have not exited (a test that failed half-way). */
+export function killStillRunning(started: CliProcess[]): void {
+  for (const p of started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+}
+
 /** For suites whose cluster comes from `faultline cluster up`: kill the CLI processes still running, undo what
  *  they left (`recover`, when asked: e.g. an upstream container outside the cluster), delete the cluster through
  *  the CLI (the provider as a fallback) and the temp dir. FAULTLINE_KEEP_CLUSTER keeps both. */
 export async function cleanUpClusterUp(o: { started: CliProcess[]; created: boolean; name: string; env: NodeJS.ProcessEnv; stateDir: string; tmp: string; recover?: boolean }): Promise<void> {
-  for (const p of o.started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  killStillRunning(o.started);
   if (process.env.FAULTLINE_KEEP_CLUSTER) return;
   if (o.created) {
     if (o.recover) await runCli(['recover'], o.env, 10 * 60_000, 'recover').catch(() => undefined);
