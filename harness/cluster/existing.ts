@@ -1,8 +1,10 @@
-// existing provider: any kubeconfig context (a staging cluster). The API only: no node access, no create.
+// existing provider: any kubeconfig context (a staging cluster). The API only: no node access of its own (agent pods
+// give it: agent-provider.ts), no create.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Capabilities, ClusterRef, ExecResult, LoadedImages, NodeRef, Preflight, Provider } from './types.js';
 import { UnsupportedError } from './types.js';
+import type { ProcessHost } from './process-host.js';
 import { connect } from './kube.js';
 
 export function defaultKubeconfigPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -19,7 +21,7 @@ export class ExistingProvider implements Provider {
   readonly kind = 'existing' as const;
 
   capabilities(): Capabilities {
-    return { nodeExec: false, hostPid: false, kubeadm: false, create: false };
+    return { nodeExec: false, nodeExecWithoutApi: false, hostPid: false, kubeadm: false, create: false };
   }
 
   async preflight(): Promise<Preflight> {
@@ -64,5 +66,9 @@ export class ExistingProvider implements Provider {
 
   async hostPid(): Promise<number | undefined> {
     throw new UnsupportedError('existing', 'finding host PIDs');
+  }
+
+  async processes(): Promise<ProcessHost> {
+    throw new UnsupportedError('existing', "reaching node processes (--node-access agent does)");
   }
 }

@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describeMissing, findBinary } from './binaries.js';
+import { LocalProcessHost, type ProcessHost } from './process-host.js';
 import { dockerExec, hostPidInContainer, partitionLocalImages } from './docker-node.js';
 import { kubeconfigPathFor } from './naming.js';
 import { run as defaultRun, type Runner } from './process.js';
@@ -33,7 +34,7 @@ export class K3dProvider implements Provider {
   }
 
   capabilities(): Capabilities {
-    return { nodeExec: true, hostPid: true, kubeadm: false, create: true };
+    return { nodeExec: true, nodeExecWithoutApi: true, hostPid: true, kubeadm: false, create: true };
   }
 
   private bin(): string {
@@ -125,6 +126,11 @@ export class K3dProvider implements Provider {
 
   hostPid(_ref: ClusterRef, node: string, processName: string): Promise<number | undefined> {
     return hostPidInContainer(this.run, this.docker(), node, processName);
+  }
+
+  /** the nodes are containers on this machine: their processes are this machine's */
+  async processes(): Promise<ProcessHost> {
+    return new LocalProcessHost();
   }
 }
 

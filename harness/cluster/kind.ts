@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describeMissing, findBinary } from './binaries.js';
+import { LocalProcessHost, type ProcessHost } from './process-host.js';
 import { dockerExec, hostPidInContainer, imageExists, partitionLocalImages } from './docker-node.js';
 import { kubeconfigPathFor } from './naming.js';
 import { forgedKubernetesVersion, resolveNodeImage } from './node-image.js';
@@ -33,7 +34,7 @@ export class KindProvider implements Provider {
   }
 
   capabilities(): Capabilities {
-    return { nodeExec: true, hostPid: true, kubeadm: true, create: true };
+    return { nodeExec: true, nodeExecWithoutApi: true, hostPid: true, kubeadm: true, create: true };
   }
 
   private kindBin(): string {
@@ -141,6 +142,11 @@ export class KindProvider implements Provider {
 
   hostPid(_ref: ClusterRef, node: string, processName: string): Promise<number | undefined> {
     return hostPidInContainer(this.run, this.dockerBin(), node, processName);
+  }
+
+  /** the nodes are containers on this machine: their processes are this machine's */
+  async processes(): Promise<ProcessHost> {
+    return new LocalProcessHost();
   }
 }
 

@@ -1,8 +1,6 @@
 // Node-level access for detectors and runbooks that must keep working while the API server is down (etcd
 // scenarios). Detectors are handed a KubeContext; inside a run it is a RunContext carrying the provider, so
 // node access is used where the provider offers it and skipped (API fallback) where it does not.
-import { readFileSync } from 'node:fs';
-
 import type { KubeContext } from './context.js';
 import type { ClusterRef, ExecResult, Provider } from './types.js';
 
@@ -46,32 +44,6 @@ export async function targetControlPlaneNode(na: NodeAccess, asked?: string): Pr
 
 export async function nodeSh(na: NodeAccess, node: string, script: string, timeoutMs = 20_000, input?: string): Promise<ExecResult> {
   return na.provider.exec(na.cluster, node, ['sh', '-c', script], { timeoutMs, ...(input !== undefined ? { input } : {}) });
-}
-
-// ---- host /proc (kind nodes are containers: their processes are host processes) ----
-
-export function procStatusField(pid: number, field: string, procRoot = '/proc'): string | undefined {
-  try {
-    const status = readFileSync(`${procRoot}/${pid}/status`, 'utf8');
-    return new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** pid of the process ptrace-attached to pid (0 = none); undefined if pid is gone */
-export function tracerPid(pid: number, procRoot = '/proc'): number | undefined {
-  const v = procStatusField(pid, 'TracerPid', procRoot);
-  return v === undefined ? undefined : Number(v);
-}
-
-export function procCmdline(pid: number, procRoot = '/proc'): string[] | undefined {
-  try {
-    const raw = readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8');
-    return raw.split('\0').filter((s, i, a) => s !== '' || i < a.length - 1);
-  } catch {
-    return undefined;
-  }
 }
 
 /** One shell word for a node script, whatever the string holds. */

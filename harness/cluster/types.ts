@@ -1,4 +1,5 @@
 // The cluster provider contract: everything the engine needs from "a cluster", whoever made it.
+import type { ProcessHost } from './process-host.js';
 
 export type ProviderKind = 'kind' | 'k3d' | 'existing';
 
@@ -23,6 +24,8 @@ export interface NodeRef {
 
 export interface Capabilities {
   nodeExec: boolean;
+  /** node exec that works while the API server is down (docker exec does; agent pods, reached through it, do not) */
+  nodeExecWithoutApi: boolean;
   hostPid: boolean;
   kubeadm: boolean;
   create: boolean;
@@ -68,8 +71,10 @@ export interface Provider {
   /** Copies images from the local Docker into every node's container runtime, for nodes that cannot pull.
    *  Images Docker does not have are skipped (a node that can reach a registry pulls them itself). */
   loadImages(ref: ClusterRef, images: string[]): Promise<LoadedImages>;
-  /** host PID of a process running inside a node, or undefined when none matches */
+  /** host PID of a process running inside a node, or undefined when none matches: a PID of processes(node) */
   hostPid(ref: ClusterRef, node: string, processName: string): Promise<number | undefined>;
+  /** the host where the node's processes are host processes (their /proc, cgroups, and where strace runs) */
+  processes(ref: ClusterRef, node: string): Promise<ProcessHost>;
 }
 
 export class UnsupportedError extends Error {

@@ -7,14 +7,15 @@ import type { ClusterRef, Provider } from '../cluster/types.js';
 import { errorMessage } from '../core/errors.js';
 import { LockHeld, type Lock } from '../core/lock.js';
 import type { FaultRegistry } from '../faults/registry.js';
-import { listJournals, type BadJournal, type RunJournal } from './journal.js';
+import { listJournals, type BadJournal, type JournalEntry, type RunJournal } from './journal.js';
 import { inRunOrder, revertEntries } from './revert.js';
 import type { ListerFor } from './safety.js';
 
 export interface RecoverDeps {
   faults: FaultRegistry;
   connect(ref: ClusterRef): KubeClients;
-  provider(ref: ClusterRef): Provider;
+  /** the provider for a journal's cluster; entries are what is left open (node agents among them say how nodes are reached) */
+  provider(ref: ClusterRef, entries?: JournalEntry[]): Provider;
   log(msg: string): void;
   journalDir?: string;
   listerFor?: ListerFor;
@@ -106,7 +107,7 @@ async function recoverOne(j: RunJournal, deps: RecoverDeps, opts: RecoverOptions
     } catch (err) {
       return skip(`cannot reach cluster ${cluster.name} (context ${cluster.context}): ${errorMessage(err)}`);
     }
-    const ctx = { runId, cluster, kube, provider: deps.provider(cluster), log: deps.log };
+    const ctx = { runId, cluster, kube, provider: deps.provider(cluster, j.openEntries()), log: deps.log };
     const res = await revertEntries(ctx, inRunOrder(j.openEntries()), deps.faults, j);
     out.reverted = res.reverted.map((r) => `${r.id}: ${r.what}`);
     out.failed = res.failed.map((f) => `${f.id}: ${f.error}`);

@@ -44,7 +44,7 @@ export const ScenarioSchema = z
       .object({
         /** kind config, relative to the repository root */
         config: z.string().min(1).optional(),
-        needs: z.array(z.enum(['kubeadm', 'nodeExec', 'hostPid'])).default([]),
+        needs: z.array(z.enum(['kubeadm', 'nodeExec', 'nodeExecWithoutApi', 'hostPid'])).default([]),
       })
       .strict()
       .default({ needs: [] }),

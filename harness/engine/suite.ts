@@ -34,7 +34,13 @@ export interface SuiteOptions {
 /** Scenarios the provider cannot serve are skipped with the reason, never failed. */
 export function missingCapability(sc: LoadedScenario, caps: ReturnType<ScenarioDeps['provider']['capabilities']>): string | undefined {
   const lacking = sc.cluster.needs.filter((n) => !caps[n]);
-  return lacking.length ? `needs ${lacking.join(', ')}, which this provider does not offer` : undefined;
+  if (!lacking.length) return undefined;
+  const hint = lacking.includes('nodeExec')
+    ? ' (--node-access agent with --agent-image reaches nodes through the API)'
+    : lacking.includes('nodeExecWithoutApi')
+      ? ' (its fault takes the API server down, and node agents are reached through it)'
+      : '';
+  return `needs ${lacking.join(', ')}, which this provider does not offer${hint}`;
 }
 
 function skippedScenario(sc: LoadedScenario, reason: string): ScenarioReport {

@@ -1,7 +1,7 @@
 // etcd on a slow disk (Ceph-backed VMs, ~1 s commits, leader elections lost). The fault slows etcd's own disk
-// syncs for real, on the real etcd process (kind nodes are containers, so etcd is a host process), in one of two
-// ways:
-// - strace (default): strace on the host attaches to etcd and delays every fdatasync/fsync on entry by delayMs.
+// syncs for real, on the real etcd process, from the host it runs on (this machine for kind's node containers, the
+// node itself through faultline's agent pod: cluster/process-host.ts), in one of two ways:
+// - strace (default): strace on that host attaches to etcd and delays every fdatasync/fsync on entry by delayMs.
 //   Precise, but ptrace stops etcd on every syscall it makes, not only syncs.
 // - blkio: the kernel throttles writes from etcd's cgroup to the disk under /var/lib/etcd to writeIops (cgroup
 //   v1 blkio.throttle.write_iops_device, v2 io.max): a slow disk at the block layer, nothing else touched.
@@ -13,17 +13,14 @@
 // strace by etcd's TracerPid or a /proc scan and stops it; for blkio, the cgroup, the device and the limit that
 // was there before, which revert puts back unless etcd (and so its cgroup) has been replaced meanwhile.
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { z } from 'zod';
 import { deviceOfPath, ioCgroupOf, setWriteIopsLimit, wholeDisk, writeIopsLimit, type IoCgroup } from '../cluster/blkio.js';
-import { requireNodeAccess, targetControlPlaneNode, tracerPid } from '../cluster/node-access.js';
-import { pidAlive } from '../core/processes.js';
+import { requireNodeAccess, targetControlPlaneNode } from '../cluster/node-access.js';
+import { tracerPid, type ProcessHost } from '../cluster/process-host.js';
 import type { RunContext } from '../cluster/context.js';
 import { sleep } from '../core/poll.js';
-import { findOurStraces, isZombie, STRACE, stopProcess, straceArgv, tracerOf } from './strace-delay.js';
+import { findOurStraces, stopProcess, straceArgv, tracerOf } from './strace-delay.js';
 import type { Fault } from './types.js';
 
 export const ETCD_DATA_DIR = '/var/lib/etcd';
@@ -72,74 +69,72 @@ async function resolveNode(ctx: RunContext, p: FsyncDelayParams): Promise<string
 }
 
 /** etcd's cgroup and data disk, as the kernel sees them from the host */
-export function etcdDisk(pid: number): { cgroup: IoCgroup; device: string } {
-  const cgroup = ioCgroupOf(pid);
-  if (!cgroup || !existsSync(cgroup.dir)) throw new Error(`no block-I/O cgroup found for etcd (host pid ${pid})`);
-  const dev = deviceOfPath(pid, ETCD_DATA_DIR);
+export async function etcdDisk(host: ProcessHost, pid: number): Promise<{ cgroup: IoCgroup; device: string }> {
+  const cgroup = await ioCgroupOf(host, pid);
+  if (!cgroup || !(await host.exists(cgroup.dir))) throw new Error(`no block-I/O cgroup found for etcd (host pid ${pid}) on ${host.where}`);
+  const dev = await deviceOfPath(host, pid, ETCD_DATA_DIR);
   if (!dev) throw new Error(`etcd's ${ETCD_DATA_DIR} (host pid ${pid}) is not on a block device; use mechanism strace`);
-  return { cgroup, device: wholeDisk(dev) };
+  return { cgroup, device: await wholeDisk(host, dev) };
 }
 
-function planStrace(node: string, pid: number, p: FsyncDelayParams): StraceDelayRecord {
-  if (!existsSync(STRACE)) throw new Error(`${STRACE} not found on this host: install strace (apt-get install strace) or set FAULTLINE_STRACE`);
-  const already = tracerOf(pid);
+async function planStrace(host: ProcessHost, node: string, pid: number, p: FsyncDelayParams): Promise<StraceDelayRecord> {
+  if (!(await host.exists(host.strace))) throw new Error(`${host.strace} not found on ${host.where}: ${host.straceHint}`);
+  const already = await tracerOf(host, pid);
   if (already) throw new Error(`etcd (host pid ${pid}) is already traced by pid ${already.pid} (${already.cmdline.join(' ')}); refusing to stack faults`);
   const token = `faultline-etcd-fsync-${randomBytes(6).toString('hex')}`;
-  return { mechanism: 'strace', node, etcdHostPid: pid, delayMs: p.delayMs, token, straceOut: join(tmpdir(), `${token}.strace`) };
+  return { mechanism: 'strace', node, etcdHostPid: pid, delayMs: p.delayMs, token, straceOut: join(host.tmp, `${token}.strace`) };
 }
 
-function planBlkio(node: string, pid: number, p: FsyncDelayParams): BlkioThrottleRecord {
-  const { cgroup, device } = etcdDisk(pid);
-  const previousWriteIops = writeIopsLimit(cgroup, device);
+async function planBlkio(host: ProcessHost, node: string, pid: number, p: FsyncDelayParams): Promise<BlkioThrottleRecord> {
+  const { cgroup, device } = await etcdDisk(host, pid);
+  const previousWriteIops = await writeIopsLimit(host, cgroup, device);
   if (previousWriteIops > 0) throw new Error(`etcd (host pid ${pid}) already has a write limit of ${previousWriteIops} IOPS on ${device} (${cgroup.dir}); refusing to stack faults`);
   return { mechanism: 'blkio', node, etcdHostPid: pid, cgroup, device, writeIops: p.writeIops, previousWriteIops };
 }
 
-async function applyStrace(ctx: RunContext, r: StraceDelayRecord): Promise<void> {
-  if (findOurStraces(r).length > 0) {
+async function applyStrace(ctx: RunContext, host: ProcessHost, r: StraceDelayRecord): Promise<void> {
+  if ((await findOurStraces(host, r)).length > 0) {
     ctx.log(`strace ${r.token} already attached to etcd (host pid ${r.etcdHostPid})`);
     return;
   }
-  const argv = straceArgv(r);
-  const child = execa(argv[0]!, argv.slice(1), { detached: true, stdio: 'ignore', reject: false, cleanup: false });
-  child.unref();
-  child.catch(() => {});
+  const pid = await host.spawn(straceArgv(host.strace, r));
   // attached once etcd's TracerPid points at it
   for (let i = 0; i < 100; i++) {
-    const t = tracerPid(r.etcdHostPid);
+    const t = await tracerPid(host, r.etcdHostPid);
     if (t === undefined) throw new Error(`etcd (host pid ${r.etcdHostPid}) is gone`);
-    if (t && t === child.pid) break;
-    if (child.exitCode !== null) throw new Error(`strace exited with ${child.exitCode} before attaching to etcd (host pid ${r.etcdHostPid})`);
+    if (t && t === pid) break;
+    if (!(await host.alive(pid))) throw new Error(`strace exited before attaching to etcd (host pid ${r.etcdHostPid}) on ${host.where}`);
     await sleep(100);
   }
-  if (tracerPid(r.etcdHostPid) !== child.pid) throw new Error(`strace (pid ${child.pid}) did not attach to etcd (host pid ${r.etcdHostPid}) within 10 s`);
-  ctx.log(`strace pid ${child.pid} attached to etcd (host pid ${r.etcdHostPid}, node ${r.node}): fdatasync/fsync delayed ${r.delayMs} ms`);
+  if ((await tracerPid(host, r.etcdHostPid)) !== pid) throw new Error(`strace (pid ${pid}) did not attach to etcd (host pid ${r.etcdHostPid}) within 10 s`);
+  ctx.log(`strace pid ${pid} on ${host.where} attached to etcd (host pid ${r.etcdHostPid}, node ${r.node}): fdatasync/fsync delayed ${r.delayMs} ms`);
 }
 
-function applyBlkio(ctx: RunContext, r: BlkioThrottleRecord): void {
-  if (!pidAlive(r.etcdHostPid) || !existsSync(r.cgroup.dir)) throw new Error(`etcd (host pid ${r.etcdHostPid}) is gone`);
-  setWriteIopsLimit(r.cgroup, r.device, r.writeIops);
-  ctx.log(`etcd (host pid ${r.etcdHostPid}, node ${r.node}) may write ${r.writeIops} IOPS to disk ${r.device} (${r.cgroup.dir})`);
+async function applyBlkio(ctx: RunContext, host: ProcessHost, r: BlkioThrottleRecord): Promise<void> {
+  if (!(await host.alive(r.etcdHostPid)) || !(await host.exists(r.cgroup.dir))) throw new Error(`etcd (host pid ${r.etcdHostPid}) is gone`);
+  await setWriteIopsLimit(host, r.cgroup, r.device, r.writeIops);
+  ctx.log(`etcd (host pid ${r.etcdHostPid}, node ${r.node}) may write ${r.writeIops} IOPS to disk ${r.device} (${r.cgroup.dir} on ${host.where})`);
 }
 
-async function revertStrace(ctx: RunContext, r: StraceDelayRecord): Promise<void> {
-  const pids = findOurStraces(r);
+async function revertStrace(ctx: RunContext, host: ProcessHost, r: StraceDelayRecord): Promise<void> {
+  const pids = await findOurStraces(host, r);
   if (pids.length === 0) ctx.log(`no strace ${r.token} left (etcd host pid ${r.etcdHostPid})`);
   for (const pid of pids) {
-    const how = await stopProcess(pid);
+    const how = await stopProcess(host, pid);
     ctx.log(`strace pid ${pid} on etcd (host pid ${r.etcdHostPid}): ${how}`);
   }
-  const left = findOurStraces(r).filter((pid) => pidAlive(pid) && !isZombie(pid));
+  const left: number[] = [];
+  for (const pid of await findOurStraces(host, r)) if (await host.alive(pid)) left.push(pid);
   if (left.length) throw new Error(`strace still running after SIGKILL: pid ${left.join(', ')}`);
-  rmSync(r.straceOut, { force: true });
+  await host.remove(r.straceOut);
 }
 
-function revertBlkio(ctx: RunContext, r: BlkioThrottleRecord): void {
+async function revertBlkio(ctx: RunContext, host: ProcessHost, r: BlkioThrottleRecord): Promise<void> {
   // a restarted etcd has a new cgroup without the limit; the old directory is gone with it
-  if (!existsSync(r.cgroup.dir)) return void ctx.log(`etcd's cgroup ${r.cgroup.dir} is gone (etcd restarted); no limit left`);
-  const now = writeIopsLimit(r.cgroup, r.device);
+  if (!(await host.exists(r.cgroup.dir))) return void ctx.log(`etcd's cgroup ${r.cgroup.dir} is gone (etcd restarted); no limit left`);
+  const now = await writeIopsLimit(host, r.cgroup, r.device);
   if (now === r.previousWriteIops) return void ctx.log(`etcd's write limit on ${r.device} is already ${now || 'none'}`);
-  setWriteIopsLimit(r.cgroup, r.device, r.previousWriteIops);
+  await setWriteIopsLimit(host, r.cgroup, r.device, r.previousWriteIops);
   ctx.log(`etcd's write limit on ${r.device}: ${now} IOPS -> ${r.previousWriteIops || 'none'} (${r.cgroup.dir})`);
 }
 
@@ -153,17 +148,20 @@ export const etcdFsyncDelay: Fault<FsyncDelayParams, FsyncDelayRecord> = {
     const node = await resolveNode(ctx, p);
     const pid = await ctx.provider.hostPid(ctx.cluster, node, 'etcd');
     if (!pid) throw new Error(`no etcd process found on node ${node}`);
-    return p.mechanism === 'blkio' ? planBlkio(node, pid, p) : planStrace(node, pid, p);
+    const host = await ctx.provider.processes(ctx.cluster, node);
+    return p.mechanism === 'blkio' ? planBlkio(host, node, pid, p) : planStrace(host, node, pid, p);
   },
 
   async apply(ctx, _p, r) {
-    if (r.mechanism === 'blkio') applyBlkio(ctx, r);
-    else await applyStrace(ctx, r);
+    const host = await ctx.provider.processes(ctx.cluster, r.node);
+    if (r.mechanism === 'blkio') await applyBlkio(ctx, host, r);
+    else await applyStrace(ctx, host, r);
   },
 
   async revert(ctx, r) {
-    if (r.mechanism === 'blkio') revertBlkio(ctx, r);
-    else await revertStrace(ctx, r);
+    const host = await ctx.provider.processes(ctx.cluster, r.node);
+    if (r.mechanism === 'blkio') await revertBlkio(ctx, host, r);
+    else await revertStrace(ctx, host, r);
   },
 
   describe(r) {

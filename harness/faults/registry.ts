@@ -12,12 +12,13 @@ import { webhookBackendHang } from './webhook-backend-hang.js';
 import { cpuLimit } from './cpu-limit.js';
 import { natStaleRule } from './nat-stale-rule.js';
 import { externalEndpoint } from './external-endpoint.js';
+import { nodeAgent } from './node-agent.js';
 import { alertingStack } from '../alerts/stack.js';
 import type { AnyFault } from './types.js';
 
 export type FaultRegistry = Map<string, AnyFault>;
 
 export function builtinFaults(): FaultRegistry {
-  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdLivenessProbe, registryUpstream, registryMirrorOutage, mtlsCaRotation, controlPlaneCert, psaClusterDefault, webhookBackendHang, cpuLimit, natStaleRule, clusterObjects, externalEndpoint, victimNamespace, alertingStack];
+  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdLivenessProbe, registryUpstream, registryMirrorOutage, mtlsCaRotation, controlPlaneCert, psaClusterDefault, webhookBackendHang, cpuLimit, natStaleRule, clusterObjects, externalEndpoint, victimNamespace, alertingStack, nodeAgent];
   return new Map(all.map((f) => [f.type, f]));
 }

@@ -1,11 +1,8 @@
-// strace on the host, attached to a node's process, delaying its fdatasync/fsync on entry; and finding and
-// stopping such a strace again (by the traced process's TracerPid, or a /proc scan for the injection's token).
-import { readFileSync, readdirSync } from 'node:fs';
-import { procCmdline, tracerPid } from '../cluster/node-access.js';
-import { pidAlive } from '../core/processes.js';
+// strace attached to a node's process from the host it runs on (process-host.ts), delaying its fdatasync/fsync
+// on entry; and finding and stopping such a strace again (by the traced process's TracerPid, or a scan of every
+// command line for the injection's token).
+import { procCmdline, tracerPid, type ProcessHost } from '../cluster/process-host.js';
 import { sleep } from '../core/poll.js';
-
-export const STRACE = process.env.FAULTLINE_STRACE ?? '/usr/bin/strace';
 
 export interface StraceTarget {
   etcdHostPid: number;
@@ -15,10 +12,10 @@ export interface StraceTarget {
   straceOut: string;
 }
 
-export function straceArgv(r: Pick<StraceTarget, 'etcdHostPid' | 'delayMs' | 'straceOut'>): string[] {
+export function straceArgv(strace: string, r: Pick<StraceTarget, 'etcdHostPid' | 'delayMs' | 'straceOut'>): string[] {
   const us = r.delayMs * 1000;
   return [
-    STRACE,
+    strace,
     '-f',
     '-qq',
     '-o',
@@ -40,52 +37,29 @@ export function isOurStrace(cmdline: string[] | undefined, token: string): boole
   return /(^|\/)strace$/.test(cmdline[0]!) && cmdline.some((a) => a.includes(token));
 }
 
-/** Host pids of strace processes carrying this token: etcd's tracer first, then a /proc scan. */
-export function findOurStraces(r: Pick<StraceTarget, 'etcdHostPid' | 'token'>, procRoot = '/proc'): number[] {
+/** Host pids of strace processes carrying this token: etcd's tracer first, then every other command line. */
+export async function findOurStraces(host: ProcessHost, r: Pick<StraceTarget, 'etcdHostPid' | 'token'>): Promise<number[]> {
   const found = new Set<number>();
-  const t = tracerPid(r.etcdHostPid, procRoot);
-  if (t && isOurStrace(procCmdline(t, procRoot), r.token)) found.add(t);
-  for (const name of readdirSync(procRoot)) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (!found.has(pid) && isOurStrace(procCmdline(pid, procRoot), r.token)) found.add(pid);
-  }
+  const t = await tracerPid(host, r.etcdHostPid);
+  if (t && isOurStrace(await procCmdline(host, t), r.token)) found.add(t);
+  for (const [pid, cmdline] of await host.cmdlines()) if (!found.has(pid) && isOurStrace(cmdline, r.token)) found.add(pid);
   return [...found];
 }
 
 /** Any tracer attached to this pid (whoever started it): pid and command line. */
-export function tracerOf(pid: number, procRoot = '/proc'): { pid: number; cmdline: string[] } | undefined {
-  const t = tracerPid(pid, procRoot);
+export async function tracerOf(host: ProcessHost, pid: number): Promise<{ pid: number; cmdline: string[] } | undefined> {
+  const t = await tracerPid(host, pid);
   if (!t) return undefined;
-  return { pid: t, cmdline: procCmdline(t, procRoot) ?? [] };
+  return { pid: t, cmdline: (await procCmdline(host, t)) ?? [] };
 }
-
 
 /** SIGTERM (strace detaches and restores normal syscalls), then SIGKILL if it is still there. */
-export async function stopProcess(pid: number, graceMs = 5_000): Promise<'gone' | 'terminated' | 'killed'> {
-  if (!pidAlive(pid)) return 'gone';
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return 'gone';
-  }
+export async function stopProcess(host: ProcessHost, pid: number, graceMs = 5_000): Promise<'gone' | 'terminated' | 'killed'> {
+  if (!(await host.alive(pid))) return 'gone';
+  if (!(await host.signal(pid, 'SIGTERM'))) return 'gone';
   for (let waited = 0; waited < graceMs; waited += 100) {
-    if (!pidAlive(pid) || isZombie(pid)) return 'terminated';
+    if (!(await host.alive(pid))) return 'terminated';
     await sleep(100);
   }
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    return 'terminated';
-  }
-  return 'killed';
+  return (await host.signal(pid, 'SIGKILL')) ? 'killed' : 'terminated';
 }
-
-export function isZombie(pid: number): boolean {
-  try {
-    return /\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-

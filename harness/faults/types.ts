@@ -14,6 +14,8 @@ export interface Fault<P = unknown, R = unknown> {
   revert(ctx: RunContext, record: R): Promise<void>;
   /** one line saying what revert() would undo, for `faultline recover` */
   describe(record: R): string;
+  /** one line for the report saying what apply() made, where the report must name it (the node agents) */
+  made?(record: R): string;
 }
 
 // registries hold faults of different param/record types

@@ -14,6 +14,7 @@ import type { Finding } from '../detectors/types.js';
 import { setWriteIopsLimit, writeIopsLimit } from '../cluster/blkio.js';
 import { etcdDisk } from '../faults/etcd-fsync-delay.js';
 import { stopProcess, tracerOf } from '../faults/strace-delay.js';
+import type { ProcessHost } from '../cluster/process-host.js';
 import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from './types.js';
 
 export const VerifyParams = z
@@ -47,10 +48,10 @@ function needNodes(ctx: RunContext): NodeAccess {
 const isSyncDelayingStrace = (cmdline: string[]) => /(^|\/)strace$/.test(cmdline[0] ?? '') && cmdline.some((a) => /inject=f(data)?sync/.test(a));
 
 /** a kernel write limit on etcd's data disk, if its cgroup has one */
-function diskThrottle(pid: number): (ReturnType<typeof etcdDisk> & { iops: number }) | undefined {
+async function diskThrottle(host: ProcessHost, pid: number): Promise<(Awaited<ReturnType<typeof etcdDisk>> & { iops: number }) | undefined> {
   try {
-    const disk = etcdDisk(pid);
-    const iops = writeIopsLimit(disk.cgroup, disk.device);
+    const disk = await etcdDisk(host, pid);
+    const iops = await writeIopsLimit(host, disk.cgroup, disk.device);
     return iops > 0 ? { ...disk, iops } : undefined;
   } catch {
     return undefined;
@@ -72,9 +73,10 @@ export const etcdSlowDiskRunbook: Runbook = {
     const disk = await nodeSh(na, node, "df -P /var/lib/etcd | tail -n 1; echo; awk '$2==\"/var/lib/etcd\" || $2==\"/var\" || $2==\"/\" {print $1, $2, $3}' /proc/mounts").catch(() => undefined);
     if (disk) details.push(`data dir /var/lib/etcd on ${node}:`, ...disk.stdout.trim().split('\n').filter(Boolean).map((l) => `  ${l}`));
     const pid = await ctx.provider.hostPid(ctx.cluster, node, 'etcd').catch(() => undefined);
-    const tracer = pid ? tracerOf(pid) : undefined;
+    const host = pid ? await ctx.provider.processes(ctx.cluster, node).catch(() => undefined) : undefined;
+    const tracer = pid && host ? await tracerOf(host, pid) : undefined;
     if (tracer) details.push(`etcd (host pid ${pid}) is being traced by pid ${tracer.pid}: ${tracer.cmdline.join(' ')}`);
-    const throttle = pid ? diskThrottle(pid) : undefined;
+    const throttle = pid && host ? await diskThrottle(host, pid) : undefined;
     if (throttle) details.push(`etcd's cgroup may write only ${throttle.iops} IOPS to its data disk ${throttle.device} (${throttle.cgroup.dir})`);
     return {
       runbook: 'etcd-slow-disk',
@@ -88,19 +90,20 @@ export const etcdSlowDiskRunbook: Runbook = {
     const node = String(diagnosis.data.node);
     const pid = await ctx.provider.hostPid(ctx.cluster, node, 'etcd');
     if (!pid) throw new Error(`no etcd process on ${node}`);
+    const host = await ctx.provider.processes(ctx.cluster, node);
     const actions: string[] = [];
     // move etcd to a healthy disk: in this lab, remove what makes the disk under it slow
-    const throttle = diskThrottle(pid);
+    const throttle = await diskThrottle(host, pid);
     if (throttle) {
-      setWriteIopsLimit(throttle.cgroup, throttle.device, 0);
+      await setWriteIopsLimit(host, throttle.cgroup, throttle.device, 0);
       actions.push(`moved etcd on ${node} to a healthy disk: removed the ${throttle.iops} IOPS write limit on ${throttle.device} from its cgroup`);
     }
-    const tracer = tracerOf(pid);
+    const tracer = await tracerOf(host, pid);
     if (tracer && !isSyncDelayingStrace(tracer.cmdline)) {
       return { mode: 'manual', actions: [...actions, `etcd on ${node} is traced by pid ${tracer.pid} (${tracer.cmdline.join(' ')}), which is not a syscall-delaying strace; not touching it`] };
     }
     if (tracer) {
-      const how = await stopProcess(tracer.pid);
+      const how = await stopProcess(host, tracer.pid);
       actions.push(`moved etcd on ${node} to a healthy disk: stopped pid ${tracer.pid} (${tracer.cmdline.slice(0, 8).join(' ')} ...) delaying etcd's fsync (${how})`);
     }
     if (actions.length === 0) {

@@ -8,6 +8,7 @@ DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 DEBIAN_IMAGE=faultline/debian:$DEBIAN_SUITE
 NET_IMAGE=faultline/debian-net:$DEBIAN_SUITE
 BASE_IMAGE=faultline/kind-base:$DEBIAN_SUITE
+AGENT_IMAGE=docker.io/faultline/node-agent:$DEBIAN_SUITE
 NODE_IMAGE=${FAULTLINE_NODE_IMAGE_TAG:-faultline/kind-node:$KUBERNETES_VERSION}
 V=$KUBERNETES_VERSION
 K8S_BIN=$BIN_CACHE/kubernetes-$V
@@ -138,6 +139,7 @@ build_os_images() {
   build_debian
   dockerfile_image "$NET_IMAGE" "$DF/debian-net.Dockerfile" "$DF"
   dockerfile_image "$BASE_IMAGE" "$DF/kind-base.Dockerfile" "$FORGE_DIR/node"
+  dockerfile_image "$AGENT_IMAGE" "$DF/node-agent.Dockerfile" "$DF"
   dockerfile_image "docker.io/library/busybox:latest docker.io/library/busybox:1.35" "$DF/busybox.Dockerfile" "$DF"
   dockerfile_image "docker.io/library/registry:2" "$DF/registry.Dockerfile" "$DF"
   dockerfile_image "docker.io/library/postgres:15" "$DF/postgres.Dockerfile" "$DF"
@@ -193,7 +195,7 @@ main() {
   build_go_server query-engine query-engine
   build_node $("$K8S_BIN/kubeadm" config images list --kubernetes-version "$V") \
     "docker.io/flannel/flannel:$FLANNEL_VERSION" "docker.io/rancher/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION" \
-    docker.io/library/busybox:latest
+    docker.io/library/busybox:latest "$AGENT_IMAGE"
   log "node image: $NODE_IMAGE"
 }
 main "$@"

@@ -15,6 +15,7 @@ import { countAbove, deltaHistogram, histogram, parseProm, quantile } from '../.
 import { builtinDetectors } from '../../harness/detectors/registry.js';
 import { pickSlowMember } from '../../harness/runbooks/etcd-slow-disk.js';
 import { findOurStraces, isOurStrace, straceArgv } from '../../harness/faults/strace-delay.js';
+import { LocalProcessHost } from '../../harness/cluster/process-host.js';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,14 +209,14 @@ describe('etcd-fsync-delay strace identity', () => {
   const rec = { etcdHostPid: 4242, delayMs: 500, straceOut: '/tmp/faultline-etcd-fsync-abc123.strace', token: 'faultline-etcd-fsync-abc123' };
 
   test('argv delays fdatasync and fsync in microseconds and carries the token', () => {
-    const argv = straceArgv(rec);
+    const argv = straceArgv('/usr/bin/strace', rec);
     expect(argv).toEqual(expect.arrayContaining(['-f', 'inject=fdatasync:delay_enter=500000', 'inject=fsync:delay_enter=500000', '-p', '4242']));
     expect(isOurStrace(argv, rec.token)).toBe(true);
     expect(isOurStrace(argv, 'faultline-etcd-fsync-other')).toBe(false);
     expect(isOurStrace(['/usr/bin/bash', rec.token], rec.token)).toBe(false);
   });
 
-  test('found through etcd TracerPid and by scanning /proc', () => {
+  test('found through etcd TracerPid and by scanning /proc', async () => {
     const proc = mkdtempSync(join(tmpdir(), 'fl-proc-'));
     const mk = (pid: number, status: string, cmdline: string[]) => {
       mkdirSync(join(proc, String(pid)));
@@ -223,8 +224,8 @@ describe('etcd-fsync-delay strace identity', () => {
       writeFileSync(join(proc, String(pid), 'cmdline'), cmdline.join('\0') + '\0');
     };
     mk(4242, 'Name:\tetcd\nTracerPid:\t777\n', ['etcd', '--data-dir=/var/lib/etcd']);
-    mk(777, 'Name:\tstrace\nTracerPid:\t0\n', straceArgv(rec));
+    mk(777, 'Name:\tstrace\nTracerPid:\t0\n', straceArgv('/usr/bin/strace', rec));
     mk(900, 'Name:\tstrace\nTracerPid:\t0\n', ['/usr/bin/strace', '-p', '1']);
-    expect(findOurStraces(rec, proc)).toEqual([777]);
+    expect(await findOurStraces(new LocalProcessHost(proc), rec)).toEqual([777]);
   });
 });

@@ -45,8 +45,8 @@ describe('etcd scenarios', () => {
       const sc = loadScenario(join(repoRoot(), 'scenarios', id), registries);
       expect(sc.detect.namespace).toBe('kube-system');
       expect(sc.cluster.needs).toEqual(expect.arrayContaining(['kubeadm', 'nodeExec']));
-      expect(missingCapability(sc, { nodeExec: false, hostPid: false, kubeadm: false, create: false })).toMatch(/^needs kubeadm, nodeExec/);
-      expect(missingCapability(sc, { nodeExec: true, hostPid: true, kubeadm: true, create: true })).toBeUndefined();
+      expect(missingCapability(sc, { nodeExec: false, nodeExecWithoutApi: false, hostPid: false, kubeadm: false, create: false })).toMatch(/^needs kubeadm, nodeExec/);
+      expect(missingCapability(sc, { nodeExec: true, nodeExecWithoutApi: true, hostPid: true, kubeadm: true, create: true })).toBeUndefined();
     });
   }
 });

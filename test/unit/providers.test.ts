@@ -178,7 +178,7 @@ describe('k3d and existing providers', () => {
 
   test('existing provider: no node access, no create', async () => {
     const p = new ExistingProvider();
-    expect(p.capabilities()).toEqual({ nodeExec: false, hostPid: false, kubeadm: false, create: false });
+    expect(p.capabilities()).toEqual({ nodeExec: false, nodeExecWithoutApi: false, hostPid: false, kubeadm: false, create: false });
     await expect(p.create()).rejects.toThrow(/does not support creating clusters/);
     await expect(p.exec()).rejects.toThrow(/does not support running commands on nodes/);
   });

@@ -4,6 +4,7 @@ import { makeProvider } from '../../cluster/registry.js';
 import { UserError } from '../../core/errors.js';
 import { listJournals } from '../../engine/journal.js';
 import { leftOpen, recover, type RecoverReport } from '../../engine/recover.js';
+import { providerForJournal } from '../../engine/node-agents.js';
 import { builtinFaults } from '../../faults/registry.js';
 import { EXIT, collect, say, out } from '../common.js';
 
@@ -33,7 +34,7 @@ State dir: $FAULTLINE_STATE_DIR (default ~/.local/state/faultline), journals und
         {
           faults: builtinFaults(),
           connect,
-          provider: (ref) => makeProvider(ref.provider),
+          provider: (ref, entries) => providerForJournal(makeProvider(ref.provider), entries ?? [], connect),
           log: (m) => say(m),
         },
         { ...(flags.run ? { runId: flags.run } : {}), allowContexts: flags.allowContext, command: `faultline recover${flags.run ? ` --run ${flags.run}` : ''}` },

@@ -15,6 +15,7 @@ import { assertInjectionAllowed } from '../../engine/safety.js';
 import { parseFaultParams, resolveScenarios, withFaultParams } from '../../engine/scenario-loader.js';
 import { HOLD_ENV, holdAfterApplyMs } from '../../engine/hold.js';
 import { withAlerting } from '../../engine/alerting.js';
+import { chooseNodeAccess, NODE_ACCESS_MODES, withNodeAccess, withNodeAgents } from '../../engine/node-agents.js';
 import { asDrill } from '../../engine/drill.js';
 import { drillPrinter } from '../drill-output.js';
 import { runSuite, type ClusterTarget } from '../../engine/suite.js';
@@ -52,6 +53,9 @@ export interface RunFlags {
   shard?: string;
   /** reports whose measured durations balance the shards */
   durations?: string[];
+  /** auto, provider or agent */
+  nodeAccess?: string;
+  agentImage?: string;
 }
 
 /** Where a run (or a drill) happens, what it changes, and where its report goes. */
@@ -63,6 +67,8 @@ export function withTargetOptions(cmd: Command, noun: 'run' | 'drill'): Command 
     .option('--cluster <name>', 'reuse a cluster made by `faultline cluster up`')
     .option('--keep', `keep the cluster (and victim namespace) after the ${noun}`)
     .option('--image <ref>', 'kind node image for a new cluster')
+    .option('--node-access <mode>', "how node-level faults reach nodes: auto (the provider's own, docker exec on kind; agents when --agent-image is given), provider, or agent (a privileged pod per node, through the API)", 'auto')
+    .option('--agent-image <ref>', "image of the node agent pods (needs nsenter, strace and sh); default on clusters faultline makes: the forged one")
     .option('--report-dir <dir>', 'write report.json, junit.xml, report.md and report.html there')
     .option('-o, --output <format>', `stdout format: ${FORMATS.join(', ')}`, 'text')
     .option('--fault-param <key=value>', "override one of the scenario's fault params (repeatable; one scenario only)", collect, []);
@@ -99,6 +105,8 @@ Examples:
   faultline run statefulset-env-conflict --cluster faultline-dev --keep
   faultline run etcd-slow-disk --fault-param delayMs=2000     a slower disk than the scenario's 500 ms
   faultline run statefulset-env-conflict --provider existing --context staging --allow-context staging
+  faultline run etcd-liveness-kill --context staging --allow-context staging --agent-image REGISTRY/faultline-node-agent:1
+                                                    node-level faults on any cluster, through agent pods
   faultline run etcd-slow-disk --alert-rules team-rules.yaml --expect-alert EtcdWalFsyncSlow=120
   faultline run etcd-slow-disk --cluster dev --prometheus http://127.0.0.1:9090 --expect-alert EtcdFsyncSlow=300
   faultline run statefulset-env-conflict --runbook-exec ./fix-postgres.sh
@@ -153,7 +161,9 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
   if (flags.all && ids.length) throw new UserError('both --all and scenario ids given', 'pass one or the other');
   const registries = builtinRegistries();
   const chosen = withRunbookExec(withOverrides(withShard(resolveScenarios(ids, !!flags.all, registries), flags), flags.faultParam ?? [], registries), flags.runbookExec);
-  const scenarios = await withAlerting(flags.drill === undefined ? chosen : [asDrill(chosen, flags.drill)], flags);
+  const existing = resolveExistingTarget(flags);
+  const access = chooseNodeAccess(parseChoice(flags.nodeAccess ?? 'auto', NODE_ACCESS_MODES, '--node-access'), existing ? existing.provider : kind, flags.agentImage);
+  const scenarios = withNodeAgents(await withAlerting(flags.drill === undefined ? chosen : [asDrill(chosen, flags.drill)], flags), access);
   try {
     holdAfterApplyMs();
   } catch (err) {
@@ -163,7 +173,6 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
   if (flags.reportDir) checkedReportDir(flags.reportDir);
   let target: ClusterTarget;
   let allowedBy: AllowedBy | undefined;
-  const existing = resolveExistingTarget(flags);
   const runId = newRunId();
   if (existing) {
     allowedBy = await assertInjectionAllowed(existing, flags.allowContext);
@@ -176,7 +185,8 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
     // run id "20250101-120000-ab12" gives cluster "faultline-120000-ab12"
     target = { mode: 'create', name: clusterName(runId.split('-').slice(1).join('-')), ...(flags.image ? { image: flags.image } : {}) };
   }
-  const provider = makeProvider(existing ? existing.provider : kind, say);
+  const base = makeProvider(existing ? existing.provider : kind, say);
+  const provider = await withNodeAccess(base, access, connect, existing);
   const controller = new AbortController();
   const untrap = trapSignals(controller, leftBehindBy(runId, target));
   const output = flags.drill === undefined ? { onProgress: progressPrinter(Date.now(), scenarios.length > 1), log: say } : drillPrinter();
@@ -191,7 +201,7 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
       onProgress: output.onProgress,
       log: output.log,
     },
-    { runId, target, keep: !!flags.keep, signal: controller.signal, cleanCheck: clusterCleanCheck(provider, connect), command: `faultline ${flags.drill === undefined ? 'run' : 'drill'} ${scenarios.map((s) => s.id).join(' ')} (run ${runId})`, ...(allowedBy ? { allowedBy } : {}) },
+    { runId, target, keep: !!flags.keep, signal: controller.signal, cleanCheck: clusterCleanCheck(base, connect), command: `faultline ${flags.drill === undefined ? 'run' : 'drill'} ${scenarios.map((s) => s.id).join(' ')} (run ${runId})`, ...(allowedBy ? { allowedBy } : {}) },
   );
   untrap();
   if (flags.reportDir) {

@@ -11,9 +11,12 @@ export const deployStage: Stage = {
   async run(st, s) {
     const { sc, deps, input } = st;
     st.base = { runId: input.runId, cluster: input.cluster, provider: deps.provider, kube: deps.connect(input.cluster), log: st.log };
+    const made: string[] = [];
     for (const [i, setup] of sc.victim.setup.entries()) {
       s.progress(`setting up ${setup.type}`);
-      await st.apply(st.ctx(s), setup.type, setup.params, `${sc.id}-setup-${i + 1}`);
+      const entry = await st.apply(st.ctx(s), setup.type, setup.params, `${sc.id}-setup-${i + 1}`);
+      const line = deps.registries.faults.get(setup.type)?.made?.(entry.record);
+      if (line) made.push(line);
     }
     // journaled before it exists (a killed run's namespace is deleted by recover), and known as this run's as
     // soon as it does, so a deploy interrupted while waiting for readiness still lets teardown delete it
@@ -24,6 +27,6 @@ export const deployStage: Stage = {
       st.createdNamespace = true;
     });
     st.createdNamespace ||= out.createdNamespace;
-    return out.message;
+    return [...made, out.message].join('; ');
   },
 };

@@ -106,7 +106,7 @@ export class FakeNodeProvider implements Provider {
     return n;
   }
   capabilities(): Capabilities {
-    return { nodeExec: true, hostPid: false, kubeadm: true, create: false };
+    return { nodeExec: true, nodeExecWithoutApi: true, hostPid: false, kubeadm: true, create: false };
   }
   async preflight() {
     return { ok: true };
@@ -132,7 +132,10 @@ export class FakeNodeProvider implements Provider {
   }
   async hostPid() {
     return undefined;
+  }  async processes(): Promise<never> {
+    throw new Error('FAKE provider: no node processes');
   }
+
 }
 
 export const FAKE_CLUSTER: ClusterRef = { provider: 'kind', name: 'fake', context: 'kind-fake', kubeconfigPath: '/fake/kubeconfig', createdByFaultline: true };

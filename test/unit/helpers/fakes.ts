@@ -52,7 +52,7 @@ export class FakeProvider implements Provider {
     private readonly caps: Partial<Capabilities> = {},
   ) {}
   capabilities(): Capabilities {
-    return { nodeExec: true, hostPid: true, kubeadm: true, create: true, ...this.caps };
+    return { nodeExec: true, nodeExecWithoutApi: true, hostPid: true, kubeadm: true, create: true, ...this.caps };
   }
   async preflight() {
     return { ok: true };
@@ -84,7 +84,10 @@ export class FakeProvider implements Provider {
   }
   async hostPid() {
     return undefined;
+  }  async processes(): Promise<never> {
+    throw new Error('FAKE provider: no node processes');
   }
+
 }
 
 export interface FakeRecord {
