@@ -11,8 +11,9 @@ import { AgentProcessHost, type ProcessHost } from './process-host.js';
 import { errorMessage } from '../core/errors.js';
 import { sleep } from '../core/poll.js';
 
-/** How long exec keeps trying while the API server does not answer (a control-plane fault restarts it). */
-const API_RETRY_MS = 120_000;
+/** How long exec keeps trying while the API server does not answer: a control-plane fault restarts it, and etcd
+ *  killed by a wrong liveness probe keeps it away for minutes at a time. */
+const API_RETRY_MS = 300_000;
 
 export interface AgentAccessOptions {
   /** API clients of the cluster the agents run on */

@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertBuilt, e2eTempDir, expectPassed, runCli, startCli, type CliProcess } from './support.js';
 import { sharedCluster } from './cluster-pool.js';
+import { cacheDir } from '../../harness/core/paths.js';
 
 jest.setTimeout(40 * 60_000);
 
@@ -49,6 +50,9 @@ const agentArgs = () => ['--context', CONTEXT, '--allow-context', CONTEXT, '--ag
 beforeAll(async () => {
   assertBuilt();
   const kubeconfig = await shared.acquire();
+  // an existing cluster pulls the victims' images itself; this machine has no registry, so the test (not
+  // faultline) puts the one image the scenarios' victims use into the node, as a cluster's registry would
+  execFileSync(join(cacheDir(), 'bin', 'current', 'kind'), ['load', 'docker-image', 'docker.io/library/busybox:1.35', '--name', name], { stdio: 'ignore' });
   // faultline's own state dir, with no record of the cluster: to faultline it is somebody's existing cluster
   env = { FAULTLINE_STATE_DIR: stateDir, KUBECONFIG: kubeconfig, FAULTLINE_DOCKER: join(tmp, 'no-docker'), FAULTLINE_KIND: join(tmp, 'no-kind') };
   before = manifests();
@@ -124,6 +128,7 @@ describe('node-level faults through agent pods, on a cluster addressed only by i
     expect(kubectl('get', 'pods', '-A', '-l', 'faultline/node-agent', '-o', 'name').trim()).not.toBe('');
 
     const rec = await runCli(['recover', '--allow-context', CONTEXT], env, 10 * 60_000, 'agent-recover');
+    console.log(`[node-agent] recover exited ${rec.code}:\n${rec.stdout}`);
     expect(rec.code).toBe(0);
     expect(rec.stdout).toMatch(/reverted etcd-liveness-kill-\d+: /);
     expect(rec.stdout).toMatch(/reverted etcd-liveness-kill-setup-1: node agents \S+\/agent-1 \(/);
