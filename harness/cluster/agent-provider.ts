@@ -24,8 +24,6 @@ export interface AgentAccessOptions {
 }
 
 export class AgentNodeProvider implements Provider {
-  readonly nodeAccess = 'agent' as const;
-
   constructor(
     readonly base: Provider,
     private readonly opts: AgentAccessOptions,
@@ -69,13 +67,14 @@ export class AgentNodeProvider implements Provider {
   /** argv in the agent's own container (its tools; the node's processes through the host PID namespace) */
   async inAgent(ref: ClusterRef, node: string, argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
     const kube = this.opts.connect(ref);
-    const until = Date.now() + (this.opts.retryMs ?? API_RETRY_MS);
+    const retryMs = this.opts.retryMs ?? API_RETRY_MS;
+    const until = Date.now() + retryMs;
     for (;;) {
       let pod;
       try {
         pod = await findAgentPod(kube, node);
       } catch (err) {
-        if (Date.now() > until) throw new Error(`node ${node}: the API server did not answer for ${Math.round((this.opts.retryMs ?? API_RETRY_MS) / 1000)} s, so its agent pod cannot be reached (${errorMessage(err)})`);
+        if (Date.now() > until) throw new Error(`node ${node}: the API server did not answer for ${Math.round(retryMs / 1000)} s, so its agent pod cannot be reached (${errorMessage(err)})`);
         await sleep(2_000);
         continue;
       }
@@ -102,10 +101,6 @@ export class AgentNodeProvider implements Provider {
   async processes(ref: ClusterRef, node: string): Promise<ProcessHost> {
     return new AgentProcessHost(`node ${node} (agent)`, (script, input) => this.inAgent(ref, node, ['sh', '-c', script], input !== undefined ? { input } : {}));
   }
-}
-
-export function isAgentProvider(p: Provider): p is AgentNodeProvider {
-  return (p as unknown as Partial<AgentNodeProvider>).nodeAccess === 'agent';
 }
 
 /** kubeadm clusters keep their configuration in kube-system's kubeadm-config ConfigMap. */

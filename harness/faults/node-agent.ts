@@ -6,10 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { isConflict } from '../cluster/kube.js';
 import { agentPodManifest, agentPodProblem } from '../cluster/node-agent.js';
-import { MANAGED_BY } from '../core/labels.js';
 import { sleep } from '../core/poll.js';
 import type { Fault } from './types.js';
-import { RUN_ID_ANNOTATION, victimNamespace } from './victim-namespace.js';
+import { runNamespaceBody, victimNamespace } from './victim-namespace.js';
 
 const Params = z.object({ image: z.string().min(1) }).strict();
 type Params = z.infer<typeof Params>;
@@ -39,8 +38,8 @@ export const nodeAgent: Fault<Params, NodeAgentRecord> = {
   async apply(ctx, _p, r) {
     // a cluster faultline made gets the image from this machine; an existing cluster pulls it
     await ctx.provider.loadImages(ctx.cluster, [r.image]);
-    const labels = { [MANAGED_BY.key]: MANAGED_BY.value, 'pod-security.kubernetes.io/enforce': 'privileged' };
-    await ignoreConflict(ctx.kube.core.createNamespace({ body: { metadata: { name: r.namespace, labels, annotations: { [RUN_ID_ANNOTATION]: r.runId } } } }));
+    const body = runNamespaceBody(r.namespace, r.runId, { 'pod-security.kubernetes.io/enforce': 'privileged' });
+    await ignoreConflict(ctx.kube.core.createNamespace({ body }));
     for (const pod of r.pods) {
       const body = agentPodManifest({ ...pod, namespace: r.namespace, image: r.image, runId: r.runId });
       await ignoreConflict(ctx.kube.core.createNamespacedPod({ namespace: r.namespace, body }));

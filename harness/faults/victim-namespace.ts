@@ -17,6 +17,11 @@ export interface VictimNamespaceRecord {
   runId: string;
 }
 
+/** A namespace a run makes: labelled as faultline's and annotated with the run, which is what revert checks. */
+export function runNamespaceBody(namespace: string, runId: string, labels: Record<string, string> = {}) {
+  return { metadata: { name: namespace, labels: { [MANAGED_BY.key]: MANAGED_BY.value, ...labels }, annotations: { [RUN_ID_ANNOTATION]: runId } } };
+}
+
 /** How long a revert waits for the namespace to be gone (its pods terminate first). */
 const GONE_WITHIN_MS = 180_000;
 
@@ -30,9 +35,7 @@ export const victimNamespace: Fault<Params, VictimNamespaceRecord> = {
   },
 
   async apply(ctx, _p, r) {
-    await ctx.kube.core.createNamespace({
-      body: { metadata: { name: r.namespace, labels: { [MANAGED_BY.key]: MANAGED_BY.value }, annotations: { [RUN_ID_ANNOTATION]: r.runId } } },
-    });
+    await ctx.kube.core.createNamespace({ body: runNamespaceBody(r.namespace, r.runId) });
   },
 
   async revert(ctx, r) {

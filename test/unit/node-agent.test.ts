@@ -4,7 +4,7 @@ import { describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { AgentProcessHost } from '../../harness/cluster/process-host.js';
-import { AgentNodeProvider, isAgentProvider } from '../../harness/cluster/agent-provider.js';
+import { AgentNodeProvider } from '../../harness/cluster/agent-provider.js';
 import { agentLabelValue, agentPodManifest, agentPodProblem, onNode } from '../../harness/cluster/node-agent.js';
 import { ExistingProvider } from '../../harness/cluster/existing.js';
 import { UserError } from '../../harness/core/errors.js';
@@ -97,8 +97,6 @@ describe('exec through an agent', () => {
   test("capabilities: node exec and host PIDs (the node's own), kubeadm as found", () => {
     const p = new AgentNodeProvider(new ExistingProvider(), { connect: () => ({}) as any, kubeadm: true });
     expect(p.capabilities()).toMatchObject({ nodeExec: true, hostPid: true, kubeadm: true, create: false });
-    expect(isAgentProvider(p)).toBe(true);
-    expect(isAgentProvider(new ExistingProvider())).toBe(false);
   });
 
   test('no agent on the node: says so at once', async () => {
@@ -117,7 +115,7 @@ describe('exec through an agent', () => {
   test('recover reaches nodes through agents only for a journal that holds them', () => {
     const base = new ExistingProvider();
     const e = (faultType: string) => ({ id: faultType, faultType, params: {}, record: {}, state: 'applied' as const, at: '' });
-    expect(isAgentProvider(providerForJournal(base, [e('node-agent'), e('etcd-liveness-probe')], () => ({}) as any))).toBe(true);
+    expect(providerForJournal(base, [e('node-agent'), e('etcd-liveness-probe')], () => ({}) as any)).toBeInstanceOf(AgentNodeProvider);
     expect(providerForJournal(base, [e('etcd-liveness-probe')], () => ({}) as any)).toBe(base);
   });
 });
