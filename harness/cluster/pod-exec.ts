@@ -15,6 +15,12 @@ class Collect extends Writable {
   }
 }
 
+/** The API server did not open the exec stream in time: the command never started, so trying again is safe
+ *  (an API server waiting on a stopped etcd holds the upgrade open until its own request timeout). */
+export class ExecNotStartedError extends Error {
+  override name = 'ExecNotStartedError';
+}
+
 /** Exit code from the V1Status the API sends at the end of an exec: Success = 0, NonZeroExitCode carries it. */
 export function exitCodeFromStatus(status: V1Status | undefined): number {
   if (!status) return -1;
@@ -36,6 +42,7 @@ export async function execInPod(
   const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise<ExecResult>((resolve, reject) => {
     let settled = false;
+    let connected = false;
     const finish = (fn: () => void) => {
       if (settled) return;
       settled = true;
@@ -43,7 +50,14 @@ export async function execInPod(
       fn();
     };
     const timer = setTimeout(
-      () => finish(() => reject(new Error(`exec in ${target.namespace}/${target.pod} timed out after ${timeoutMs / 1000}s`))),
+      () =>
+        finish(() =>
+          reject(
+            connected
+              ? new Error(`exec in ${target.namespace}/${target.pod} timed out after ${timeoutMs / 1000}s`)
+              : new ExecNotStartedError(`exec in ${target.namespace}/${target.pod}: the API server did not open the stream within ${timeoutMs / 1000}s; the command did not start`),
+          ),
+        ),
       timeoutMs,
     );
     new Exec(kc)
@@ -51,6 +65,9 @@ export async function execInPod(
         finish(() => resolve({ stdout: out.text(), stderr: err.text(), exitCode: exitCodeFromStatus(status) }));
       })
       .then((ws) => {
+        // a stream that opens after its deadline is closed at once: its caller has moved on
+        if (settled) return ws.close();
+        connected = true;
         ws.on('close', () => {
           // the status callback normally fires first; if not, the stream ended without an exit status
           setTimeout(() => finish(() => resolve({ stdout: out.text(), stderr: err.text(), exitCode: -1 })), 100);

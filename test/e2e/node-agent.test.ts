@@ -6,7 +6,7 @@
 // etcd-slow-disk (strace in the agent attached to the node's etcd; then blkio, the node's cgroup file),
 // and etcd-liveness-kill (the etcd static pod manifest on the node). Afterwards no agent pod, no agent namespace,
 // no strace and no node file is left. The control-plane certificate scenario, whose fault takes the API server
-// down, is skipped with the reason. Then a run killed with SIGKILL while its fault and agents are in place:
+// down, is skipped with the reason. Then an etcd-slow-disk run killed with SIGKILL while its strace and agents are in place:
 // `faultline recover` reverts the fault through the same agents and then deletes them. This file itself uses
 // docker exec, only to check the node from outside.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
@@ -118,21 +118,25 @@ describe('node-level faults through agent pods, on a cluster addressed only by i
     expect(agentsLeft()).toBe('');
   });
 
+  // slow-disk rather than the liveness probe: its strace outlives the killed run on the node, which is what recover
+  // must find through the agent; the liveness probe's revert through agents, API server away, is the first test's
   test('SIGKILL with the fault and its agent in place: recover reverts the fault through the agent, then deletes it', async () => {
-    const run = startCli(['run', 'etcd-liveness-kill', ...agentArgs()], { ...env, FAULTLINE_TEST_HOLD_AFTER_APPLY_MS: '600000' }, 'agent-sigkill');
+    const run = startCli(['run', 'etcd-slow-disk', ...agentArgs()], { ...env, FAULTLINE_TEST_HOLD_AFTER_APPLY_MS: '600000' }, 'agent-sigkill');
     started.push(run);
     await run.waitForLine(/^faultline: holding 600000ms after apply/, 10 * 60_000);
-    expect(manifests()).not.toBe(before);
+    expect(straces()).not.toBe('');
     run.child.kill('SIGKILL');
     expect((await run.exited(60_000)).signal).toBe('SIGKILL');
+    expect(straces()).not.toBe('');
     expect(kubectl('get', 'pods', '-A', '-l', 'faultline/node-agent', '-o', 'name').trim()).not.toBe('');
 
     const rec = await runCli(['recover', '--allow-context', CONTEXT], env, 10 * 60_000, 'agent-recover');
     console.log(`[node-agent] recover exited ${rec.code}:\n${rec.stdout}`);
     expect(rec.code).toBe(0);
-    expect(rec.stdout).toMatch(/reverted etcd-liveness-kill-\d+: /);
-    expect(rec.stdout).toMatch(/reverted etcd-liveness-kill-setup-1: node agents \S+\/agent-1 \(/);
-    expect(rec.stdout.indexOf('setup-1')).toBeGreaterThan(rec.stdout.search(/reverted etcd-liveness-kill-\d+:/));
+    expect(rec.stdout).toMatch(/reverted etcd-slow-disk-\d+: /);
+    expect(rec.stdout).toMatch(/reverted etcd-slow-disk-setup-1: node agents \S+\/agent-1 \(/);
+    expect(rec.stdout.indexOf('setup-1')).toBeGreaterThan(rec.stdout.search(/reverted etcd-slow-disk-\d+:/));
+    expect(straces()).toBe('');
     expect(manifests()).toBe(before);
     expect(agentsLeft()).toBe('');
     const again = await runCli(['recover', '--allow-context', CONTEXT], env, 2 * 60_000, 'agent-recover-2');
