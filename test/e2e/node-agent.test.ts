@@ -3,7 +3,8 @@
 // dir with no record of it), with Docker and kind out of faultline's reach (FAULTLINE_DOCKER and FAULTLINE_KIND
 // point at files that do not exist). `--agent-image` gives the forged agent image, which faultline's node image
 // holds, so the node needs no registry. Each scenario's node-level fault goes in and comes out through agent pods:
-// etcd-slow-disk (strace in the agent attached to the node's etcd; then blkio, the node's cgroup file),
+// etcd-slow-disk (strace in the agent attached to the node's etcd; then blkio, the node's cgroup file;
+// then `faultline inject`, undone by `faultline recover`),
 // and etcd-liveness-kill (the etcd static pod manifest on the node). Afterwards no agent pod, no agent namespace,
 // no strace and no node file is left. The control-plane certificate scenario, whose fault takes the API server
 // down, is skipped with the reason. Then an etcd-slow-disk run killed with SIGKILL while its strace and agents are in place:
@@ -106,6 +107,21 @@ describe('node-level faults through agent pods, on a cluster addressed only by i
     const fault = journal.entries.find((e: any) => e.faultType === 'etcd-fsync-delay');
     expect(fault.record.cgroup.dir).toMatch(/^\/host\/sys\/fs\/cgroup\/blkio\//);
     expect(journal.entries.every((e: any) => e.state === 'reverted')).toBe(true);
+    expect(agentsLeft()).toBe('');
+  });
+
+  test('inject through agents leaves the fault and its agent in place; recover --run reverts the fault, then deletes the agent', async () => {
+    const inj = await runCli(['inject', 'etcd-slow-disk', ...agentArgs()], env, 5 * 60_000, 'agent-inject');
+    expect(inj.code).toBe(0);
+    const runId = inj.stdout.trim();
+    expect(inj.stderr).toMatch(/node agents running \(docker\.io\/faultline\/node-agent:bookworm\): faultline-agent-[0-9a-f]{6}\/agent-1 on /);
+    expect(straces()).not.toBe('');
+    expect(agentsLeft()).not.toBe('');
+    const rec = await runCli(['recover', '--run', runId, '--allow-context', CONTEXT], env, 5 * 60_000, 'agent-inject-recover');
+    expect(rec.code).toBe(0);
+    expect(rec.stdout).toMatch(/reverted etcd-slow-disk-1: /);
+    expect(rec.stdout).toMatch(/reverted etcd-slow-disk-setup-1: node agents /);
+    expect(straces()).toBe('');
     expect(agentsLeft()).toBe('');
   });
 

@@ -81,6 +81,14 @@ describe('CLI bad input (built CLI, no cluster)', () => {
     expectBadInput(cli(['inject', 'statefulset-env-conflict', '--context', 'dead']), /refusing to inject/);
   });
 
+  test('node access on inject as on run: a mode it does not know; agents on an existing context without an image', () => {
+    for (const cmd of ['run', 'inject']) {
+      expectBadInput(cli([cmd, 'etcd-slow-disk', '--context', 'dead', '--allow-context', 'dead', '--node-access', 'sideways']), /--node-access/);
+      expectBadInput(cli([cmd, 'etcd-slow-disk', '--context', 'dead', '--allow-context', 'dead', '--node-access', 'agent']), /--node-access agent on an existing cluster needs --agent-image/);
+    }
+    expect(existsSync(join(tmp.path, 'state', 'journal'))).toBe(false);
+  });
+
   test('unknown context and missing kind binary', () => {
     expectBadInput(cli(['doctor', '--context', 'nope']), /context "nope" is not in/);
     expectBadInput(cli(['run', 'statefulset-env-conflict']), /kind not found/);

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { connect } from '../../cluster/kube.js';
 import { makeProvider } from '../../cluster/registry.js';
 import { KubeDeployer } from '../../engine/deploy.js';
 import { UserError, errorMessage } from '../../core/errors.js';
@@ -10,7 +11,9 @@ import { builtinRegistries } from '../../engine/registries.js';
 import { assertInjectionAllowed } from '../../engine/safety.js';
 import { resolveScenarios } from '../../engine/scenario-loader.js';
 import { runStage } from '../../engine/stage.js';
-import { EXIT, collect, connectChecked, newRunId, resolveExistingTarget, say, out } from '../common.js';
+import { missingCapability } from '../../engine/suite.js';
+import { chooseNodeAccess, NODE_ACCESS_MODES, withNodeAccess, withNodeAgents } from '../../engine/node-agents.js';
+import { EXIT, collect, connectChecked, newRunId, parseChoice, resolveExistingTarget, say, out } from '../common.js';
 import { assertNoFaultsLeft, withOverrides } from './run.js';
 
 interface InjectFlags {
@@ -19,6 +22,8 @@ interface InjectFlags {
   allowContext: string[];
   deploy?: boolean;
   faultParam: string[];
+  nodeAccess: string;
+  agentImage?: string;
 }
 
 export function registerInject(program: Command): void {
@@ -31,26 +36,34 @@ export function registerInject(program: Command): void {
     .option('--allow-context <name>', 'allow injection into this context (repeatable)', collect, [])
     .option('--deploy', "deploy the scenario's victim first and wait until it is ready")
     .option('--fault-param <key=value>', "override one of the scenario's fault params (repeatable)", collect, [])
+    .option('--node-access <mode>', "how a node-level fault reaches nodes: auto, provider or agent (as for `faultline run`; the agents stay with the fault until `faultline recover`)", 'auto')
+    .option('--agent-image <ref>', 'image of the node agent pods (needs nsenter, strace and sh); default on clusters faultline makes: the forged one')
     .addHelpText(
       'after',
       `
 Examples:
   faultline inject statefulset-env-conflict --cluster faultline-dev --deploy
   faultline inject etcd-slow-disk --cluster faultline-dev --fault-param delayMs=2000
+  faultline inject etcd-slow-disk --context staging --allow-context staging --agent-image REGISTRY/faultline-node-agent:1
   faultline doctor --cluster faultline-dev          see what the detectors say
   faultline recover --run <printed run id>          undo it`,
     )
     .action(async (id: string, flags: InjectFlags) => {
       const registries = builtinRegistries();
-      const [sc] = withOverrides(resolveScenarios([id], false, registries), flags.faultParam, registries);
+      const [chosen] = withOverrides(resolveScenarios([id], false, registries), flags.faultParam, registries);
       const ref = resolveExistingTarget(flags);
       if (!ref) throw new UserError('inject needs a target cluster', 'pass --cluster NAME or --context NAME');
+      const access = chooseNodeAccess(parseChoice(flags.nodeAccess, NODE_ACCESS_MODES, '--node-access'), ref.provider, flags.agentImage);
+      const [sc] = withNodeAgents([chosen!], access);
       const allowedBy = await assertInjectionAllowed(ref, flags.allowContext);
       assertNoFaultsLeft(ref);
       const kube = await connectChecked(ref);
       const runId = newRunId();
       const command = `faultline inject ${sc!.id} (run ${runId})`;
-      const ctx = { runId, cluster: ref, provider: makeProvider(ref.provider), kube, log: say };
+      const provider = await withNodeAccess(makeProvider(ref.provider), access, connect, ref);
+      const missing = missingCapability(sc!, provider.capabilities());
+      if (missing) throw new UserError(`${sc!.id} ${missing}`, 'inject it into a cluster that offers it');
+      const ctx = { runId, cluster: ref, provider, kube, log: say };
       let clusterLock: Lock;
       try {
         clusterLock = lockCluster(ref, command);
