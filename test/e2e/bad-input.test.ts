@@ -2,6 +2,7 @@
 // test test/unit/cli.test.ts, which hides them) refuses bad input with exactly one stderr line `faultline: ...`
 // and exit 2, before creating anything: `kind get clusters` is unchanged and the (temp) state dir stays empty.
 // `npm run build` first.
+// e2e: alone (lanes.js runs it before any other file: a cluster another file makes meanwhile would look like its own)
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

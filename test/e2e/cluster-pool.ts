@@ -1,9 +1,10 @@
 // One cluster per kind config, shared by the e2e files that ask for it: jest runs the files one after another,
-// grouped by the cluster they share (sequencer.js), so at most one shared cluster exists at a time. A file gets the
-// shared cluster only once `faultline cluster check` proves it as `faultline cluster up` left it (no open journal,
-// nothing of faultline's left, the namespaces, kube-system and every node's files as captured); a cluster that
-// cannot be proven so is deleted and made anew, and the log says why. The files share one state dir, so records,
-// kubeconfigs and journals of every shared run are in one place. global-teardown.js deletes what is left.
+// grouped by the cluster they share (sequencer.js), so at most one shared cluster exists at a time in a jest run
+// (lanes.js runs two at once, each with a pool of its own). A file gets the shared cluster only once `faultline
+// cluster check` proves it as `faultline cluster up` left it (no open journal, nothing of faultline's left, the
+// namespaces, kube-system and every node's files as captured); a cluster that cannot be proven so is deleted and
+// made anew, and the log says why. The files share one state dir, so records, kubeconfigs and journals of every
+// shared run are in one place. global-teardown.js deletes what is left.
 import * as k8s from '@kubernetes/client-node';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
