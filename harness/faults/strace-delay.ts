@@ -53,11 +53,12 @@ export async function tracerOf(host: ProcessHost, pid: number): Promise<{ pid: n
   return { pid: t, cmdline: (await procCmdline(host, t)) ?? [] };
 }
 
-/** SIGTERM (strace detaches and restores normal syscalls), then SIGKILL if it is still there. */
-export async function stopProcess(host: ProcessHost, pid: number, graceMs = 5_000): Promise<'gone' | 'terminated' | 'killed'> {
+/** SIGTERM (strace detaches and restores normal syscalls), then SIGKILL if it is still there after graceMs. The
+ *  grace is counted on the clock, not in polls: through an agent each look at the process is an exec of its own. */
+export async function stopProcess(host: ProcessHost, pid: number, graceMs = 5_000, now: () => number = Date.now): Promise<'gone' | 'terminated' | 'killed'> {
   if (!(await host.alive(pid))) return 'gone';
   if (!(await host.signal(pid, 'SIGTERM'))) return 'gone';
-  for (let waited = 0; waited < graceMs; waited += 100) {
+  for (const until = now() + graceMs; now() < until; ) {
     if (!(await host.alive(pid))) return 'terminated';
     await sleep(100);
   }

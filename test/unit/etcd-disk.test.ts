@@ -14,7 +14,8 @@ import { parseNodeRead } from '../../harness/detectors/etcd-disk-sampling.js';
 import { countAbove, deltaHistogram, histogram, parseProm, quantile } from '../../harness/detectors/prom-text.js';
 import { builtinDetectors } from '../../harness/detectors/registry.js';
 import { pickSlowMember } from '../../harness/runbooks/etcd-slow-disk.js';
-import { findOurStraces, isOurStrace, straceArgv } from '../../harness/faults/strace-delay.js';
+import { findOurStraces, isOurStrace, stopProcess, straceArgv } from '../../harness/faults/strace-delay.js';
+import type { ProcessHost } from '../../harness/cluster/process-host.js';
 import { LocalProcessHost } from '../../harness/cluster/process-host.js';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -214,6 +215,27 @@ describe('etcd-fsync-delay strace identity', () => {
     expect(isOurStrace(argv, rec.token)).toBe(true);
     expect(isOurStrace(argv, 'faultline-etcd-fsync-other')).toBe(false);
     expect(isOurStrace(['/usr/bin/bash', rec.token], rec.token)).toBe(false);
+  });
+
+  test('a tracer that outlives SIGTERM gets SIGKILL once the grace has passed on the clock, however slow each look is', async () => {
+    // a fake host (no process): every look at the pid costs a second, as an exec through a slow API server may
+    let clock = 0;
+    let looks = 0;
+    const signals: string[] = [];
+    const host = {
+      async alive() {
+        looks++;
+        clock += 1_000;
+        return true;
+      },
+      async signal(_pid: number, sig: string) {
+        signals.push(sig);
+        return true;
+      },
+    } as unknown as ProcessHost;
+    expect(await stopProcess(host, 777, 5_000, () => clock)).toBe('killed');
+    expect(signals).toEqual(['SIGTERM', 'SIGKILL']);
+    expect(looks).toBeLessThanOrEqual(7);
   });
 
   test('found through etcd TracerPid and by scanning /proc', async () => {
