@@ -4,7 +4,7 @@
 // another process reaches the same nodes the same way.
 import type { KubeClients } from './kube.js';
 import { AGENT_CONTAINER, findAgentPod, onNode } from './node-agent.js';
-import { ExecNotStartedError, execInPod } from './pod-exec.js';
+import { ExecTimedOutError, execInPod } from './pod-exec.js';
 import type { Capabilities, ClusterRef, ExecResult, Provider } from './types.js';
 import { shQuote } from './node-access.js';
 import { AgentProcessHost, type ProcessHost } from './process-host.js';
@@ -83,8 +83,7 @@ export class AgentNodeProvider implements Provider {
         return await execInPod(kube.kc, { namespace: pod.namespace, pod: pod.name, container: AGENT_CONTAINER }, argv, opts);
       } catch (err) {
         // a refused, failed or unopened connection is retried; a command that ran too long is not (it may have acted)
-        const started = !(err instanceof ExecNotStartedError) && /timed out after/.test(errorMessage(err));
-        if (started || Date.now() > until) throw err;
+        if (err instanceof ExecTimedOutError || Date.now() > until) throw err;
         await sleep(2_000);
       }
     }

@@ -21,6 +21,11 @@ export class ExecNotStartedError extends Error {
   override name = 'ExecNotStartedError';
 }
 
+/** The stream opened but the command ran past its deadline: it may have acted, so it is not run again. */
+export class ExecTimedOutError extends Error {
+  override name = 'ExecTimedOutError';
+}
+
 /** Exit code from the V1Status the API sends at the end of an exec: Success = 0, NonZeroExitCode carries it. */
 export function exitCodeFromStatus(status: V1Status | undefined): number {
   if (!status) return -1;
@@ -54,7 +59,7 @@ export async function execInPod(
         finish(() =>
           reject(
             connected
-              ? new Error(`exec in ${target.namespace}/${target.pod} timed out after ${timeoutMs / 1000}s`)
+              ? new ExecTimedOutError(`exec in ${target.namespace}/${target.pod} timed out after ${timeoutMs / 1000}s`)
               : new ExecNotStartedError(`exec in ${target.namespace}/${target.pod}: the API server did not open the stream within ${timeoutMs / 1000}s; the command did not start`),
           ),
         ),
