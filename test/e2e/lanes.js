@@ -20,7 +20,6 @@ const files = readdirSync(dir)
   .sort()
   .map((f) => join(dir, f));
 const text = (f) => readFileSync(f, 'utf8');
-const sharedConfig = (f) => /sharedCluster\('([\w-]+)'\)/.exec(text(f))?.[1] ?? '';
 
 // Two lanes of about the same length (file times from the last serial run on the 2-core VM: stop 21's CI and the
 // agent file's first CI run, in s). `control-plane`: the files whose faults hold etcd and the control plane on the
