@@ -75,6 +75,7 @@ export const alertingStack: Fault<Params, AlertingStackRecord> = {
       if (!why) return;
       if (Date.now() > until) throw new Error(`the alerting stack is not ready after ${READY_WITHIN_MS / 1000}s: ${why}`);
       ctx.log(`alerting stack: ${why}`);
+      // Prometheus and Alertmanager become Ready in tens of seconds: a look every 2 s
       await sleep(2_000, ctx.signal);
     }
   },

@@ -75,6 +75,7 @@ export class AgentNodeProvider implements Provider {
         pod = await findAgentPod(kube, node);
       } catch (err) {
         if (Date.now() > until) throw new Error(`node ${node}: the API server did not answer for ${Math.round(retryMs / 1000)} s, so its agent pod cannot be reached (${errorMessage(err)})`);
+        // an API server away (a control-plane fault) is back within tens of seconds: a try every 2 s
         await sleep(2_000);
         continue;
       }
@@ -84,6 +85,7 @@ export class AgentNodeProvider implements Provider {
       } catch (err) {
         // a refused, failed or unopened connection is retried; a command that ran too long is not (it may have acted)
         if (err instanceof ExecTimedOutError || Date.now() > until) throw err;
+        // an API server away (a control-plane fault) is back within tens of seconds: a try every 2 s
         await sleep(2_000);
       }
     }

@@ -150,6 +150,7 @@ export async function settleAlerts(st: RunState, watch: AlertWatch, signal: Abor
     while (!expectationsSettled(watch.seen, plan.expect, injectEnd, Date.now(), notEvaluable(plan))) {
       const waiting = plan.expect.filter((e) => watch.seen.get(e.name)?.firedAt === undefined && !(e.name in notEvaluable(plan))).map((e) => `${e.name} (${watch.seen.get(e.name)?.pendingAt ? 'pending' : 'not yet'}, ${e.within}s allowed)`);
       progress(`holding the fault for the expected alerts: ${waiting.join(', ')}${watch.lastError ? `; last read: ${watch.lastError}` : ''}`);
+      // the stack scrapes and evaluates every few seconds (alerts/manifests.ts); looking faster sees nothing new
       await sleep(5_000, signal);
     }
   } finally {

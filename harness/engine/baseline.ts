@@ -4,7 +4,7 @@
 // - objects labelled as faultline's, at cluster scope (webhook configurations, CRDs, RBAC) and pods anywhere;
 // - kube-system: each static pod's config hash (the kubelet's hash of its manifest, so a manifest changed and not
 //   restored shows), each controller's pod count and images, the controllers' generations, the ConfigMaps' data,
-//   and every pod Ready;
+//   and every pod Ready (in the other kube-* namespaces too);
 // - each node: the sha256 of every file under /etc/kubernetes and /etc/containerd (manifests, PKI, registry
 //   hosts), faultline's own folder, the nat table as the node's components keep it, and no stopped process
 //   and no strace left.
@@ -84,7 +84,19 @@ export async function captureState(kube: KubeClients, na: NodeAccess | undefined
     clusterObjects(kube),
     na ? nodeStates(na) : Promise.resolve({}),
   ]);
-  return { capturedAt: new Date().toISOString(), namespaces, kubeSystem: ks.fingerprints, notReady: ks.notReady, managed: objects.managed, clusterObjects: objects.every, nodes };
+  const components = await componentsNotReady(kube, namespaces);
+  return { capturedAt: new Date().toISOString(), namespaces, kubeSystem: ks.fingerprints, notReady: [...ks.notReady, ...components], managed: objects.managed, clusterObjects: objects.every, nodes };
+}
+
+const podReady = (p: { status?: { phase?: string; containerStatuses?: { ready: boolean }[] } }) =>
+  p.status?.phase === 'Succeeded' || (p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).every((c) => c.ready));
+
+// Cluster components live in kube-system and in namespaces of their own named kube-* (the CNI's kube-flannel):
+// a component still starting there is a cluster still moving, although only kube-system is fingerprinted.
+async function componentsNotReady(kube: KubeClients, namespaces: string[]): Promise<string[]> {
+  const others = namespaces.filter((n) => n.startsWith('kube-') && n !== 'kube-system' && !n.endsWith(' (Terminating)'));
+  const lists = await Promise.all(others.map((namespace) => kube.core.listNamespacedPod({ namespace })));
+  return lists.flatMap((l) => l.items.filter((p) => !podReady(p)).map((p) => `${p.metadata!.namespace} pod ${p.metadata!.name} is not ready (${p.status?.phase ?? 'no phase'})`));
 }
 
 async function kubeSystem(kube: KubeClients): Promise<{ fingerprints: Record<string, string>; notReady: string[] }> {
@@ -104,8 +116,7 @@ async function kubeSystem(kube: KubeClients): Promise<{ fingerprints: Record<str
     const images = (p.spec?.containers ?? []).map((c) => c.image ?? '').join(',');
     if (!owner || owner.kind === 'Node') fp[`pod ${name}`] = `manifest ${p.metadata?.annotations?.['kubernetes.io/config.hash'] ?? '?'}, ${images}`;
     else owned.set(`pods of ${owner.kind} ${owner.name}`, [...(owned.get(`pods of ${owner.kind} ${owner.name}`) ?? []), images]);
-    const ready = p.status?.phase === 'Succeeded' || (p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).every((c) => c.ready));
-    if (!ready) notReady.push(`kube-system pod ${name} is not ready (${p.status?.phase ?? 'no phase'})`);
+    if (!podReady(p)) notReady.push(`kube-system pod ${name} is not ready (${p.status?.phase ?? 'no phase'})`);
   }
   for (const [k, imgs] of owned) fp[k] = `${imgs.length} pod(s), ${[...new Set(imgs)].sort().join(' ')}`;
   for (const d of [...deployments.items.map((x) => ['Deployment', x] as const), ...daemonSets.items.map((x) => ['DaemonSet', x] as const)]) {
@@ -248,5 +259,27 @@ export async function provenAsBefore(
     }
     if (left.length === 0 || now() >= until) return left;
     await o.sleep(o.intervalMs ?? 3_000, o.signal);
+  }
+}
+
+/** A baseline worth keeping: captures until two looks intervalMs apart agree and every pod counted is Ready.
+ *  A cluster just made is still moving when its nodes turn Ready (the CNI writes its nat rules a few seconds
+ *  later, kube-system pods finish starting), and a baseline taken in that window makes every later check fail.
+ *  Throws, naming what still moved, when the cluster has not settled within withinMs. */
+export async function settledState(
+  capture: () => Promise<ClusterState>,
+  o: { withinMs: number; intervalMs?: number; signal?: AbortSignal; sleep(ms: number, signal?: AbortSignal): Promise<void>; now?(): number },
+): Promise<ClusterState> {
+  const now = o.now ?? Date.now;
+  const until = now() + o.withinMs;
+  let before = await capture();
+  for (;;) {
+    await o.sleep(o.intervalMs ?? 5_000, o.signal);
+    const after = await capture();
+    // both looks with everything Ready: a component that has just turned Ready may still be writing its state
+    const moved = [...before.notReady, ...differences(before, after)];
+    if (moved.length === 0) return after;
+    if (now() >= until) throw new Error(`the cluster did not settle within ${Math.round(o.withinMs / 1000)}s: ${moved.slice(0, 3).join('; ')}`);
+    before = after;
   }
 }

@@ -6,10 +6,11 @@ import { nodeAccess, type NodeAccess } from '../cluster/node-access.js';
 import type { KubeClients } from '../cluster/kube.js';
 import type { ClusterRef, Provider } from '../cluster/types.js';
 import { sleep } from '../core/poll.js';
-import { captureState, provenAsBefore, type ClusterState } from './baseline.js';
+import { captureState, provenAsBefore, settledState, type ClusterState } from './baseline.js';
 import { openJournalsOn } from './journal.js';
 
 export interface CleanCheck {
+  /** the baseline: the cluster once it has stopped moving (baseline.settledState) */
   capture(ref: ClusterRef): Promise<ClusterState>;
   /** what is left on the cluster since base; [] when it is proven as it was */
   left(ref: ClusterRef, base: ClusterState, signal?: AbortSignal): Promise<string[]>;
@@ -26,7 +27,10 @@ export function clusterCleanCheck(provider: Provider, connect: (ref: ClusterRef)
     return captureState(kube, nodeAccess(ctx));
   };
   return {
-    capture: (ref) => capture(ref),
+    capture(ref) {
+      const kube = connect(ref);
+      return settledState(() => capture(ref, kube), { withinMs, sleep });
+    },
     async left(ref, base, signal) {
       const open = openJournalsOn(ref).map((j) => `journal ${j.file.runId} still holds ${j.openEntries().map((e) => `${e.id} (${e.state})`).join(', ')}`);
       if (open.length) return open;

@@ -13,7 +13,7 @@ import { displayPath, repoRoot, scenariosDir } from '../core/paths.js';
 export { displayPath };
 import { readManifests, registerManifestSecrets } from './deploy.js';
 import type { Registries } from './registries.js';
-import { DEFAULT_DEADLINES, ScenarioSchema, type LoadedScenario } from './scenario.js';
+import { DEFAULT_DEADLINES, ScenarioSchema, type LoadedScenario, type Scenario } from './scenario.js';
 
 const FIX = 'fix the file (format: docs/scenarios.md)';
 
@@ -84,6 +84,8 @@ export function loadScenario(dir: string, registries: Registries): LoadedScenari
     const r = fx!.paramsSchema.safeParse(f.params);
     if (!r.success) fail(firstIssue(r.error).replace(/^field /, `field victim.fixtures[${i}].params.`).replace(/^(?!field)/, `field victim.fixtures[${i}].params: `));
   });
+  const alone = s.isolation === 'namespace' ? whyNotNamespaced(s, registries) : undefined;
+  if (alone) fail(`field isolation: "namespace", but ${alone}`);
   if (s.load) {
     const probes = registries.loadProbes ?? builtinLoadProbes();
     const probe = probes.get(s.load.probe);
@@ -195,4 +197,19 @@ export function withFaultParams(sc: LoadedScenario, overrides: Record<string, un
   const r = fault.paramsSchema.safeParse(params);
   if (!r.success) throw new UserError(`--fault-param ${firstIssue(r.error).replace(/^field /, '')}`, `see ${displayPath(sc.file)}`);
   return { ...sc, fault: { ...sc.fault, params } };
+}
+
+/** Why a scenario that says it stays in its namespace may not: the first thing that reaches past it. */
+function whyNotNamespaced(s: Scenario, registries: Registries): string | undefined {
+  const ns = s.victim.namespace;
+  if (s.cluster.needs.length) return `it needs ${s.cluster.needs.join(', ')}: node access reaches what every scenario on the cluster shares`;
+  if (s.alerts) return 'it expects alerts: the alerting stack is one per cluster';
+  if (s.runbook.exec) return 'runbook.exec is a command whose reach faultline cannot know';
+  if (s.detect.namespace && s.detect.namespace !== ns) return `detect.namespace is ${s.detect.namespace}, not the victim's ${ns}`;
+  for (const [field, f] of [['fault', s.fault], ...s.victim.setup.map((x, i) => [`victim.setup[${i}]`, x] as const)] as const) {
+    if (registries.faults.get(f.type)?.scope !== 'namespace') return `${field}'s fault ${f.type} changes more than a namespace`;
+    if (f.params.namespace !== ns) return `${field}.params.namespace is ${String(f.params.namespace ?? 'unset')}, not the victim's ${ns}`;
+  }
+  if (registries.runbooks.get(s.runbook.id)?.scope !== 'namespace') return `runbook ${s.runbook.id} changes more than a namespace`;
+  return undefined;
 }

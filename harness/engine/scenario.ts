@@ -48,6 +48,10 @@ export const ScenarioSchema = z
       })
       .strict()
       .default({ needs: [] }),
+    /** "cluster" (default): the scenario runs alone on its cluster. "namespace": everything it changes is in its
+     *  victim namespace (faults and runbook of scope namespace, no node access, no alerting stack), so `faultline
+     *  run --parallel N` may run it alongside other such scenarios in other namespaces; checked at load */
+    isolation: z.enum(['cluster', 'namespace']).default('cluster'),
     victim: z
       .object({
         namespace: z.string().min(1),

@@ -11,9 +11,10 @@ import { closeJournalsOf, RunJournal, type AllowedBy, type OpenOptions } from '.
 import { toolVersion } from '../core/paths.js';
 import { reportIncident, type LoadedScenario } from './scenario.js';
 import { runScenario, type ScenarioDeps } from './scenario-run.js';
-import type { ClusterState } from './baseline.js';
-import { summarizeLeft, type CleanCheck } from './clean-check.js';
+import type { CleanCheck } from './clean-check.js';
+import { resetBetween, takeBaseline, usingMessage, type Reset } from './reset.js';
 import { realClock, runStage, skippedStage, type StageFn } from './stage.js';
+import { batches } from './batches.js';
 
 export type ClusterTarget = { mode: 'create'; name: string; image?: string } | { mode: 'reuse'; ref: ClusterRef };
 
@@ -29,6 +30,8 @@ export interface SuiteOptions {
   journal?(runId: string, cluster: ClusterRef, opts: OpenOptions): RunJournal;
   /** proves a cluster as it was between two scenarios of a group (clean-check.ts); without it nothing is checked */
   cleanCheck?: CleanCheck;
+  /** at most this many scenarios of isolation "namespace" at once on one cluster (batches.ts); default 1 */
+  parallel?: number;
 }
 
 /** Scenarios the provider cannot serve are skipped with the reason, never failed. */
@@ -118,7 +121,6 @@ async function runGroup(group: LoadedScenario[], clusterName: string, runId: str
   };
   try {
     const runnable = group.filter((sc) => !missingCapability(sc, deps.provider.capabilities()));
-    const lastRunnable = runnable[runnable.length - 1];
     /** the reset between scenarios: the cluster's baseline, and the scenario that ran on it last */
     const reset: Reset = {
       check: opts.keep ? undefined : opts.cleanCheck,
@@ -128,52 +130,62 @@ async function runGroup(group: LoadedScenario[], clusterName: string, runId: str
         clusterDeleted = false; // the caller makes it anew
       },
     };
+    const results = new Map<LoadedScenario, ScenarioReport>();
     for (const sc of group) {
       const missing = missingCapability(sc, deps.provider.capabilities());
-      if (missing) {
-        report.scenarios.push(skippedScenario(sc, missing));
-        continue;
-      }
+      if (missing) results.set(sc, skippedScenario(sc, missing));
+    }
+    const plan = batches(runnable, opts.parallel ?? 1);
+    for (const [bi, batch] of plan.entries()) {
       if (opts.signal.aborted) {
-        report.scenarios.push(skippedScenario(sc, `run interrupted by ${String(opts.signal.reason)}`));
+        for (const sc of batch) results.set(sc, skippedScenario(sc, `run interrupted by ${String(opts.signal.reason)}`));
         continue;
       }
-      const provision = await provisionStage(sc, ref, provisionError, deps, opts, clusterName, clock, reset);
+      const provision = await provisionStage(batch[0]!, ref, provisionError, deps, opts, clusterName, clock, reset);
       ref = provision.ref;
       if (!ref && provision.stage.status === 'failed') provisionError = provision.stage.message;
       journal ??= ref ? makeJournal(runId, ref, { command, allowedBy: created ? 'created' : (opts.allowedBy ?? 'record') }) : undefined;
       if (!ref || !journal) {
-        report.scenarios.push(noCluster(sc, provision.stage, clock));
+        for (const sc of batch) results.set(sc, noCluster(sc, provision.stage, clock));
         continue;
       }
-      const isLast = sc === lastRunnable;
+      const cluster = ref;
       const own = journal;
-      const teardown = (ctx: RunContext | undefined, createdNamespace: boolean): StageFn => async (s) => {
+      const lastBatch = bi === plan.length - 1;
+      // the cluster goes with the batch's last teardown: the others may still be reverting
+      let running = batch.length;
+      const teardown = (sc: LoadedScenario) => (ctx: RunContext | undefined, createdNamespace: boolean): StageFn => async (s) => {
+        const lastOut = --running === 0;
         const msgs: string[] = [];
         // an interrupted run deletes the cluster it made at the scenario it stopped in: the rest are skipped
-        const deleteCluster = created && (isLast || opts.signal.aborted) && !opts.keep && ref !== undefined;
+        const deleteCluster = created && (lastBatch || opts.signal.aborted) && lastOut && !opts.keep;
         if (createdNamespace && !opts.keep && !deleteCluster && ctx) {
           msgs.push(await deps.deployer.removeNamespace({ ...ctx, signal: s.signal }, sc.victim.namespace, s));
         }
         if (deleteCluster) {
-          s.progress(`deleting cluster ${ref!.name}`);
-          const closed = await deleteMadeCluster(ref!, [own]);
-          msgs.push(`deleted cluster ${ref!.name}`);
+          s.progress(`deleting cluster ${cluster.name}`);
+          const closed = await deleteMadeCluster(cluster, [own]);
+          msgs.push(`deleted cluster ${cluster.name}`);
           if (closed.length) msgs.push(`closed the journal(s) ${closed.join(', ')}: their cluster is gone`);
-        } else if (created && isLast && opts.keep && ref) msgs.push(`kept cluster ${ref.name} (--keep)`);
+        } else if (created && lastBatch && lastOut && opts.keep) msgs.push(`kept cluster ${cluster.name} (--keep)`);
         return msgs.join('; ') || 'nothing to tear down';
       };
-      report.scenarios.push(
-        await runScenario({ scenario: sc, runId: opts.runId, cluster: ref, journal, runSignal: opts.signal, provision: provision.stage, teardown, keep: opts.keep }, deps),
+      const reports = await Promise.all(
+        batch.map(async (sc, i) => {
+          const stage = i === 0 ? provision.stage : await alongsideStage(sc, batch[0]!, cluster, clock, opts, deps);
+          return runScenario({ scenario: sc, runId: opts.runId, cluster, journal: own, runSignal: opts.signal, provision: stage, teardown: teardown(sc), keep: opts.keep }, deps);
+        }),
       );
-      reset.after = sc.id;
+      batch.forEach((sc, i) => results.set(sc, reports[i]!));
+      reset.after = batch.map((sc) => sc.id).join(', ');
     }
-    // interrupted between two scenarios: no teardown deleted the cluster this run made
-    if (created && !opts.keep && ref && !clusterDeleted && opts.signal.aborted) {
+    for (const sc of group) report.scenarios.push(results.get(sc)!);
+    // interrupted between two batches, or a teardown that could not delete it: the cluster this run made is still there
+    if (created && !opts.keep && ref && !clusterDeleted) {
       try {
         await deleteMadeCluster(ref, journal ? [journal] : []);
       } catch (err) {
-        deps.log?.(`could not delete cluster ${ref.name} after the interrupt: ${errorMessage(err)}; run faultline cluster down ${ref.name}`);
+        deps.log?.(`could not delete cluster ${ref.name}: ${errorMessage(err)}; run faultline cluster down ${ref.name}`);
       }
     }
     return ref;
@@ -201,50 +213,6 @@ function noCluster(sc: LoadedScenario, provision: StageReport, clock: NonNullabl
   const stages: StageReport[] = [provision];
   for (const name of STAGE_ORDER.slice(1)) stages.push(skippedStage(name, 0, 'skipped: no cluster', clock));
   return { ...skippedScenario(sc, ''), status: 'failed', reason: `provision failed: ${provision.message ?? ''}`, stages };
-}
-
-interface Reset {
-  check: CleanCheck | undefined;
-  /** more than one scenario will run on the cluster */
-  wanted: boolean;
-  baseline?: ClusterState;
-  /** why no baseline could be taken */
-  baselineError?: string;
-  /** the scenario that ran on the cluster last */
-  after?: string;
-  /** deletes a cluster this run made, to make it anew */
-  replace(made: ClusterRef): Promise<void>;
-}
-
-/** Before a scenario on a cluster that an earlier one used: is it as it was? A cluster this run made that is not
- *  proven so is deleted (and made again by the caller); a cluster the user named is kept, with the reason. */
-function usingMessage(ref: ClusterRef, opts: SuiteOptions): string {
-  return opts.target.mode === 'reuse' ? `using cluster ${ref.name} (context ${ref.context})` : `reusing cluster ${ref.name}`;
-}
-
-async function resetBetween(ref: ClusterRef, reset: Reset, opts: SuiteOptions, progress: (m: string) => void, signal: AbortSignal): Promise<{ message: string; replace: boolean }> {
-  const using = usingMessage(ref, opts);
-  if (!reset.check || !reset.after) return { message: using, replace: false };
-  progress(`checking that ${reset.after} left cluster ${ref.name} as it was`);
-  const left = reset.baseline ? await reset.check.left(ref, reset.baseline, signal) : [`no baseline to compare with (${reset.baselineError ?? 'none taken'})`];
-  if (left.length === 0) return { message: `${using}: proven as it was before ${reset.after} (no open journal, nothing of faultline's left, kube-system and node files as captured)`, replace: false };
-  const why = `not proven clean after ${reset.after}: ${summarizeLeft(left)}`;
-  if (opts.target.mode === 'reuse') return { message: `${using}; ${why} (faultline replaces only clusters its run made)`, replace: false };
-  progress(`cluster ${ref.name} is ${why}; replacing it`);
-  await reset.replace(ref);
-  return { message: `replaced cluster ${ref.name}, ${why}`, replace: true };
-}
-
-async function takeBaseline(ref: ClusterRef, reset: Reset, progress: (m: string) => void): Promise<void> {
-  if (!reset.check || !reset.wanted) return;
-  progress(`capturing cluster ${ref.name}'s baseline for the reset between scenarios`);
-  try {
-    reset.baseline = await reset.check.capture(ref);
-    reset.baselineError = undefined;
-  } catch (err) {
-    reset.baseline = undefined;
-    reset.baselineError = errorMessage(err);
-  }
 }
 
 async function provisionStage(
@@ -292,4 +260,13 @@ async function provisionStage(
     return { stage: { ...stage, message: stage.message ?? errorMessage('provision failed') } };
   }
   return { stage, ref: current ?? made };
+}
+
+/** The provision stage of a scenario that shares its batch's cluster: nothing is made or checked for it. */
+function alongsideStage(sc: LoadedScenario, first: LoadedScenario, cluster: ClusterRef, clock: NonNullable<ScenarioDeps['clock']>, opts: SuiteOptions, deps: ScenarioDeps): Promise<StageReport> {
+  return runStage('provision', sc.stageDeadlines.provision, async () => `alongside ${first.id} on cluster ${cluster.name} (isolation: namespace)`, {
+    clock,
+    runSignal: opts.signal,
+    onProgress: (n, m) => deps.onProgress?.(sc.id, n, m),
+  });
 }

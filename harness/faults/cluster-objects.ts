@@ -112,6 +112,7 @@ export const clusterObjects: Fault<ClusterObjectsParams, ClusterObjectsRecord> =
           if (Date.now() > until) throw new Error(`${named(ref)}: ${apiErrorMessage(err)}`);
         }
         if (Date.now() > until) throw new Error(`${named(ref)} still there after ${GONE_WITHIN_MS / 1000}s`);
+        // one GET a second: a deletion without finalizers shows within a second
         await sleep(1_000, ctx.signal);
       }
     }

@@ -163,6 +163,7 @@ export const controlPlaneCert: Fault<ControlPlaneCertParams, ControlPlaneCertRec
       const deadline = Date.now() + (r.readyTimeoutSeconds ?? 180) * 1000;
       let ready = await apiserverReadyz(na, r.node);
       while (!ready.ok && Date.now() < deadline) {
+        // each look is a node exec; an API server restart takes 20-60 s, so every 3 s costs little of that
         await sleep(3000, ctx.signal);
         ready = await apiserverReadyz(na, r.node);
       }

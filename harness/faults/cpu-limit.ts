@@ -42,6 +42,7 @@ function readOptional(ctx: RunContext, r: Pick<CpuLimitRecord, 'kind' | 'namespa
 
 export const cpuLimit: Fault<CpuLimitParams, CpuLimitRecord> = {
   type: 'cpu-limit',
+  scope: 'namespace',
   description: "set a CPU limit (the CFS quota) on a workload's container and wait for the rollout",
   paramsSchema: CpuLimitParams,
 

@@ -128,6 +128,7 @@ async function waitForEtcdStart(ctx: RunContext, na: NodeAccess, node: string, s
     const started = (await etcdContainerStarts(na, node)).find((c) => c.startedAt && Date.parse(c.startedAt) > since);
     if (started) return started.pod;
     if (Date.now() - since > PICKUP_TIMEOUT_MS) throw new Error(`the kubelet on ${node} did not run etcd from the changed manifest within ${PICKUP_TIMEOUT_MS / 1000}s`);
+    // each look is a node exec; the kubelet sees a manifest change within seconds (at most its 20 s file check)
     await sleep(2_000, ctx.signal);
   }
 }
@@ -137,6 +138,7 @@ async function waitForRestoredPod(ctx: RunContext, na: NodeAccess, r: LivenessPr
     const state = restoredPodState(await etcdContainerStarts(na, r.node), written, Date.now(), r.originalPod);
     if (state) return state;
     if (Date.now() - written > PICKUP_TIMEOUT_MS) throw new Error(`the kubelet on ${r.node} did not run etcd from the restored manifest within ${PICKUP_TIMEOUT_MS / 1000}s`);
+    // each look is a node exec; the kubelet sees a manifest change within seconds (at most its 20 s file check)
     await sleep(2_000, ctx.signal);
   }
 }
@@ -211,7 +213,8 @@ export const etcdLivenessProbe: Fault<LivenessProbeParams, LivenessProbeRecord> 
     const until = Date.now() + API_BACK_WITHIN_MS;
     while (!(await apiserverReadyz(na, r.node)).ok) {
       if (Date.now() > until) throw new Error(`kube-apiserver on ${r.node} not ready within ${API_BACK_WITHIN_MS / 1000}s after etcd restarted from the restored manifest`);
-      await sleep(2_000, ctx.signal);
+      // each look is a node exec; the kubelet sees a manifest change within seconds (at most its 20 s file check)
+    await sleep(2_000, ctx.signal);
     }
     ctx.log(`etcd on ${r.node} runs from the restored manifest and the API server answers`);
   },

@@ -66,6 +66,7 @@ async function changedSecrets(ctx: RunContext, r: CaRotationRecord): Promise<Arr
 
 export const mtlsCaRotation: Fault<CaRotationParams, CaRotationRecord> = {
   type: 'mtls-ca-rotation',
+  scope: 'namespace',
   description: 'rotate the CA of a mutual-TLS workload (new CA, re-issued leaves, Secrets updated) and restart only some of its pods',
   paramsSchema: CaRotationParams,
 

@@ -82,6 +82,7 @@ async function waitRunning(ctx: Parameters<Fault['apply']>[0], r: NodeAgentRecor
       });
       throw new Error(`node agents not running after ${RUNNING_WITHIN_MS / 1000} s (${why.join('; ')}); the image ${r.image} must be pullable by every node (--agent-image)`);
     }
+    // one pod list a second: an agent whose image is on the node runs within a few seconds
     await sleep(1_000, ctx.signal);
   }
 }

@@ -93,6 +93,7 @@ async function waitApiserver(ctx: RunContext, na: NodeAccess, node: string, with
     if (Date.now() - started > timeoutMs) {
       throw new Error(`kube-apiserver on ${node} not ready ${withFlag ? 'with' : 'without'} ${FLAG} after ${timeoutMs / 1000}s`);
     }
+    // each look is a node exec; the API server restarts in tens of seconds
     await sleep(2_000, ctx.signal);
   }
 }

@@ -120,6 +120,7 @@ export const registryMirrorOutage: Fault<RegistryMirrorOutageParams, RegistryMir
       bad = (await probeFromNode(na, r.node, urls, 15)).filter((x) => x.status !== 200);
       if (bad.length === 0) break;
       ctx.log(`mirror probe ${attempt}: ${bad.map((b) => `${b.url} ${b.outcome}`).join('; ')}`);
+      // a registry container restarted by revert answers within seconds; six looks 3 s apart cover that
       await sleep(3_000, ctx.signal);
     }
     if (bad.length) throw new Error(`the mirror does not serve the victim's images before the outage: ${bad.map((b) => `${b.url} ${b.outcome}`).join('; ')}`);

@@ -106,6 +106,7 @@ async function writeAsPersisted(ctx: RunContext, sts: V1StatefulSet, at: { list:
 
 export const statefulsetEnvConflict: Fault<StsEnvConflictParams, StsEnvConflictRecord> = {
   type: 'statefulset-env-conflict',
+  scope: 'namespace',
   description: 'give a StatefulSet env var both value and valueFrom.secretKeyRef, then delete pod -0 so the controller must recreate it',
   paramsSchema: StsEnvConflictParams,
 

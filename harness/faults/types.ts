@@ -6,6 +6,10 @@ export interface Fault<P = unknown, R = unknown> {
   type: string;
   description: string;
   paramsSchema: ZodType<P>;
+  /** 'namespace' when apply() changes only objects in the namespace its params name (params.namespace), so a
+   *  scenario in another namespace may run alongside it; absent: the change reaches past one namespace (nodes,
+   *  cluster-scoped objects, the control plane) */
+  scope?: 'namespace';
   /** read-only: captures everything needed to undo the change */
   plan(ctx: RunContext, params: P): Promise<R>;
   /** the change itself; idempotent */

@@ -57,6 +57,7 @@ export const victimNamespace: Fault<Params, VictimNamespaceRecord> = {
         ctx.log(`namespace ${r.namespace}: ${(err as Error).message}; retrying`);
       }
       if (Date.now() > until) throw new Error(`namespace ${r.namespace} still there after ${GONE_WITHIN_MS / 1000}s`);
+      // a namespace takes seconds to finalize its contents: one look every 2 s
       await sleep(2_000, ctx.signal);
     }
   },

@@ -110,6 +110,7 @@ export async function waitReachable(url: string, withinMs: number, signal?: Abor
   while (Date.now() - t0 < withinMs) {
     if (signal?.aborted) return undefined;
     if (await accepts(u.hostname, port, 2_000)) return (Date.now() - t0) / 1000;
+    // each look is one TCP connect: twice a second finds the open port within half a second of its opening
     await sleep(500, signal).catch(() => undefined);
   }
   return undefined;

@@ -49,12 +49,14 @@ async function readingsAfter(ctx: RunContext, p: VerifyParams, want: string[], a
   for (;;) {
     const { counters } = await readOwned(ctx, p);
     if (want.every((k) => (counters.get(k)?.at ?? 0) > after) || Date.now() > until) return counters;
+    // cAdvisor refreshes the counters every few seconds: a look every 2 s sees the refresh soon after it
     await sleep(2_000, ctx.signal);
   }
 }
 
 export const cpuThrottlingRunbook: Runbook = {
   id: 'cpu-throttling',
+  scope: 'namespace',
   title: "A container's CPU limit throttles its bursts while its average use stays low",
   verifyParams: VerifyParams,
 

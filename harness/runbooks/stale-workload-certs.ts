@@ -23,6 +23,7 @@ async function scan(ctx: RunContext, namespace: string) {
 
 export const staleWorkloadCertsRunbook: Runbook = {
   id: 'stale-workload-certs',
+  scope: 'namespace',
   title: 'pods serving stale certificates after a CA rotation',
   verifyParams: VerifyParams,
 

@@ -58,6 +58,7 @@ const BAD_PHASES = new Set(['Pending', 'Failed', 'Unknown']);
 
 export const statefulsetEnvConflictRunbook: Runbook = {
   id: 'statefulset-env-conflict',
+  scope: 'namespace',
   title: 'StatefulSet env var sets both value and valueFrom',
   verifyParams: VerifyParams,
 

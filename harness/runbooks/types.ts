@@ -30,6 +30,8 @@ export interface Runbook {
   /** the params verify() takes (the scenario's runbook.params, with the victim's namespace); checked when a
    *  scenario loads, so a typo is bad input before any cluster exists, not a failure after the fault is in */
   verifyParams: ZodType;
+  /** 'namespace' when remediate() changes only objects in the finding's namespace (see Fault.scope) */
+  scope?: 'namespace';
   diagnose(ctx: RunContext, finding: Finding): Promise<Diagnosis>;
   /** params: the scenario's runbook params (the same verify gets), e.g. the level a namespace was meant to enforce */
   remediate(ctx: RunContext, diagnosis: Diagnosis, params?: Record<string, unknown>): Promise<RemediationResult>;

@@ -1,9 +1,10 @@
-// End to end: `faultline run stale-certs-workload-mtls --keep` on the shared 1+1 kind cluster (cluster-pool.ts). The
-// CA rotation is real (new CA, re-issued certificates, Secrets updated, only some pods restarted), the stale
-// pods really fail handshakes under a k6 load over mutual TLS, and the runbook restarts them one by one. Checks
-// TTD/TTR and the k6 numbers in the report, that no key or Secret value is in any report or the journal, and
-// that revert put back the original Secret bytes (read from the kept cluster, compared with the journal's
-// sha256). The namespace --keep left is deleted afterwards.
+// End to end: `faultline run stale-certs-workload-mtls statefulset-env-conflict --parallel 2 --keep` on the shared 1+1
+// kind cluster (cluster-pool.ts): both scenarios are of isolation "namespace", so they run at the same time. The CA
+// rotation is real (new CA, re-issued certificates, Secrets updated, only some pods restarted), the stale pods
+// really fail handshakes under a k6 load over mutual TLS, and the runbook restarts them one by one. Checks TTD/TTR
+// and the k6 numbers in the report, that the StatefulSet scenario beside it passed in the same window, that no key
+// or Secret value is in any report or the journal, and that revert put back the original Secret bytes (read from
+// the kept cluster, compared with the journal's sha256). The namespaces --keep left are deleted afterwards.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ const reportDir = join(tmp, 'report');
 const { env } = shared;
 let res: CliResult;
 let report: any;
+const scenario = (id: string) => report.scenarios.find((s: any) => s.id === id);
 
 /** this run's journal (the shared state dir holds the other files' too) */
 function journal(): JournalFile {
@@ -32,7 +34,7 @@ function journal(): JournalFile {
 beforeAll(async () => {
   assertBuilt();
   await shared.acquire();
-  res = await runCli(['run', 'stale-certs-workload-mtls', '--cluster', shared.name, '--keep', '--report-dir', reportDir], env, 25 * 60_000, 'mtls');
+  res = await runCli(['run', 'stale-certs-workload-mtls', 'statefulset-env-conflict', '--parallel', '2', '--cluster', shared.name, '--keep', '--report-dir', reportDir], env, 25 * 60_000, 'mtls');
   report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8'));
 });
 
@@ -41,7 +43,7 @@ afterAll(() => shared.release({ started: [], tmp }));
 describe('faultline run stale-certs-workload-mtls on the shared kind cluster', () => {
   test('passes: stale pods named from the certificates they serve, with the client-side handshake error', () => {
     expectPassed(res, reportDir);
-    const sc = report.scenarios[0];
+    const sc = scenario('stale-certs-workload-mtls');
     expect(sc.status).toBe('passed');
     expect(typeof sc.ttdSeconds).toBe('number');
     expect(typeof sc.ttrSeconds).toBe('number');
@@ -56,7 +58,7 @@ describe('faultline run stale-certs-workload-mtls on the shared kind cluster', (
   });
 
   test('k6 over mutual TLS: clean before, some (not all) requests fail during the fault, none after the fix', () => {
-    const load = report.scenarios[0].load as Array<{ phase: string; requests: number; failed: number; failureRate: number }>;
+    const load = scenario('stale-certs-workload-mtls').load as Array<{ phase: string; requests: number; failed: number; failureRate: number }>;
     const before = load.find((l) => l.phase === 'before')!;
     const during = load.find((l) => l.phase === 'during')!;
     const after = load.filter((l) => l.phase === 'after').at(-1)!;
@@ -67,6 +69,22 @@ describe('faultline run stale-certs-workload-mtls on the shared kind cluster', (
     expect(after.requests).toBeGreaterThan(0);
     expect(after.failed).toBe(0);
     console.log(`[certs-mtls] load ${load.map((l) => `${l.phase} ${l.failed}/${l.requests}`).join(', ')}`);
+  });
+
+  test('the StatefulSet scenario ran alongside on the same cluster: both faults in place at once, both passed', () => {
+    const sts = scenario('statefulset-env-conflict');
+    const mtls = scenario('stale-certs-workload-mtls');
+    expect(sts.status).toBe('passed');
+    const stage = (sc: any, name: string) => sc.stages.find((s: any) => s.name === name);
+    expect(stage(sts, 'provision').message).toBe(`alongside stale-certs-workload-mtls on cluster ${shared.name} (isolation: namespace)`);
+    // each fault went in before the other was reverted
+    const injected = (sc: any) => Date.parse(stage(sc, 'inject').endedAt);
+    const reverted = (sc: any) => Date.parse(stage(sc, 'revert').startedAt);
+    expect(injected(sts)).toBeLessThan(reverted(mtls));
+    expect(injected(mtls)).toBeLessThan(reverted(sts));
+    const wall = (Date.parse(report.endedAt) - Date.parse(report.startedAt)) / 1000;
+    const sum = report.scenarios.reduce((t: number, sc: any) => t + sc.stages.reduce((u: number, s: any) => u + s.durationSeconds, 0), 0);
+    console.log(`[certs-mtls] --parallel 2: wall ${wall.toFixed(1)}s, the two scenarios' own times ${sum.toFixed(1)}s; statefulset TTD ${sts.ttdSeconds}s TTR ${sts.ttrSeconds}s`);
   });
 
   test('revert put back the original Secret bytes and removed its backup', async () => {

@@ -6,7 +6,7 @@ import { RunJournal } from '../../harness/engine/journal.js';
 import { clusterCleanCheck } from '../../harness/engine/clean-check.js';
 import { FAKE_KUBE, FakeProvider, fakeWorld } from './helpers/fakes.js';
 import { useTempStateDir } from './helpers/tmp.js';
-import { differences, parseClusterState, parseNodeState, provenAsBefore, type ClusterState, type NodeState } from '../../harness/engine/baseline.js';
+import { differences, parseClusterState, parseNodeState, provenAsBefore, settledState, type ClusterState, type NodeState } from '../../harness/engine/baseline.js';
 
 const SHA = (c: string) => c.repeat(64);
 
@@ -136,6 +136,34 @@ describe('provenAsBefore', () => {
     expect(t).toBeGreaterThanOrEqual(10_000);
     const failing = await provenAsBefore(async () => { throw new Error('connection refused'); }, state(), { withinMs: 0, sleep: async () => undefined });
     expect(failing).toEqual(["cannot read the cluster's state: connection refused"]);
+  });
+});
+
+describe('settledState', () => {
+  test('a cluster still moving is captured again until two looks agree: the CNI rule written late is in the baseline', async () => {
+    let t = 0;
+    const seen = [state({ nodes: { n1: node({ nat: [':POSTROUTING ACCEPT'] }) } }), state(), state()];
+    const base = await settledState(async () => seen.shift()!, { withinMs: 60_000, sleep: async (ms) => void (t += ms), now: () => t });
+    expect(base.nodes.n1!.nat).toContain('-A POSTROUTING -j FLANNEL-POSTRTG');
+    expect(seen).toEqual([]);
+    expect(t).toBe(10_000);
+  });
+
+  test('two looks that agree are not enough while a component is not ready', async () => {
+    let t = 0;
+    const starting = state({ notReady: ['kube-flannel pod kube-flannel-ds-x is not ready (Pending)'] });
+    const seen = [starting, starting, state(), state()];
+    await settledState(async () => seen.shift()!, { withinMs: 60_000, sleep: async (ms) => void (t += ms), now: () => t });
+    expect(seen).toEqual([]);
+  });
+
+  test('a cluster that never settles is refused, naming what moved', async () => {
+    let t = 0;
+    let n = 0;
+    const moving = () => state({ namespaces: ['default', 'kube-system', `ns-${n++}`] });
+    await expect(settledState(async () => moving(), { withinMs: 20_000, sleep: async (ms) => void (t += ms), now: () => t })).rejects.toThrow(
+      /did not settle within 20s: namespace ns-\d+ was not there before/,
+    );
   });
 });
 

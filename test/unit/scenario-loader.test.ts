@@ -94,6 +94,23 @@ describe('scenario loader', () => {
     expect(withFile(original.replace('      - { kind: Deployment, name: core }', '      - { kind: Deployment, name: core, extra: 1 }')).message).toMatch(/field runbook\.params\.dependants\[0\]: Unrecognized key/);
   });
 
+  test('isolation "namespace" is checked at load: node access, a fault elsewhere or a runbook of wider reach is refused', () => {
+    expect(loadScenario(dir, registries).isolation).toBe('namespace');
+    expect(withFile(original.replace('  needs: []', '  needs: [nodeExec]')).message).toMatch(/field isolation: "namespace", but it needs nodeExec: node access/);
+    expect(withFile(original.replace('    namespace: harbor\n    statefulset: postgresql\n    container', '    namespace: other\n    statefulset: postgresql\n    container')).message).toMatch(
+      /field isolation: "namespace", but fault.params.namespace is other, not the victim's harbor/,
+    );
+    expect(withFile(original.replace('runbook:\n', 'runbook:\n  exec: ./fix.sh\n')).message).toMatch(/runbook.exec is a command/);
+    expect(withFile(original.replace('isolation: namespace', 'isolation: node')).message).toMatch(/field isolation: /);
+    const cluster = loadScenario(join(repoRoot(), 'scenarios', 'etcd-slow-disk'), registries);
+    expect(cluster.isolation).toBe('cluster');
+    const etcd = readFileSync(join(repoRoot(), 'scenarios', 'etcd-slow-disk', 'scenario.yaml'), 'utf8');
+    const other = join(tmp.path, 'etcd-slow-disk');
+    cpSync(join(repoRoot(), 'scenarios', 'etcd-slow-disk'), other, { recursive: true });
+    writeFileSync(join(other, 'scenario.yaml'), etcd.replace(/^cluster:\n/m, 'isolation: namespace\ncluster:\n'));
+    expect(errorOf(() => loadScenario(other, registries)).message).toMatch(/field isolation: "namespace", but it needs kubeadm, nodeExec, hostPid/);
+  });
+
   test('every shipped scenario loads, its runbook params included', () => {
     const root = join(repoRoot(), 'scenarios');
     for (const id of listScenarioIds(root)) expect(loadScenario(join(root, id), registries).id).toBe(id);

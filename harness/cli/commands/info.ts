@@ -25,14 +25,14 @@ export function registerList(program: Command): void {
       const root = scenariosDir();
       const all = listScenarioIds(root).map((id) => loadScenario(join(root, id), registries));
       if (format === 'json') {
-        const rows = all.map((s) => ({ id: s.id, title: s.title, incident: reportIncident(s.incident), fault: s.fault.type, detectors: s.detect.expect, runbook: s.runbook.id, needs: s.cluster.needs }));
+        const rows = all.map((s) => ({ id: s.id, title: s.title, incident: reportIncident(s.incident), fault: s.fault.type, detectors: s.detect.expect, runbook: s.runbook.id, needs: s.cluster.needs, isolation: s.isolation }));
         out(JSON.stringify(rows, null, 2) + '\n');
         return;
       }
       if (all.length === 0) out(`no scenarios in ${displayPath(root)}\n`);
       for (const s of all) {
         const cited = reportIncident(s.incident);
-        out(`${s.id}\n  ${s.title}\n  ${s.incident.relation === 'adapted' ? 'adapted from' : 'replays'} ${cited.source}\n  fault ${s.fault.type}; detectors ${s.detect.expect.join(', ')}; runbook ${s.runbook.id}\n`);
+        out(`${s.id}\n  ${s.title}\n  ${s.incident.relation === 'adapted' ? 'adapted from' : 'replays'} ${cited.source}\n  fault ${s.fault.type}; detectors ${s.detect.expect.join(', ')}; runbook ${s.runbook.id}; isolation ${s.isolation}\n`);
       }
     });
 }

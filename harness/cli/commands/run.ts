@@ -56,6 +56,8 @@ export interface RunFlags {
   /** auto, provider or agent */
   nodeAccess?: string;
   agentImage?: string;
+  /** --parallel N: scenarios of isolation "namespace" at once on one cluster */
+  parallel?: string;
 }
 
 /** Where a run (or a drill) happens, what it changes, and where its report goes. */
@@ -90,7 +92,8 @@ export function registerRun(program: Command): void {
     .argument('[scenario...]', 'scenario ids (see `faultline list`)')
     .option('--all', 'run every scenario')
     .option('--shard <I/N>', 'run only the I-th of N deterministic parts of the chosen scenarios (a CI matrix: one job per part)')
-    .option('--durations <report>', 'with --shard: balance the parts by the scenario times of earlier reports (report.json or its folder; repeatable)', collect, []);
+    .option('--durations <report>', 'with --shard: balance the parts by the scenario times of earlier reports (report.json or its folder; repeatable)', collect, [])
+    .option('--parallel <n>', 'run up to n scenarios of isolation "namespace" (docs/scenarios.md) at once on a cluster; the rest still run alone', '1');
   withAlertOptions(withTargetOptions(cmd, 'run'))
     .option('--runbook-exec <command>', "your own remediation instead of the runbook's (sh -c, with KUBECONFIG and FAULTLINE_* set; the runbook's verify decides; one scenario only)")
     .option('--expect-alert <name[=seconds]>', 'an alert that must fire within that many seconds of the fault (default 1200); the fault is held for it (repeatable; implies --alerts)', collect, [])
@@ -100,6 +103,7 @@ export function registerRun(program: Command): void {
 Examples:
   faultline run statefulset-env-conflict            new kind cluster, deleted afterwards
   faultline run --all --report-dir out -o junit     every scenario, all report files
+  faultline run --all --parallel 2                  namespace-isolated scenarios two at a time
   faultline run --all --shard 2/3 --durations last/report.json --report-dir shard-2
                                                     the second of three CI jobs; join them with \`faultline report merge\`
   faultline run statefulset-env-conflict --cluster faultline-dev --keep
@@ -137,6 +141,14 @@ export function withShard(scenarios: LoadedScenario[], flags: Pick<RunFlags, 'sh
   return mine;
 }
 
+/** --parallel N: a whole number from 1 (one scenario at a time) to 8 */
+export function parseParallel(raw: string | undefined): number {
+  if (raw === undefined) return 1;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || n < 1 || n > 8) throw new UserError(`--parallel "${raw}" is not a whole number from 1 to 8`, 'e.g. --parallel 2');
+  return n;
+}
+
 /** --runbook-exec applies to one scenario: a team's script fixes one failure */
 export function withRunbookExec(scenarios: LoadedScenario[], command: string | undefined): LoadedScenario[] {
   if (command === undefined) return scenarios;
@@ -159,6 +171,7 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
   const format = parseChoice(flags.output, FORMATS, '--output') as Format;
   const kind = parseProvider(flags.provider);
   if (flags.all && ids.length) throw new UserError('both --all and scenario ids given', 'pass one or the other');
+  const parallel = parseParallel(flags.parallel);
   const registries = builtinRegistries();
   const chosen = withRunbookExec(withOverrides(withShard(resolveScenarios(ids, !!flags.all, registries), flags), flags.faultParam ?? [], registries), flags.runbookExec);
   const existing = resolveExistingTarget(flags);
@@ -201,7 +214,7 @@ export async function run(ids: string[], flags: RunFlags): Promise<number> {
       onProgress: output.onProgress,
       log: output.log,
     },
-    { runId, target, keep: !!flags.keep, signal: controller.signal, cleanCheck: clusterCleanCheck(base, connect), command: `faultline ${flags.drill === undefined ? 'run' : 'drill'} ${scenarios.map((s) => s.id).join(' ')} (run ${runId})`, ...(allowedBy ? { allowedBy } : {}) },
+    { runId, target, keep: !!flags.keep, signal: controller.signal, parallel, cleanCheck: clusterCleanCheck(base, connect), command: `faultline ${flags.drill === undefined ? 'run' : 'drill'} ${scenarios.map((s) => s.id).join(' ')} (run ${runId})`, ...(allowedBy ? { allowedBy } : {}) },
   );
   untrap();
   if (flags.reportDir) {

@@ -243,6 +243,7 @@ export function fakeScenario(overrides: Partial<LoadedScenario> = {}): LoadedSce
     title: 'fake scenario',
     incident: { title: 'fake incident', site: 'fake', date: 'undated', relation: 'replays', summary: 'fake incident' },
     cluster: { needs: [] },
+    isolation: 'cluster',
     victim: { namespace: 'victim', manifests: [], ready: [], readyTimeoutSeconds: 1, preloadImages: false, setup: [], fixtures: [] },
     fault: { type: 'fake-fault', params: { target: 'x' } },
     detect: { expect: ['fake-detector'], evidence: [], deadlineSeconds: 1 },
