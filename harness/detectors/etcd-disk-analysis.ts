@@ -17,12 +17,26 @@ export const LOG_WINDOW_MS = 5 * 60_000;
 export const WAL = 'etcd_disk_wal_fsync_duration_seconds';
 export const COMMIT = 'etcd_disk_backend_commit_duration_seconds';
 export const LEADER_CHANGES = 'etcd_server_leader_changes_seen_total';
+// raft's view of a member: leader or not, and how far its log is committed and applied (the raft index)
+const IS_LEADER = 'etcd_server_is_leader';
+const COMMITTED = 'etcd_server_proposals_committed_total';
+const APPLIED = 'etcd_server_proposals_applied_total';
+
+/** every metric scrapeFromText reads: the node script keeps only these lines of etcd's /metrics */
+export const SCRAPED_METRICS = [WAL, COMMIT, LEADER_CHANGES, IS_LEADER, COMMITTED, APPLIED];
+
+export interface RaftState {
+  isLeader: boolean;
+  committed: number;
+  applied: number;
+}
 
 export interface EtcdScrape {
   at: number;
   wal?: Histogram;
   commit?: Histogram;
   leaderChanges?: number;
+  raft?: RaftState;
 }
 
 export interface MemberSample {
@@ -34,6 +48,8 @@ export interface MemberSample {
   commit?: Histogram;
   leaderChanges?: number;
   leaderChangesInWindow?: number;
+  /** at the later scrape */
+  raft?: RaftState;
   /** CRI timestamps of etcd's "took too long" warnings (last lines of its pod logs) */
   tookTooLong: string[];
   /** restart count per leader-elected component, from the log files kubelet keeps (N.log = attempt N) */
@@ -56,7 +72,9 @@ export interface EtcdDiskSnapshot {
 
 export function scrapeFromText(text: string, at: number): EtcdScrape {
   const s = parseProm(text);
-  return { at, wal: histogram(s, WAL), commit: histogram(s, COMMIT), leaderChanges: counter(s, LEADER_CHANGES) };
+  const [isLeader, committed, applied] = [counter(s, IS_LEADER), counter(s, COMMITTED), counter(s, APPLIED)];
+  const raft = isLeader !== undefined && committed !== undefined && applied !== undefined ? { raft: { isLeader: isLeader === 1, committed, applied } } : {};
+  return { at, wal: histogram(s, WAL), commit: histogram(s, COMMIT), leaderChanges: counter(s, LEADER_CHANGES), ...raft };
 }
 
 /** "N.log" files of a container's pod log dir: the highest N is its restart count. */
@@ -90,6 +108,7 @@ export function memberFromScrapes(node: string, earlier: EtcdScrape | undefined,
     ...(later.leaderChanges !== undefined && earlier?.leaderChanges !== undefined
       ? { leaderChangesInWindow: Math.max(0, later.leaderChanges - earlier.leaderChanges) }
       : {}),
+    ...(later.raft ? { raft: later.raft } : {}),
     tookTooLong,
     restarts,
     ...(leaseLost.length ? { leaseLost } : {}),
@@ -182,6 +201,20 @@ export function apiEvidence(api: EtcdDiskSnapshot['api']): string[] {
   return out;
 }
 
+/** Each member's raft role and index, and how far its applied index is behind the furthest-committed member (one
+ *  line). The members are scraped a moment apart, so a small gap is the scrapes', not the member's. */
+function raftEvidence(members: MemberSample[]): string[] {
+  const known = members.filter((m) => m.raft);
+  if (known.length < 2) return [];
+  const top = Math.max(...known.map((m) => m.raft!.committed));
+  const line = known.map((m) => {
+    const r = m.raft!;
+    const behind = top - r.applied;
+    return `${m.node} ${r.isLeader ? 'leader' : 'follower'} committed ${r.committed} applied ${r.applied}${behind > 0 ? ` (${behind} behind)` : ''}`;
+  });
+  return [`raft index per member (${COMMITTED}, ${APPLIED}): ${line.join(', ')}`];
+}
+
 export function analyzeEtcdDisk(snapshot: EtcdDiskSnapshot): Finding[] {
   if (snapshot?.kind !== 'etcd-disk') return [];
   const findings: Finding[] = [];
@@ -191,7 +224,7 @@ export function analyzeEtcdDisk(snapshot: EtcdDiskSnapshot): Finding[] {
     if (!l.slow) continue;
     const others = lat.filter((o) => o.node !== m.node && o.samples > 0);
     const compare = others.length
-      ? [`other members: ${others.map((o) => `${o.node} commit p99 ${fmtSeconds(o.commitP99)}`).join(', ')}`]
+      ? [`other members: ${others.map((o) => `${o.node} commit p99 ${fmtSeconds(o.commitP99)} (${o.slow ? 'slow' : 'fast'})`).join(', ')}`]
       : [];
     findings.push({
       detector: 'etcd-disk-latency',
@@ -203,6 +236,7 @@ export function analyzeEtcdDisk(snapshot: EtcdDiskSnapshot): Finding[] {
         `${COMMIT} p99 ${fmtSeconds(l.commitP99)} (${l.commitSlow} of ${m.commit?.count ?? 0} commits above ${fmtSeconds(COMMIT_P99_MAX)})`,
         `etcd log: 'apply request took too long' x${recentCount(m.tookTooLong, snapshot.takenAt)} in the last ${LOG_WINDOW_MS / 60_000} min`,
         `${LEADER_CHANGES} ${m.leaderChanges ?? '?'}${m.leaderChangesInWindow ? ` (+${m.leaderChangesInWindow} in the window)` : ''}`,
+        ...raftEvidence(snapshot.members),
         ...Object.entries(m.restarts).map(([c, n]) => `${c} restarts ${n}`),
         ...leaseEvidence(m, snapshot.takenAt),
         ...apiEvidence(snapshot.api),

@@ -5,10 +5,10 @@ import { apiRawGet } from '../cluster/api-raw.js';
 import { controlPlaneNodes, nodeAccess, nodeSh, type NodeAccess } from '../cluster/node-access.js';
 import { sleep } from '../core/poll.js';
 import { deltaHistogram, histogram, parseProm } from './prom-text.js';
-import { EARLY_WINDOW_MS, leaseLossesFromLines, MAX_WINDOW_MS, memberFromScrapes, restartsFromLogList, scrapeFromText, WINDOW_MS, type EtcdDiskSnapshot, type EtcdScrape, type LeaseLoss, type MemberSample, windowAnswers } from './etcd-disk-analysis.js';
+import { EARLY_WINDOW_MS, leaseLossesFromLines, MAX_WINDOW_MS, memberFromScrapes, restartsFromLogList, SCRAPED_METRICS, scrapeFromText, WINDOW_MS, type EtcdDiskSnapshot, type EtcdScrape, type LeaseLoss, type MemberSample, windowAnswers } from './etcd-disk-analysis.js';
 
 
-const METRICS = "curl -s -m 5 http://127.0.0.1:2381/metrics | grep -E '^etcd_(disk_wal_fsync_duration_seconds|disk_backend_commit_duration_seconds|server_leader_changes_seen_total)'";
+const METRICS = `curl -s -m 5 http://127.0.0.1:2381/metrics | grep -E '^(${SCRAPED_METRICS.join('|')})'`;
 
 const LOGS = [
   "echo '---SLOW'",

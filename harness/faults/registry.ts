@@ -1,4 +1,5 @@
 import { etcdFsyncDelay } from './etcd-fsync-delay.js';
+import { etcdMembersFsyncDelay } from './etcd-members-fsync-delay.js';
 import { etcdLivenessProbe } from './etcd-liveness-probe.js';
 import { registryMirrorOutage } from './registry-mirror-outage.js';
 import { registryUpstream } from './registry-upstream.js';
@@ -19,6 +20,6 @@ import type { AnyFault } from './types.js';
 export type FaultRegistry = Map<string, AnyFault>;
 
 export function builtinFaults(): FaultRegistry {
-  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdLivenessProbe, registryUpstream, registryMirrorOutage, mtlsCaRotation, controlPlaneCert, psaClusterDefault, webhookBackendHang, cpuLimit, natStaleRule, clusterObjects, externalEndpoint, victimNamespace, alertingStack, nodeAgent];
+  const all: AnyFault[] = [statefulsetEnvConflict, etcdFsyncDelay, etcdMembersFsyncDelay, etcdLivenessProbe, registryUpstream, registryMirrorOutage, mtlsCaRotation, controlPlaneCert, psaClusterDefault, webhookBackendHang, cpuLimit, natStaleRule, clusterObjects, externalEndpoint, victimNamespace, alertingStack, nodeAgent];
   return new Map(all.map((f) => [f.type, f]));
 }

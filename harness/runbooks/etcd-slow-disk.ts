@@ -27,13 +27,13 @@ export const VerifyParams = z
   })
   .strict();
 
-/** Pure: which member is the slow one, from samples of every member. */
-export function pickSlowMember(members: MemberSample[]): { slow?: MemberSample; lines: string[] } {
+/** Pure: which members are slow (slowest first), from samples of every member. */
+export function pickSlowMembers(members: MemberSample[]): { slow: MemberSample[]; lines: string[] } {
   const ranked = members
     .map((m) => ({ m, l: memberLatency(m) }))
     .sort((a, b) => (b.l.commitP99 ?? 0) - (a.l.commitP99 ?? 0) || (b.l.walP99 ?? 0) - (a.l.walP99 ?? 0));
-  const lines = ranked.map(({ m, l }) => `${m.node}: backend commit p99 ${fmtSeconds(l.commitP99)}, WAL fsync p99 ${fmtSeconds(l.walP99)}${l.slow ? '  <- slow' : ''}`);
-  return { slow: ranked.find((r) => r.l.slow)?.m, lines };
+  const lines = ranked.map(({ m, l }) => `${m.node}: backend commit p99 ${fmtSeconds(l.commitP99)}, WAL fsync p99 ${fmtSeconds(l.walP99)}${l.slow ? '  <- slow' : '  (fast)'}`);
+  return { slow: ranked.filter((r) => r.l.slow).map((r) => r.m), lines };
 }
 
 async function sampleAll(na: NodeAccess, windowMs: number, signal?: AbortSignal): Promise<MemberSample[]> {
@@ -58,6 +58,45 @@ async function diskThrottle(host: ProcessHost, pid: number): Promise<(Awaited<Re
   }
 }
 
+/** What backs a member's data dir, and what slows it in this lab (a tracer, a write limit). */
+async function diskDetails(ctx: RunContext, na: NodeAccess, node: string): Promise<string[]> {
+  const details: string[] = [];
+  const disk = await nodeSh(na, node, "df -P /var/lib/etcd | tail -n 1; echo; awk '$2==\"/var/lib/etcd\" || $2==\"/var\" || $2==\"/\" {print $1, $2, $3}' /proc/mounts").catch(() => undefined);
+  if (disk) details.push(`data dir /var/lib/etcd on ${node}:`, ...disk.stdout.trim().split('\n').filter(Boolean).map((l) => `  ${l}`));
+  const pid = await ctx.provider.hostPid(ctx.cluster, node, 'etcd').catch(() => undefined);
+  const host = pid ? await ctx.provider.processes(ctx.cluster, node).catch(() => undefined) : undefined;
+  const tracer = pid && host ? await tracerOf(host, pid) : undefined;
+  if (tracer) details.push(`etcd on ${node} (host pid ${pid}) is being traced by pid ${tracer.pid}: ${tracer.cmdline.join(' ')}`);
+  const throttle = pid && host ? await diskThrottle(host, pid) : undefined;
+  if (throttle) details.push(`etcd's cgroup on ${node} may write only ${throttle.iops} IOPS to its data disk ${throttle.device} (${throttle.cgroup.dir})`);
+  return details;
+}
+
+/** Moves one member to a healthy disk: in this lab, removes what makes the disk under it slow. */
+async function healMember(ctx: RunContext, node: string): Promise<{ actions: string[]; manual: boolean }> {
+  const pid = await ctx.provider.hostPid(ctx.cluster, node, 'etcd');
+  if (!pid) throw new Error(`no etcd process on ${node}`);
+  const host = await ctx.provider.processes(ctx.cluster, node);
+  const actions: string[] = [];
+  const throttle = await diskThrottle(host, pid);
+  if (throttle) {
+    await setWriteIopsLimit(host, throttle.cgroup, throttle.device, 0);
+    actions.push(`moved etcd on ${node} to a healthy disk: removed the ${throttle.iops} IOPS write limit on ${throttle.device} from its cgroup`);
+  }
+  const tracer = await tracerOf(host, pid);
+  if (tracer && !isSyncDelayingStrace(tracer.cmdline)) {
+    return { manual: true, actions: [...actions, `etcd on ${node} is traced by pid ${tracer.pid} (${tracer.cmdline.join(' ')}), which is not a syscall-delaying strace; not touching it`] };
+  }
+  if (tracer) {
+    const how = await stopProcess(host, tracer.pid);
+    actions.push(`moved etcd on ${node} to a healthy disk: stopped pid ${tracer.pid} (${tracer.cmdline.slice(0, 8).join(' ')} ...) delaying etcd's fsync (${how})`);
+  }
+  if (actions.length === 0) {
+    return { manual: true, actions: [`nothing in this lab slows etcd's disk on ${node}: move /var/lib/etcd to a local, low-latency disk (the incident moved control-plane storage off Ceph)`] };
+  }
+  return { manual: false, actions };
+}
+
 export const etcdSlowDiskRunbook: Runbook = {
   id: 'etcd-slow-disk',
   title: 'etcd on a slow disk (high WAL fsync / backend commit latency)',
@@ -66,54 +105,33 @@ export const etcdSlowDiskRunbook: Runbook = {
   async diagnose(ctx, finding: Finding): Promise<Diagnosis> {
     const na = needNodes(ctx);
     const members = await sampleAll(na, 5_000, ctx.signal);
-    const { slow, lines } = pickSlowMember(members);
+    const { slow, lines } = pickSlowMembers(members);
     const fromFinding = parseResource(finding.resources[0] ?? '').name.replace(/^etcd-/, '');
-    const node = slow?.node ?? fromFinding;
+    const nodes = slow.length ? slow.map((m) => m.node) : [fromFinding];
     const details = ['members by backend commit p99 (fresh 5 s window):', ...lines.map((l) => `  ${l}`)];
-    const disk = await nodeSh(na, node, "df -P /var/lib/etcd | tail -n 1; echo; awk '$2==\"/var/lib/etcd\" || $2==\"/var\" || $2==\"/\" {print $1, $2, $3}' /proc/mounts").catch(() => undefined);
-    if (disk) details.push(`data dir /var/lib/etcd on ${node}:`, ...disk.stdout.trim().split('\n').filter(Boolean).map((l) => `  ${l}`));
-    const pid = await ctx.provider.hostPid(ctx.cluster, node, 'etcd').catch(() => undefined);
-    const host = pid ? await ctx.provider.processes(ctx.cluster, node).catch(() => undefined) : undefined;
-    const tracer = pid && host ? await tracerOf(host, pid) : undefined;
-    if (tracer) details.push(`etcd (host pid ${pid}) is being traced by pid ${tracer.pid}: ${tracer.cmdline.join(' ')}`);
-    const throttle = pid && host ? await diskThrottle(host, pid) : undefined;
-    if (throttle) details.push(`etcd's cgroup may write only ${throttle.iops} IOPS to its data disk ${throttle.device} (${throttle.cgroup.dir})`);
+    const now = new Date().toISOString();
+    for (const node of nodes) details.push(...(await diskDetails(ctx, na, node)));
+    const fast = members.filter((m) => !nodes.includes(m.node)).map((m) => m.node);
     return {
       runbook: 'etcd-slow-disk',
-      summary: `etcd member ${node} is the slow one${slow ? ` (${describeMember(slow, new Date().toISOString())})` : ''}; its disk (/var/lib/etcd) cannot keep up`,
+      summary: `etcd member(s) ${nodes.join(', ')} ${nodes.length > 1 ? 'are' : 'is'} slow${slow.length === 1 ? ` (${describeMember(slow[0]!, now)})` : ''}${fast.length ? `, ${fast.join(', ')} fast` : ''}; the disk under /var/lib/etcd cannot keep up`,
       details,
-      data: { node, etcdHostPid: pid ?? null, tracerPid: tracer?.pid ?? null },
+      data: { nodes },
     };
   },
 
   async remediate(ctx, diagnosis) {
-    const node = String(diagnosis.data.node);
-    const pid = await ctx.provider.hostPid(ctx.cluster, node, 'etcd');
-    if (!pid) throw new Error(`no etcd process on ${node}`);
-    const host = await ctx.provider.processes(ctx.cluster, node);
+    const nodes = (diagnosis.data.nodes as string[] | undefined) ?? [String(diagnosis.data.node)];
     const actions: string[] = [];
-    // move etcd to a healthy disk: in this lab, remove what makes the disk under it slow
-    const throttle = await diskThrottle(host, pid);
-    if (throttle) {
-      await setWriteIopsLimit(host, throttle.cgroup, throttle.device, 0);
-      actions.push(`moved etcd on ${node} to a healthy disk: removed the ${throttle.iops} IOPS write limit on ${throttle.device} from its cgroup`);
+    let manual = false;
+    // one member at a time, as the incident's fix moved them
+    for (const node of nodes) {
+      const r = await healMember(ctx, node);
+      actions.push(...r.actions);
+      manual ||= r.manual;
     }
-    const tracer = await tracerOf(host, pid);
-    if (tracer && !isSyncDelayingStrace(tracer.cmdline)) {
-      return { mode: 'manual', actions: [...actions, `etcd on ${node} is traced by pid ${tracer.pid} (${tracer.cmdline.join(' ')}), which is not a syscall-delaying strace; not touching it`] };
-    }
-    if (tracer) {
-      const how = await stopProcess(host, tracer.pid);
-      actions.push(`moved etcd on ${node} to a healthy disk: stopped pid ${tracer.pid} (${tracer.cmdline.slice(0, 8).join(' ')} ...) delaying etcd's fsync (${how})`);
-    }
-    if (actions.length === 0) {
-      return {
-        mode: 'manual',
-        actions: [`nothing in this lab slows etcd's disk on ${node}: move /var/lib/etcd to a local, low-latency disk (the incident moved control-plane storage off Ceph)`],
-      };
-    }
-    ctx.log(actions.join('; '));
-    return { mode: 'automatic', actions };
+    if (!manual) ctx.log(actions.join('; '));
+    return { mode: manual ? 'manual' : 'automatic', actions };
   },
 
   async verify(ctx, raw): Promise<VerifyResult> {
@@ -132,6 +150,12 @@ export const etcdSlowDiskRunbook: Runbook = {
       ok &&= fast && !m.error;
       details.push(`${m.node}: WAL fsync p99 ${fmtSeconds(l.walP99)}, backend commit p99 ${fmtSeconds(l.commitP99)} over a fresh ${m.windowSeconds.toFixed(0)} s window${fast ? '' : ' (still slow)'}`);
       const a = after.find((x) => x.node === m.node);
+      // leader stability: no election seen by this member over the window (a restarted member's counter starts over)
+      if (m.leaderChanges !== undefined && a?.leaderChanges !== undefined) {
+        const elections = Math.max(0, a.leaderChanges - m.leaderChanges);
+        if (elections > 0) ok = false;
+        details.push(`${m.node}: ${elections} leader change(s) over ${p.stableSeconds} s`);
+      }
       for (const [c, n] of Object.entries(m.restarts)) {
         const now = a?.restarts[c] ?? n;
         if (now !== n) ok = false;

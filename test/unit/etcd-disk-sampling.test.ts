@@ -32,7 +32,9 @@ function etcd(perScrape: { wal: number; commit: number; slow?: boolean; upTo?: n
   for (let n = 1; n <= 80; n++) {
     const w = Math.min(n, perScrape.upTo ?? n) * perScrape.wal;
     const c = Math.min(n, perScrape.upTo ?? n) * perScrape.commit;
-    cp.write(`/metrics-${n}.txt`, [histText('etcd_disk_wal_fsync_duration_seconds', buckets(w, from), w * 0.6), histText('etcd_disk_backend_commit_duration_seconds', buckets(c, from), c * 0.6), ''].join('\n'));
+    // with the raft gauges and lines the detector does not read, as a real etcd's /metrics has
+    const raft = ['etcd_server_is_leader 1', `etcd_server_proposals_committed_total ${100 + n}`, `etcd_server_proposals_applied_total ${99 + n}`, 'etcd_server_has_leader 1', 'go_goroutines 120'];
+    cp.write(`/metrics-${n}.txt`, [histText('etcd_disk_wal_fsync_duration_seconds', buckets(w, from), w * 0.6), histText('etcd_disk_backend_commit_duration_seconds', buckets(c, from), c * 0.6), ...raft, ''].join('\n'));
   }
   cp.stub('curl', 'n=$(cat "$HOME/calls" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$HOME/calls"; cat "$HOME/metrics-$n.txt"');
 }
@@ -55,6 +57,9 @@ describe('etcd-disk-latency window (FAKE node)', () => {
     const m = await sampleMember(access(), 'cp');
     expect(m.windowSeconds).toBeLessThan(1.7);
     expect(memberLatency(m).slow).toBe(true);
+    // the node script keeps the raft gauges through its filter
+    expect(m.raft).toEqual({ isLeader: true, committed: expect.any(Number), applied: expect.any(Number) });
+    expect(m.raft!.committed - m.raft!.applied).toBe(1);
   });
 
   test('an idle member (no syncs) waits for the whole window', async () => {

@@ -13,7 +13,8 @@ import {
 import { parseNodeRead } from '../../harness/detectors/etcd-disk-sampling.js';
 import { countAbove, deltaHistogram, histogram, parseProm, quantile } from '../../harness/detectors/prom-text.js';
 import { builtinDetectors } from '../../harness/detectors/registry.js';
-import { pickSlowMember } from '../../harness/runbooks/etcd-slow-disk.js';
+import { pickSlowMembers } from '../../harness/runbooks/etcd-slow-disk.js';
+import { chooseMembers } from '../../harness/faults/etcd-members-fsync-delay.js';
 import { findOurStraces, isOurStrace, stopProcess, straceArgv } from '../../harness/faults/strace-delay.js';
 import type { ProcessHost } from '../../harness/cluster/process-host.js';
 import { LocalProcessHost } from '../../harness/cluster/process-host.js';
@@ -197,12 +198,17 @@ describe('etcd-disk-latency analysis', () => {
     expect(ev).toContain("kube-scheduler log: 'leaderelection lost' x1 in the last 5 min (lease not renewed in time)");
   });
 
-  test('the runbook names the slow member by commit latency', () => {
+  test('the runbook names every slow member by commit latency, and the fast ones as fast', () => {
     const fast = { ...member(HEALTHY_T1), node: 'cp-2' };
     const slow = member(SLOW_T1);
-    const r = pickSlowMember([fast, slow]);
-    expect(r.slow?.node).toBe('cp-1');
+    const r = pickSlowMembers([fast, slow]);
+    expect(r.slow.map((m) => m.node)).toEqual(['cp-1']);
     expect(r.lines[0]).toMatch(/^cp-1: backend commit p99 2\.\d+ s.*<- slow$/);
+    expect(r.lines[1]).toMatch(/^cp-2: .*\(fast\)$/);
+    // two of three slow (the HA shape): both named, slowest first
+    const alsoSlow = { ...member(SLOW_T1), node: 'cp-3' };
+    expect(pickSlowMembers([fast, slow, alsoSlow]).slow.map((m) => m.node).sort()).toEqual(['cp-1', 'cp-3']);
+    expect(pickSlowMembers([fast]).slow).toEqual([]);
   });
 });
 
@@ -249,5 +255,35 @@ describe('etcd-fsync-delay strace identity', () => {
     mk(777, 'Name:\tstrace\nTracerPid:\t0\n', straceArgv('/usr/bin/strace', rec));
     mk(900, 'Name:\tstrace\nTracerPid:\t0\n', ['/usr/bin/strace', '-p', '1']);
     expect(await findOurStraces(new LocalProcessHost(proc), rec)).toEqual([777]);
+  });
+});
+
+describe('etcd-disk-latency on three members, two slow (the HA shape)', () => {
+  const raft = (isLeader: number, committed: number, applied: number) =>
+    `etcd_server_is_leader ${isLeader}\netcd_server_proposals_committed_total ${committed}\netcd_server_proposals_applied_total ${applied}\n`;
+  const at = (node: string, later: string, r: string) => memberFromScrapes(node, scrapeFromText(HEALTHY_T0, T - 5000), scrapeFromText(`${later}\n${r}`, T), [], {});
+
+  test('each slow member is a finding naming the others as slow or fast, with every member raft role and index', () => {
+    const members = [at('cp-1', SLOW_T1, raft(1, 5000, 5000)), at('cp-2', SLOW_T1, raft(0, 4990, 4980)), at('cp-3', HEALTHY_T1, raft(0, 5000, 5000))];
+    const findings = analyzeEtcdDisk({ kind: 'etcd-disk', takenAt: NOW, members });
+    expect(findings.map((f) => f.resources[0])).toEqual(['kube-system/Pod/etcd-cp-1', 'kube-system/Pod/etcd-cp-2']);
+    const ev = findings[0]!.evidence.join('\n');
+    expect(ev).toMatch(/other members: cp-2 commit p99 [\d.]+ m?s \(slow\), cp-3 commit p99 [\d.]+ m?s \(fast\)/);
+    expect(ev).toContain('raft index per member (etcd_server_proposals_committed_total, etcd_server_proposals_applied_total): cp-1 leader committed 5000 applied 5000, cp-2 follower committed 4990 applied 4980 (20 behind), cp-3 follower committed 5000 applied 5000');
+  });
+
+  test('without raft metrics (an older etcd) or with one member, no raft line', () => {
+    const one = analyzeEtcdDisk({ kind: 'etcd-disk', takenAt: NOW, members: [at('cp-1', SLOW_T1, raft(1, 10, 10))] });
+    expect(one[0]!.evidence.join('\n')).not.toContain('raft index');
+    const older = analyzeEtcdDisk({ kind: 'etcd-disk', takenAt: NOW, members: [at('cp-1', SLOW_T1, ''), at('cp-2', HEALTHY_T1, '')] });
+    expect(older[0]!.evidence.join('\n')).not.toContain('raft index');
+  });
+});
+
+describe('etcd-members-fsync-delay member choice', () => {
+  test('the first N control-plane nodes by name are slowed; at least one stays fast', () => {
+    expect(chooseMembers(['c-control-plane3', 'c-control-plane', 'c-control-plane2'], 2)).toEqual({ slow: ['c-control-plane', 'c-control-plane2'], fast: ['c-control-plane3'] });
+    expect(() => chooseMembers(['c-control-plane'], 1)).toThrow(/1 slow member\(s\) need at least 2 control-plane nodes .* the cluster has 1: use kind-configs\/ha\.yaml/);
+    expect(() => chooseMembers(['a', 'b'], 2)).toThrow(/need at least 3/);
   });
 });
