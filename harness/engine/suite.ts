@@ -149,33 +149,7 @@ async function runGroup(group: LoadedScenario[], clusterName: string, runId: str
         for (const sc of batch) results.set(sc, noCluster(sc, provision.stage, clock));
         continue;
       }
-      const cluster = ref;
-      const own = journal;
-      const lastBatch = bi === plan.length - 1;
-      // the cluster goes with the batch's last teardown: the others may still be reverting
-      let running = batch.length;
-      const teardown = (sc: LoadedScenario) => (ctx: RunContext | undefined, createdNamespace: boolean): StageFn => async (s) => {
-        const lastOut = --running === 0;
-        const msgs: string[] = [];
-        // an interrupted run deletes the cluster it made at the scenario it stopped in: the rest are skipped
-        const deleteCluster = created && (lastBatch || opts.signal.aborted) && lastOut && !opts.keep;
-        if (createdNamespace && !opts.keep && !deleteCluster && ctx) {
-          msgs.push(await deps.deployer.removeNamespace({ ...ctx, signal: s.signal }, sc.victim.namespace, s));
-        }
-        if (deleteCluster) {
-          s.progress(`deleting cluster ${cluster.name}`);
-          const closed = await deleteMadeCluster(cluster, [own]);
-          msgs.push(`deleted cluster ${cluster.name}`);
-          if (closed.length) msgs.push(`closed the journal(s) ${closed.join(', ')}: their cluster is gone`);
-        } else if (created && lastBatch && lastOut && opts.keep) msgs.push(`kept cluster ${cluster.name} (--keep)`);
-        return msgs.join('; ') || 'nothing to tear down';
-      };
-      const reports = await Promise.all(
-        batch.map(async (sc, i) => {
-          const stage = i === 0 ? provision.stage : await alongsideStage(sc, batch[0]!, cluster, clock, opts, deps);
-          return runScenario({ scenario: sc, runId: opts.runId, cluster, journal: own, runSignal: opts.signal, provision: stage, teardown: teardown(sc), keep: opts.keep }, deps);
-        }),
-      );
+      const reports = await runBatch({ batch, cluster: ref, journal, provision: provision.stage, created, lastBatch: bi === plan.length - 1, deleteMadeCluster }, deps, opts, clock);
       batch.forEach((sc, i) => results.set(sc, reports[i]!));
       reset.after = batch.map((sc) => sc.id).join(', ');
     }
@@ -205,6 +179,47 @@ function acquireClusterLock(ref: Pick<ClusterRef, 'provider' | 'name' | 'context
       'wait for that run to end, or use another cluster',
     );
   }
+}
+
+interface Batch {
+  batch: LoadedScenario[];
+  cluster: ClusterRef;
+  journal: RunJournal;
+  /** the first scenario's: it made or proved the cluster */
+  provision: StageReport;
+  /** the run made the cluster */
+  created: boolean;
+  lastBatch: boolean;
+  deleteMadeCluster(made: ClusterRef, own: RunJournal[]): Promise<string[]>;
+}
+
+/** The scenarios of one batch, at the same time on one cluster; the cluster goes with the batch's last teardown
+ *  when the run made it and nothing runs on it after (the others may still be reverting before that). */
+async function runBatch(b: Batch, deps: ScenarioDeps, opts: SuiteOptions, clock: NonNullable<ScenarioDeps['clock']>): Promise<ScenarioReport[]> {
+  const { cluster, journal: own } = b;
+  let running = b.batch.length;
+  const teardown = (sc: LoadedScenario) => (ctx: RunContext | undefined, createdNamespace: boolean): StageFn => async (s) => {
+    const lastOut = --running === 0;
+    const msgs: string[] = [];
+    // an interrupted run deletes the cluster it made at the scenario it stopped in: the rest are skipped
+    const deleteCluster = b.created && (b.lastBatch || opts.signal.aborted) && lastOut && !opts.keep;
+    if (createdNamespace && !opts.keep && !deleteCluster && ctx) {
+      msgs.push(await deps.deployer.removeNamespace({ ...ctx, signal: s.signal }, sc.victim.namespace, s));
+    }
+    if (deleteCluster) {
+      s.progress(`deleting cluster ${cluster.name}`);
+      const closed = await b.deleteMadeCluster(cluster, [own]);
+      msgs.push(`deleted cluster ${cluster.name}`);
+      if (closed.length) msgs.push(`closed the journal(s) ${closed.join(', ')}: their cluster is gone`);
+    } else if (b.created && b.lastBatch && lastOut && opts.keep) msgs.push(`kept cluster ${cluster.name} (--keep)`);
+    return msgs.join('; ') || 'nothing to tear down';
+  };
+  return Promise.all(
+    b.batch.map(async (sc, i) => {
+      const provision = i === 0 ? b.provision : await alongsideStage(sc, b.batch[0]!, cluster, clock, opts, deps);
+      return runScenario({ scenario: sc, runId: opts.runId, cluster, journal: own, runSignal: opts.signal, provision, teardown: teardown(sc), keep: opts.keep }, deps);
+    }),
+  );
 }
 
 /** No cluster: every later stage is skipped, but the timeline still shows them. A create that failed removed its

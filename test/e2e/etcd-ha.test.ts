@@ -6,9 +6,9 @@
 // 5 s while the run lasts).
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { execa } from 'execa';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBuilt, e2eTempDir, kindClusters, runCli, runCluster, cleanUpRun, type CliResult, expectPassed } from './support.js';
+import { assertBuilt, e2eTempDir, faultlineStraces, kindClusters, runCli, runCluster, cleanUpRun, type CliResult, expectPassed } from './support.js';
 
 jest.setTimeout(45 * 60_000);
 
@@ -29,19 +29,6 @@ async function sampleMemory(): Promise<void> {
     const m = /^(faultline-\S+)\t([\d.]+)(B|KiB|MiB|GiB)\s*\//.exec(line);
     if (m) peak.set(m[1]!, Math.max(peak.get(m[1]!) ?? 0, Number(m[2]) * UNITS[m[3]!]!));
   }
-}
-
-function straces(): string[] {
-  return readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .flatMap((p) => {
-      try {
-        const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ');
-        return cmd.includes('faultline-etcd-fsync-') ? [`${p}: ${cmd}`] : [];
-      } catch {
-        return []; // gone
-      }
-    });
 }
 
 beforeAll(async () => {
@@ -95,7 +82,7 @@ describe('faultline run etcd-slow-disk-ha on a new three-control-plane kind clus
   });
 
   test("nothing left: no strace on this machine, the run's cluster deleted; the cluster's peak memory printed", async () => {
-    expect(straces()).toEqual([]);
+    expect(faultlineStraces()).toEqual([]);
     expect(await kindClusters()).not.toContain(cluster);
     const nodes = [...peak].filter(([n]) => cluster && n.startsWith(cluster));
     expect(nodes.length).toBeGreaterThanOrEqual(3);

@@ -6,9 +6,9 @@
 // it was afterwards. Checks the reports and that nothing is left behind: no strace attached to any process, the
 // run's cluster gone.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBuilt, e2eTempDir, kindClusters, runCli, runCluster, cleanUpRun, type CliResult, expectPassed } from './support.js';
+import { assertBuilt, e2eTempDir, faultlineStraces, kindClusters, runCli, runCluster, cleanUpRun, type CliResult, expectPassed } from './support.js';
 import { sharedCluster } from './cluster-pool.js';
 
 jest.setTimeout(40 * 60_000);
@@ -18,20 +18,6 @@ const reportDir = join(tmp, 'report');
 const env = { FAULTLINE_STATE_DIR: join(tmp, 'state') };
 let res: CliResult;
 let cluster: string | undefined;
-
-function straces(): string[] {
-  const out: string[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ');
-      if (cmd.includes('faultline-etcd-fsync-')) out.push(`${p}: ${cmd}`);
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
 
 beforeAll(async () => {
   assertBuilt();
@@ -65,7 +51,7 @@ describe('faultline run etcd-slow-disk etcd-liveness-kill on a new kind cluster'
   });
 
   test('no strace left and the cluster is gone', async () => {
-    expect(straces()).toEqual([]);
+    expect(faultlineStraces()).toEqual([]);
     expect(cluster).toBeDefined();
     expect(await kindClusters()).not.toContain(cluster);
   });
@@ -92,7 +78,7 @@ describe('faultline run etcd-slow-disk --fault-param mechanism=blkio on the shar
     const f = slow.findings.find((x: any) => x.detector === 'etcd-disk-latency');
     expect(f.summary).toMatch(/WAL fsync p99 [\d.]+ m?s .*backend commit p99/);
     expect(slow.remediation.actions.join('\n')).toMatch(/removed the 10 IOPS write limit on \d+:\d+ from its cgroup/);
-    expect(straces()).toEqual([]);
+    expect(faultlineStraces()).toEqual([]);
     console.log(`[etcd-scenarios] slow-disk (blkio, 10 IOPS) TTD ${slow.ttdSeconds}s TTR ${slow.ttrSeconds}s`);
   });
 

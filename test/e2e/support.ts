@@ -2,7 +2,7 @@
 import { expect } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KindProvider } from '../../harness/cluster/kind.js';
@@ -223,4 +223,18 @@ export async function cleanUpClusterUp(o: { started: CliProcess[]; created: bool
     }
   }
   rmSync(o.tmp, { recursive: true, force: true });
+}
+
+/** The straces faultline's etcd slow-disk fault started on this machine that are still running ("pid: cmdline"). */
+export function faultlineStraces(): string[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .flatMap((p) => {
+      try {
+        const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ');
+        return cmd.includes('faultline-etcd-fsync-') ? [`${p}: ${cmd}`] : [];
+      } catch {
+        return []; // gone
+      }
+    });
 }
