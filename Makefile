@@ -33,8 +33,8 @@ test: forge build ## all tests: unit, then end-to-end on real kind clusters
 demo: forge build ## run the statefulset-env-conflict scenario end to end on a new kind cluster
 	$(FAULTLINE) run statefulset-env-conflict --report-dir reports/demo
 
-bench: forge build ## run the scenarios and print stage times, TTD and TTR next to the standard alerts
-	$(FAULTLINE) bench
+bench: forge build ## run the scenarios and print stage times, TTD and TTR next to the standard alerts (PARALLEL=2: namespace scenarios two at a time)
+	$(FAULTLINE) bench $(if $(PARALLEL),--parallel $(PARALLEL))
 
 bench-etcd-disk: forge build ## measure each etcd slow-disk setting: fsync/commit/API p99, lease losses, restarts
 	@bash bench/etcd-disk-levels.sh

@@ -45,6 +45,8 @@ function expectBadInput(r: ReturnType<typeof cli>, pattern: RegExp): void {
 describe('CLI bad input (built CLI, no cluster)', () => {
   test('unknown scenario', () => {
     expectBadInput(cli(['run', 'no-such-scenario']), /unknown scenario "no-such-scenario"/);
+    expectBadInput(cli(['run', '--all', '--parallel', '0']), /--parallel "0" is not a whole number from 1 to 8/);
+    expectBadInput(cli(['bench', '--parallel', 'two']), /--parallel "two" is not a whole number from 1 to 8/);
   });
 
   test('drill: a bad deadline, several scenarios, a self-healing one; --prometheus that does not answer', () => {

@@ -7,13 +7,14 @@ import type { Report } from '../../report/types.js';
 import { EXIT, collect, providerReady, out } from '../common.js';
 import { builtinRegistries } from '../../engine/registries.js';
 import { resolveScenarios } from '../../engine/scenario-loader.js';
-import { checkedReportDir, run, withOverrides } from './run.js';
+import { checkedReportDir, parseParallel, run, withOverrides } from './run.js';
 
 interface BenchFlags {
   runs: string;
   out: string;
   image?: string;
   faultParam: string[];
+  parallel: string;
 }
 
 export function registerBench(program: Command): void {
@@ -25,6 +26,7 @@ export function registerBench(program: Command): void {
     .option('--out <dir>', 'where each run writes its reports', 'reports/bench')
     .option('--image <ref>', 'kind node image')
     .option('--fault-param <key=value>', "override one of the scenario's fault params (repeatable; one scenario only)", collect, [])
+    .option('--parallel <n>', 'as `faultline run --parallel`: scenarios of isolation "namespace" n at a time on a cluster', '1')
     .addHelpText(
       'after',
       `
@@ -32,6 +34,7 @@ Examples:
   faultline bench                                   every scenario once
   faultline bench statefulset-env-conflict --runs 3
   faultline bench etcd-slow-disk --fault-param delayMs=2000
+  faultline bench --parallel 2                      the catalog with namespace scenarios two at a time
 
 Numbers depend on the machine: the table names the cores, memory, kernel and node image it ran on.
 Exit codes: 0 every run passed, 1 a run failed, 2 bad input.`,
@@ -41,6 +44,7 @@ Exit codes: 0 every run passed, 1 a run failed, 2 bad input.`,
       if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new UserError(`--runs ${flags.runs} is not a whole number from 1 to 20`, 'pass e.g. --runs 3');
       // bad scenario ids, fault params or report folders are refused before the first run says anything
       withOverrides(resolveScenarios(ids, ids.length === 0, builtinRegistries()), flags.faultParam, builtinRegistries());
+      parseParallel(flags.parallel);
       checkedReportDir(flags.out);
       // and a machine where no cluster can be made, before "run 1 of N"
       await providerReady('kind');
@@ -50,7 +54,7 @@ Exit codes: 0 every run passed, 1 a run failed, 2 bad input.`,
         const dir = join(flags.out, `run-${i}`);
         mkdirSync(dir, { recursive: true });
         process.stderr.write(`faultline bench: run ${i} of ${runs}\n`);
-        const code = await run(ids, { all: ids.length === 0, allowContext: [], reportDir: dir, output: 'text', quiet: true, faultParam: flags.faultParam, ...(flags.image ? { image: flags.image } : {}) });
+        const code = await run(ids, { all: ids.length === 0, allowContext: [], reportDir: dir, output: 'text', quiet: true, faultParam: flags.faultParam, parallel: flags.parallel, ...(flags.image ? { image: flags.image } : {}) });
         reports.push(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report);
         if (code === EXIT.sigint || code === EXIT.sigterm || code === EXIT.sighup) return void (process.exitCode = code);
         failed ||= code !== EXIT.ok;
