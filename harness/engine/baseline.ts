@@ -263,8 +263,8 @@ export async function provenAsBefore(
 }
 
 /** A baseline worth keeping: captures until two looks intervalMs apart agree and every pod counted is Ready.
- *  A cluster just made is still moving when its nodes turn Ready (the CNI writes its nat rules a few seconds
- *  later, kube-system pods finish starting), and a baseline taken in that window makes every later check fail.
+ *  A cluster just made is still moving when its nodes turn Ready (the CNI writes its nat rules a moment after its
+ *  pod starts, kube-system pods finish starting), and a baseline taken in that window makes every later check fail.
  *  Throws, naming what still moved, when the cluster has not settled within withinMs. */
 export async function settledState(
   capture: () => Promise<ClusterState>,
@@ -274,7 +274,7 @@ export async function settledState(
   const until = now() + o.withinMs;
   let before = await capture();
   for (;;) {
-    await o.sleep(o.intervalMs ?? 5_000, o.signal);
+    await o.sleep(o.intervalMs ?? 3_000, o.signal);
     const after = await capture();
     // both looks with everything Ready: a component that has just turned Ready may still be writing its state
     const moved = [...before.notReady, ...differences(before, after)];

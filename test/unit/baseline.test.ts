@@ -146,7 +146,7 @@ describe('settledState', () => {
     const base = await settledState(async () => seen.shift()!, { withinMs: 60_000, sleep: async (ms) => void (t += ms), now: () => t });
     expect(base.nodes.n1!.nat).toContain('-A POSTROUTING -j FLANNEL-POSTRTG');
     expect(seen).toEqual([]);
-    expect(t).toBe(10_000);
+    expect(t).toBe(6_000);
   });
 
   test('two looks that agree are not enough while a component is not ready', async () => {
