@@ -1,7 +1,9 @@
 // Node access through the API: a provider whose exec runs on a node through faultline's agent pod there
 // (node-agent.ts), and everything else as the provider it wraps. The agent pods exist only while a run's
 // node-agent set-up holds them (journaled like any fault); exec finds them by label, so `faultline recover` in
-// another process reaches the same nodes the same way.
+// another process reaches the same nodes the same way. A set-up that opened a channel without the API
+// (agent-channel.ts; scenarios whose fault takes the API server down) is used instead of the API's exec.
+import { ChannelNotOpenError, execOverChannel, findChannel } from './agent-channel.js';
 import type { KubeClients } from './kube.js';
 import { AGENT_CONTAINER, findAgentPod, onNode } from './node-agent.js';
 import { ExecTimedOutError, execInPod } from './pod-exec.js';
@@ -34,7 +36,7 @@ export class AgentNodeProvider implements Provider {
   }
 
   capabilities(): Capabilities {
-    return { ...this.base.capabilities(), nodeExec: true, nodeExecWithoutApi: false, hostPid: true, kubeadm: this.base.capabilities().kubeadm || this.opts.kubeadm };
+    return { ...this.base.capabilities(), nodeExec: true, nodeExecWithoutApi: true, hostPid: true, kubeadm: this.base.capabilities().kubeadm || this.opts.kubeadm };
   }
 
   preflight() {
@@ -52,7 +54,10 @@ export class AgentNodeProvider implements Provider {
   kubeconfig(ref: ClusterRef) {
     return this.base.kubeconfig(ref);
   }
+  /** while a set-up holds a channel, its node list: the API server may be the component a fault took down */
   nodes(ref: ClusterRef) {
+    const channel = findChannel(ref.name);
+    if (channel) return Promise.resolve(Object.keys(channel.addresses).map((name) => ({ name, roles: channel.roles[name] ?? [] })));
     return this.base.nodes(ref);
   }
   loadImages(ref: ClusterRef, images: string[]) {
@@ -66,9 +71,22 @@ export class AgentNodeProvider implements Provider {
 
   /** argv in the agent's own container (its tools; the node's processes through the host PID namespace) */
   async inAgent(ref: ClusterRef, node: string, argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
-    const kube = this.opts.connect(ref);
     const retryMs = this.opts.retryMs ?? API_RETRY_MS;
     const until = Date.now() + retryMs;
+    const channel = findChannel(ref.name, node);
+    if (channel) {
+      for (;;) {
+        try {
+          return await execOverChannel(channel, node, argv.map(shQuote).join(' '), opts);
+        } catch (err) {
+          // only a connection that never opened is tried again: the command did not start
+          if (!(err instanceof ChannelNotOpenError) || Date.now() > until) throw err;
+          // an agent restarted by its kubelet listens again within seconds: a try every 2 s
+          await sleep(2_000);
+        }
+      }
+    }
+    const kube = this.opts.connect(ref);
     for (;;) {
       let pod;
       try {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { MANAGED_BY } from '../core/labels.js';
 import { repoRoot } from '../core/paths.js';
+import { CHANNEL_MOUNT, CHANNEL_SECRET, SERVE_SCRIPT, channelCommand } from './agent-channel.js';
 import type { KubeClients } from './kube.js';
 import { parseEnvFile } from './node-image.js';
 
@@ -26,7 +27,8 @@ export function agentLabelValue(node: string): string {
   return v || 'node';
 }
 
-export function agentPodManifest(spec: { name: string; namespace: string; node: string; image: string; runId: string }): V1Pod {
+export function agentPodManifest(spec: { name: string; namespace: string; node: string; image: string; runId: string; channelPort?: number }): V1Pod {
+  const channel = spec.channelPort !== undefined;
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -53,13 +55,14 @@ export function agentPodManifest(spec: { name: string; namespace: string; node: 
           name: AGENT_CONTAINER,
           image: spec.image,
           imagePullPolicy: 'IfNotPresent',
-          command: ['sleep', 'infinity'],
+          command: channel ? channelCommand(spec.channelPort!) : ['sleep', 'infinity'],
+          ...(channel ? { env: [{ name: 'FAULTLINE_AGENT_SERVE', value: SERVE_SCRIPT }] } : {}),
           securityContext: { privileged: true },
           resources: { requests: { cpu: '10m', memory: '16Mi' } },
-          volumeMounts: [{ name: 'host', mountPath: '/host' }],
+          volumeMounts: [{ name: 'host', mountPath: '/host' }, ...(channel ? [{ name: 'channel', mountPath: CHANNEL_MOUNT, readOnly: true }] : [])],
         },
       ],
-      volumes: [{ name: 'host', hostPath: { path: '/' } }],
+      volumes: [{ name: 'host', hostPath: { path: '/' } }, ...(channel ? [{ name: 'channel', secret: { secretName: CHANNEL_SECRET, defaultMode: 0o400 } }] : [])],
     },
   };
 }

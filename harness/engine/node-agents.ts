@@ -41,14 +41,15 @@ export async function withNodeAccess(base: Provider, choice: NodeAccessChoice, c
   return new AgentNodeProvider(base, { connect, kubeadm });
 }
 
-/** Every scenario that needs node access gets the agents as its first set-up. */
+/** Every scenario that needs node access gets the agents as its first set-up; one whose fault takes the API
+ *  server down (nodeExecWithoutApi) gets their channel that does not need it. */
 export function withNodeAgents(scenarios: LoadedScenario[], choice: NodeAccessChoice): LoadedScenario[] {
   if (!choice.agent) return scenarios;
-  return scenarios.map((sc) =>
-    sc.cluster.needs.includes('nodeExec')
-      ? { ...sc, victim: { ...sc.victim, setup: [{ type: nodeAgent.type, params: { image: choice.image! } }, ...sc.victim.setup] } }
-      : sc,
-  );
+  return scenarios.map((sc) => {
+    if (!sc.cluster.needs.includes('nodeExec')) return sc;
+    const params = { image: choice.image!, ...(sc.cluster.needs.includes('nodeExecWithoutApi') ? { channel: true } : {}) };
+    return { ...sc, victim: { ...sc.victim, setup: [{ type: nodeAgent.type, params }, ...sc.victim.setup] } };
+  });
 }
 
 /** For `faultline recover`: a journal that holds node agents reaches its nodes through them. */

@@ -183,20 +183,34 @@ function yamlValue(doc: ReturnType<typeof parseDocument>, fail: (what: string) =
   }
 }
 
-/** The scenario with its fault's params overridden, checked against the fault's schema like the file is. */
+/** The scenario with its fault's params overridden, checked against the fault's schema like the file is. A key
+ *  `TYPE.key` overrides a param of the set-up fault of that type (`registry-upstream.existing=true`). */
 export function withFaultParams(sc: LoadedScenario, overrides: Record<string, unknown>, registries: Registries): LoadedScenario {
   const keys = Object.keys(overrides);
   if (keys.length === 0) return sc;
-  const fault = registries.faults.get(sc.fault.type)!;
-  const shape = (fault.paramsSchema as unknown as { shape?: Record<string, unknown> }).shape;
-  const unknown = shape ? keys.filter((k) => !(k in shape)) : [];
-  if (unknown.length > 0) {
-    throw new UserError(`--fault-param ${unknown[0]}: fault ${sc.fault.type} has no such parameter (known: ${Object.keys(shape!).join(', ')})`, `see ${displayPath(sc.file)}`);
+  const byTarget = new Map<string, Record<string, unknown>>();
+  for (const key of keys) {
+    const dot = key.indexOf('.');
+    const target = dot > 0 && sc.victim.setup.some((x) => x.type === key.slice(0, dot)) ? key.slice(0, dot) : '';
+    const own = target ? key.slice(dot + 1) : key;
+    byTarget.set(target, { ...byTarget.get(target), [own]: overrides[key] });
   }
-  const params = { ...sc.fault.params, ...overrides };
-  const r = fault.paramsSchema.safeParse(params);
-  if (!r.success) throw new UserError(`--fault-param ${firstIssue(r.error).replace(/^field /, '')}`, `see ${displayPath(sc.file)}`);
-  return { ...sc, fault: { ...sc.fault, params } };
+  const override = (f: { type: string; params: Record<string, unknown> }, values: Record<string, unknown> | undefined, prefix: string) => {
+    if (!values) return f;
+    const fault = registries.faults.get(f.type)!;
+    const shape = (fault.paramsSchema as unknown as { shape?: Record<string, unknown> }).shape;
+    const unknown = shape ? Object.keys(values).filter((k) => !(k in shape)) : [];
+    if (unknown.length > 0) {
+      const setups = sc.victim.setup.length ? `; a set-up fault's as TYPE.key, TYPE one of ${sc.victim.setup.map((x) => x.type).join(', ')}` : '';
+      throw new UserError(`--fault-param ${prefix}${unknown[0]}: fault ${f.type} has no such parameter (known: ${Object.keys(shape!).join(', ')}${prefix ? '' : setups})`, `see ${displayPath(sc.file)}`);
+    }
+    const params = { ...f.params, ...values };
+    const r = fault.paramsSchema.safeParse(params);
+    if (!r.success) throw new UserError(`--fault-param ${prefix}${firstIssue(r.error).replace(/^field /, '')}`, `see ${displayPath(sc.file)}`);
+    return { ...f, params };
+  };
+  const setup = sc.victim.setup.map((x) => override(x, byTarget.get(x.type), `${x.type}.`));
+  return { ...sc, fault: override(sc.fault, byTarget.get(''), ''), victim: { ...sc.victim, setup } };
 }
 
 /** Why a scenario that says it stays in its namespace may not: the first thing that reaches past it. */

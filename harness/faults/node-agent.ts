@@ -2,15 +2,21 @@
 // up before the scenario's faults and reverted after them, so node-level faults reach nodes through the API. A
 // change to the cluster like any other: journaled before it exists, deleted on every exit path and by
 // `faultline recover`. The namespace allows privileged pods whatever the cluster's Pod Security default is.
+// `channel: true` (a scenario that needs nodeExecWithoutApi) also opens each agent's mutual-TLS channel on a node
+// port (cluster/agent-channel.ts), checked from here before the set-up counts as applied.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { isConflict } from '../cluster/kube.js';
+import { CHANNEL_SECRET, execOverChannel, removeChannel, saveChannel, type AgentChannel } from '../cluster/agent-channel.js';
+import { issueCertificate } from '../certs/issue.js';
 import { agentPodManifest, agentPodProblem } from '../cluster/node-agent.js';
+import { MANAGED_BY } from '../core/labels.js';
+import { errorMessage } from '../core/errors.js';
 import { sleep } from '../core/poll.js';
 import type { Fault } from './types.js';
 import { runNamespaceBody, victimNamespace } from './victim-namespace.js';
 
-const Params = z.object({ image: z.string().min(1) }).strict();
+const Params = z.object({ image: z.string().min(1), channel: z.boolean().default(false) }).strict();
 type Params = z.infer<typeof Params>;
 
 export interface NodeAgentRecord {
@@ -18,7 +24,14 @@ export interface NodeAgentRecord {
   runId: string;
   image: string;
   pods: Array<{ node: string; name: string }>;
+  /** the channel that does not need the API server: the node port, and each node's address (no key material) */
+  channel?: { port: number; addresses: Record<string, string> };
 }
+
+/** Channel ports are picked from here per set-up: above the usual NodePort range, below the ephemeral one. */
+const CHANNEL_PORTS = { from: 20_000, count: 10_000 };
+/** How long each agent's channel may take to answer after its pod runs (socat starts in well under a second). */
+const CHANNEL_WITHIN_MS = 30_000;
 
 /** How long apply waits for every agent to run (the image may have to be pulled). */
 const RUNNING_WITHIN_MS = 120_000;
@@ -32,7 +45,8 @@ export const nodeAgent: Fault<Params, NodeAgentRecord> = {
     const nodes = await ctx.provider.nodes(ctx.cluster);
     if (nodes.length === 0) throw new Error('the cluster has no nodes');
     const namespace = `faultline-agent-${randomBytes(3).toString('hex')}`;
-    return { namespace, runId: ctx.runId, image: p.image, pods: nodes.map((n, i) => ({ node: n.name, name: `agent-${i + 1}` })) };
+    const pods = nodes.map((n, i) => ({ node: n.name, name: `agent-${i + 1}` }));
+    return { namespace, runId: ctx.runId, image: p.image, pods, ...(p.channel ? { channel: await channelPlan(ctx, pods) } : {}) };
   },
 
   async apply(ctx, _p, r) {
@@ -40,26 +54,92 @@ export const nodeAgent: Fault<Params, NodeAgentRecord> = {
     await ctx.provider.loadImages(ctx.cluster, [r.image]);
     const body = runNamespaceBody(r.namespace, r.runId, { 'pod-security.kubernetes.io/enforce': 'privileged' });
     await ignoreConflict(ctx.kube.core.createNamespace({ body }));
+    const channel = r.channel ? await openChannel(ctx, r, r.channel) : undefined;
     for (const pod of r.pods) {
-      const body = agentPodManifest({ ...pod, namespace: r.namespace, image: r.image, runId: r.runId });
+      const body = agentPodManifest({ ...pod, namespace: r.namespace, image: r.image, runId: r.runId, ...(r.channel ? { channelPort: r.channel.port } : {}) });
       await ignoreConflict(ctx.kube.core.createNamespacedPod({ namespace: r.namespace, body }));
     }
     await waitRunning(ctx, r);
-    ctx.log(`node agents running (${r.image}): ${r.pods.map((p) => `${r.namespace}/${p.name} on ${p.node}`).join(', ')}`);
+    if (channel) await waitChannel(ctx, r, channel);
+    ctx.log(`node agents running (${r.image}): ${r.pods.map((p) => `${r.namespace}/${p.name} on ${p.node}`).join(', ')}${channelNote(r)}`);
   },
 
   async revert(ctx, r) {
     await victimNamespace.revert(ctx, { namespace: r.namespace, runId: r.runId });
+    // the client's key goes once no agent can answer it
+    if (r.channel) removeChannel(r.namespace);
   },
 
   made(r) {
-    return `node agents (${r.image}, no RBAC of their own): ${r.pods.map((p) => `${r.namespace}/${p.name} on ${p.node}`).join(', ')}`;
+    return `node agents (${r.image}, no RBAC of their own): ${r.pods.map((p) => `${r.namespace}/${p.name} on ${p.node}`).join(', ')}${channelNote(r)}`;
   },
 
   describe(r) {
     return `node agents ${r.pods.map((p) => `${r.namespace}/${p.name} (${p.node})`).join(', ')} and their namespace deleted`;
   },
 };
+
+/** A CA for one set-up, the agents' server certificate for every node address, and faultline's client
+ *  certificate; valid for a day (a run that outlives it is recovered through the API). */
+export async function issueChannel(o: Omit<AgentChannel, 'ca' | 'cert' | 'key'>): Promise<{ channel: AgentChannel; serverPem: string }> {
+  const notBefore = new Date(Date.now() - 60_000);
+  const notAfter = new Date(Date.now() + 86_400_000);
+  const ca = await issueCertificate({ commonName: `faultline agent channel ${o.namespace}`, usage: 'ca', notBefore, notAfter, keyType: 'ecdsa-p256' });
+  const issuer = { certPem: ca.certPem, keyPem: ca.keyPem };
+  const server = await issueCertificate({ commonName: 'faultline-agent', usage: 'server', ipAddresses: Object.values(o.addresses), notBefore, notAfter, issuer, keyType: 'ecdsa-p256' });
+  const client = await issueCertificate({ commonName: 'faultline', usage: 'client', notBefore, notAfter, issuer, keyType: 'ecdsa-p256' });
+  return { channel: { ...o, ca: ca.certPem, cert: client.certPem, key: client.keyPem }, serverPem: server.certPem + server.keyPem };
+}
+
+function channelNote(r: NodeAgentRecord): string {
+  return r.channel ? `; channel without the API: mutual TLS on port ${r.channel.port} of ${Object.values(r.channel.addresses).join(', ')}` : '';
+}
+
+async function channelPlan(ctx: Parameters<Fault['plan']>[0], pods: NodeAgentRecord['pods']): Promise<NonNullable<NodeAgentRecord['channel']>> {
+  const addresses: Record<string, string> = {};
+  for (const { node } of pods) {
+    const n = await ctx.kube.core.readNode({ name: node });
+    const ip = n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+    if (!ip) throw new Error(`node ${node} has no InternalIP, so faultline has no address to reach its agent at without the API`);
+    addresses[node] = ip;
+  }
+  return { port: CHANNEL_PORTS.from + randomBytes(2).readUInt16BE() % CHANNEL_PORTS.count, addresses };
+}
+
+/** The set-up's certificates: faultline's half in the state dir before the agents' half is in the cluster. */
+async function openChannel(ctx: Parameters<Fault['apply']>[0], r: NodeAgentRecord, plan: NonNullable<NodeAgentRecord['channel']>): Promise<AgentChannel> {
+  const nodes = await ctx.provider.nodes(ctx.cluster);
+  const roles = Object.fromEntries(nodes.filter((n) => plan.addresses[n.name]).map((n) => [n.name, n.roles]));
+  const { channel, serverPem } = await issueChannel({ cluster: ctx.cluster.name, namespace: r.namespace, ...plan, roles });
+  saveChannel(channel);
+  const body = {
+    metadata: { name: CHANNEL_SECRET, namespace: r.namespace, labels: { [MANAGED_BY.key]: MANAGED_BY.value } },
+    type: 'Opaque',
+    stringData: { 'ca.pem': channel.ca, 'server.pem': serverPem },
+  };
+  await ignoreConflict(ctx.kube.core.createNamespacedSecret({ namespace: r.namespace, body }));
+  return channel;
+}
+
+/** Every agent answers over its channel, or the set-up fails naming the address this machine could not reach. */
+async function waitChannel(ctx: Parameters<Fault['apply']>[0], r: NodeAgentRecord, channel: AgentChannel): Promise<void> {
+  for (const { node } of r.pods) {
+    const until = Date.now() + CHANNEL_WITHIN_MS;
+    for (;;) {
+      try {
+        const res = await execOverChannel(channel, node, 'true', { timeoutMs: 10_000 });
+        if (res.exitCode === 0) break;
+        throw new Error(`exited ${res.exitCode}: ${res.stderr.trim()}`);
+      } catch (err) {
+        if (Date.now() > until) {
+          throw new Error(`the agent on ${node} does not answer at ${channel.addresses[node]}:${channel.port} (${errorMessage(err)}): a scenario that takes the API server down needs this machine to reach its nodes' addresses`);
+        }
+      }
+      // socat listens within a second of the pod running: a try every second
+      await sleep(1_000, ctx.signal);
+    }
+  }
+}
 
 async function ignoreConflict(p: Promise<unknown>): Promise<void> {
   try {

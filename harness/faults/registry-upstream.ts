@@ -6,11 +6,17 @@
 //
 // It is journalled like a fault (applied before the victim is deployed), so revert and `faultline recover`
 // remove the container and put every node's hosts.toml back byte for byte.
+//
+// `existing: true` is for a cluster whose nodes are not on this machine's Docker (or where faultline has no
+// Docker): the upstream already runs at http://<alias>:5000, reachable from the nodes and holding the images under
+// their `as` names. faultline then starts and pushes nothing, checks from a node that every image is served, and
+// writes only the nodes' hosts.toml.
 import { z } from 'zod';
-import { hostsTomlPath, snapshotHostsToml, renderDirectHosts } from '../cluster/containerd-hosts.js';
+import { hostsTomlPath, manifestUrl, parseImageRef, probeFromNode, snapshotHostsToml, renderDirectHosts } from '../cluster/containerd-hosts.js';
 import { type NodeAccess, requireNodeAccess } from '../cluster/node-access.js';
 import { restoreNodeFile, writeNodeFile, type NodeFileSnapshot } from '../cluster/node-files.js';
 import { run } from '../cluster/process.js';
+import { describeMissing, findBinary } from '../cluster/binaries.js';
 import { containerRunning, docker, removeContainer, startOnNetwork } from '../cluster/network-container.js';
 import type { RunContext } from '../cluster/context.js';
 import type { Fault } from './types.js';
@@ -29,12 +35,15 @@ export const RegistryUpstreamParams = z
     image: z.string().min(1).default('registry:2'),
     /** local Docker images pushed into the upstream: `from` (local name) as `as` (repository:tag) */
     images: z.array(z.object({ from: z.string().min(1), as: z.string().regex(/^[a-z0-9._/-]+:[A-Za-z0-9._-]+$/) }).strict()).min(1),
+    /** the upstream runs already at http://<alias>:5000 with the images in it: no container, no push */
+    existing: z.boolean().default(false),
   })
   .strict();
 export type RegistryUpstreamParams = z.infer<typeof RegistryUpstreamParams>;
 
 export interface RegistryUpstreamRecord {
-  container: string;
+  /** the container faultline started; absent when the upstream existed already */
+  container?: string;
   alias: string;
   network: string;
   files: NodeFileSnapshot[];
@@ -74,6 +83,16 @@ async function pushImages(ctx: RunContext, port: number, images: RegistryUpstrea
   }
 }
 
+/** An upstream that exists already must serve every image from the nodes' side, before any node points at it. */
+async function checkExistingUpstream(ctx: RunContext, na: NodeAccess, r: RegistryUpstreamRecord, p: RegistryUpstreamParams): Promise<void> {
+  const node = r.files[0]?.node;
+  if (!node) throw new Error('the cluster has no nodes');
+  const urls = p.images.map((i) => manifestUrl({ url: upstreamUrl(r.alias), overridePath: false }, parseImageRef(`${p.registry}/${i.as}`)));
+  const bad = (await probeFromNode(na, node, urls, 15)).filter((x) => x.status !== 200);
+  if (bad.length) throw new Error(`the existing upstream ${upstreamUrl(r.alias)} does not serve what the victim pulls (from ${node}): ${bad.map((b) => `${b.url} ${b.outcome}`).join('; ')}`);
+  ctx.log(`existing upstream registry ${upstreamUrl(r.alias)} serves ${p.images.map((i) => i.as).join(', ')} (HTTP 200 from ${node})`);
+}
+
 export const registryUpstream: Fault<RegistryUpstreamParams, RegistryUpstreamRecord> = {
   type: 'registry-upstream',
   description: 'set-up: a registry container on the kind network standing in for docker.io, and every node pulling straight from it',
@@ -81,15 +100,22 @@ export const registryUpstream: Fault<RegistryUpstreamParams, RegistryUpstreamRec
 
   async plan(ctx, p) {
     const na = needNodes(ctx, 'registry-upstream');
+    if (!p.existing && !findBinary('docker', 'FAULTLINE_DOCKER')) {
+      throw new Error(`the upstream registry is a Docker container on this machine, and ${describeMissing('docker', 'FAULTLINE_DOCKER')}; with a registry the nodes reach at ${upstreamUrl(p.alias)} holding ${p.images.map((i) => i.as).join(', ')}, pass --fault-param registry-upstream.existing=true`);
+    }
     const files = await snapshotHostsToml(na, p.registry);
-    return { container: `faultline-upstream-${ctx.runId}`, alias: p.alias, network: p.network, files };
+    return { ...(p.existing ? {} : { container: `faultline-upstream-${ctx.runId}` }), alias: p.alias, network: p.network, files };
   },
 
   async apply(ctx, p, r) {
     const na = needNodes(ctx, 'registry-upstream');
-    const port = (await containerRunning(r.container)) ? await mappedPort(r.container) : await startUpstream(ctx, p, r.container);
-    ctx.log(`upstream registry ${r.container} on network ${r.network} as ${upstreamUrl(r.alias)} (host port ${port})`);
-    await pushImages(ctx, port, p.images);
+    if (r.container) {
+      const port = (await containerRunning(r.container)) ? await mappedPort(r.container) : await startUpstream(ctx, p, r.container);
+      ctx.log(`upstream registry ${r.container} on network ${r.network} as ${upstreamUrl(r.alias)} (host port ${port})`);
+      await pushImages(ctx, port, p.images);
+    } else {
+      await checkExistingUpstream(ctx, na, r, p);
+    }
     const body = Buffer.from(renderDirectHosts(upstreamUrl(r.alias)), 'utf8');
     for (const f of r.files) await writeNodeFile(na, f.node, f.path, body);
     ctx.log(`${hostsTomlPath(p.registry)} on ${r.files.map((f) => f.node).join(', ')}: ${p.registry} straight from ${upstreamUrl(r.alias)}`);
@@ -106,15 +132,18 @@ export const registryUpstream: Fault<RegistryUpstreamParams, RegistryUpstreamRec
         failed.push(`${f.node}:${f.path}: ${(err as Error).message}`);
       }
     }
-    try {
-      ctx.log((await removeContainer(r.container)) ? `removed upstream registry ${r.container}` : `upstream registry ${r.container} already gone`);
-    } catch (err) {
-      failed.push(`upstream: ${(err as Error).message}`);
+    if (r.container) {
+      try {
+        ctx.log((await removeContainer(r.container)) ? `removed upstream registry ${r.container}` : `upstream registry ${r.container} already gone`);
+      } catch (err) {
+        failed.push(`upstream: ${(err as Error).message}`);
+      }
     }
     if (failed.length > 0) throw new Error(failed.join('; '));
   },
 
   describe(r) {
-    return `upstream registry container ${r.container} removed; hosts.toml restored on ${r.files.map((f) => f.node).join(', ')}`;
+    const restored = `hosts.toml restored on ${r.files.map((f) => f.node).join(', ')}`;
+    return r.container ? `upstream registry container ${r.container} removed; ${restored}` : restored;
   },
 };

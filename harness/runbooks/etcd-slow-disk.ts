@@ -121,7 +121,8 @@ export const etcdSlowDiskRunbook: Runbook = {
   },
 
   async remediate(ctx, diagnosis) {
-    const nodes = (diagnosis.data.nodes as string[] | undefined) ?? [String(diagnosis.data.node)];
+    const nodes = diagnosis.data.nodes;
+    if (!Array.isArray(nodes) || nodes.length === 0) throw new Error('the diagnosis names no slow etcd member');
     const actions: string[] = [];
     let manual = false;
     // one member at a time, as the incident's fix moved them

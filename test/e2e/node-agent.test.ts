@@ -7,12 +7,13 @@
 // then `faultline inject`, undone by `faultline recover`),
 // and etcd-liveness-kill (the etcd static pod manifest on the node). Afterwards no agent pod, no agent namespace,
 // no strace and no node file is left. The control-plane certificate scenario, whose fault takes the API server
-// down, is skipped with the reason. Then an etcd-slow-disk run killed with SIGKILL while its strace and agents are in place:
+// down, reaches the node over the agents' channel (mutual TLS on a node port), and so does `faultline recover` after
+// that run is killed with SIGKILL. Then an etcd-slow-disk run killed with SIGKILL while its strace and agents are in place:
 // `faultline recover` reverts the fault through the same agents and then deletes them. This file itself uses
 // docker exec, only to check the node from outside.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertBuilt, e2eTempDir, expectPassed, runCli, startCli, type CliProcess } from './support.js';
 import { sharedCluster } from './cluster-pool.js';
@@ -42,6 +43,9 @@ const agentsLeft = () =>
   [...kubectl('get', 'pods', '-A', '-l', 'faultline/node-agent', '-o', 'name').split('\n'), ...kubectl('get', 'ns', '-o', 'name').split('\n').filter((n) => n.startsWith('namespace/faultline-agent-'))]
     .filter(Boolean)
     .join(' ');
+
+/** faultline's halves of agent channels in its state dir (the client key of a set-up that is still open) */
+const channelFiles = () => (existsSync(join(stateDir, 'agent-channels')) ? readdirSync(join(stateDir, 'agent-channels')) : []);
 
 /** strace processes on the node (the agent's run in the node's PID namespace) */
 const straces = () => onNode('sh', '-c', "ps -eo comm= | grep -x strace || true").trim();
@@ -125,12 +129,41 @@ describe('node-level faults through agent pods, on a cluster addressed only by i
     expect(agentsLeft()).toBe('');
   });
 
-  test('the control-plane certificate scenario, which takes the API server down, is skipped with the reason', async () => {
-    const r = await runCli(['run', 'stale-certs-control-plane', ...agentArgs(), '-o', 'json'], env, 5 * 60_000, 'agent-certs');
-    expect(r.code).toBe(0);
-    const sc = JSON.parse(r.stdout).scenarios[0];
-    expect(sc.status).toBe('skipped');
-    expect(sc.reason).toMatch(/needs nodeExecWithoutApi, which this provider does not offer \(its fault takes the API server down/);
+  // the fault takes the API server down until the runbook acts on the node: detect, diagnose, remediate and the
+  // fault's revert reach the node over the agents' own channel (mutual TLS on a node port), not the API's exec
+  test('stale-certs-control-plane passes through the agents\' channel while the API server is down; no key is left anywhere', async () => {
+    const certs = () => onNode('sh', '-c', 'sha256sum /etc/kubernetes/pki/apiserver-etcd-client.*');
+    const certsBefore = certs();
+    const reportDir = join(tmp, 'certs');
+    const r = await runCli(['run', 'stale-certs-control-plane', ...agentArgs(), '--report-dir', reportDir], env, 15 * 60_000, 'agent-certs');
+    expectPassed(r, reportDir);
+    const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8'));
+    const sc = report.scenarios[0];
+    console.log(`[node-agent] stale-certs-control-plane through the channel: TTD ${sc.ttdSeconds}s TTR ${sc.ttrSeconds}s`);
+    expect(sc.stages.find((s: any) => s.name === 'deploy').message).toMatch(new RegExp(`^node agents \\(${AGENT_IMAGE}, no RBAC of their own\\): faultline-agent-[0-9a-f]{6}/agent-1 on ${NODE}; channel without the API: mutual TLS on port \\d+ of [\\d.]+; `));
+    expect(sc.findings.find((f: any) => f.detector === 'control-plane-certs').evidence.join('\n')).toMatch(/alert certificate expired/);
+    const journal = readFileSync(join(stateDir, 'journal', `${report.runId}.json`), 'utf8');
+    expect(JSON.parse(journal).entries.find((e: any) => e.faultType === 'node-agent').record.channel).toEqual({ port: expect.any(Number), addresses: { [NODE]: expect.stringMatching(/^[\d.]+$/) } });
+    for (const text of [journal, r.stdout, r.stderr, readFileSync(join(reportDir, 'report.json'), 'utf8')]) expect(text).not.toMatch(/PRIVATE KEY/);
+    expect(channelFiles()).toEqual([]);
+    expect(certs()).toBe(certsBefore);
+    expect(agentsLeft()).toBe('');
+  });
+
+  test('SIGKILL with the certificate expired and the API server down: recover reverts it over the channel, then deletes the agents', async () => {
+    const certsBefore = onNode('sh', '-c', 'sha256sum /etc/kubernetes/pki/apiserver-etcd-client.*');
+    const run = startCli(['run', 'stale-certs-control-plane', ...agentArgs()], { ...env, FAULTLINE_TEST_HOLD_AFTER_APPLY_MS: '600000' }, 'agent-certs-sigkill');
+    started.push(run);
+    await run.waitForLine(/^faultline: holding 600000ms after apply/, 10 * 60_000);
+    run.child.kill('SIGKILL');
+    expect((await run.exited(60_000)).signal).toBe('SIGKILL');
+    expect(channelFiles()).toHaveLength(1);
+    const rec = await runCli(['recover', '--allow-context', CONTEXT], env, 10 * 60_000, 'agent-certs-recover');
+    expect(rec.code).toBe(0);
+    expect(rec.stdout).toMatch(/reverted stale-certs-control-plane-\d+: \/etc\/kubernetes\/pki\/apiserver-etcd-client\.crt .* restored/);
+    expect(rec.stdout).toMatch(/reverted stale-certs-control-plane-setup-1: node agents /);
+    expect(onNode('sh', '-c', 'sha256sum /etc/kubernetes/pki/apiserver-etcd-client.*')).toBe(certsBefore);
+    expect(channelFiles()).toEqual([]);
     expect(agentsLeft()).toBe('');
   });
 

@@ -5,6 +5,10 @@
 //   override_path fallback answering 404, the circular dependency) and the runbook fixes; the working variant
 //   recovers on its own (detect/diagnose/remediate skipped, verify passes) on a node other than the drained one.
 // - a run of the broken variant killed with SIGKILL while the fault is applied; `faultline recover` undoes it.
+// - the broken variant again, with the cluster addressed only by its context (`--context kind-… --allow-context
+//   kind-…`, a state dir with no record of it) and Docker and kind out of faultline's reach: every node's hosts.toml
+//   is written, read and put back through agent pods, and the upstream is a registry that exists already (the test
+//   starts it, as a team's own registry would be there; `--fault-param registry-upstream.existing=true`).
 // After each: every node's /etc/containerd/certs.d is byte for byte as before, no upstream registry container is
 // left, and no node is cordoned. The cluster is deleted in afterAll unless FAULTLINE_KEEP_CLUSTER is set.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
@@ -23,6 +27,8 @@ const stateDir = join(tmp, 'state');
 const env = { FAULTLINE_STATE_DIR: stateDir };
 const reportDir = join(tmp, 'report');
 const UPSTREAM_LABEL = 'faultline.upstream-registry';
+const EXISTING_UPSTREAM = `${name}-upstream`;
+const AGENT_IMAGE = 'docker.io/faultline/node-agent:bookworm';
 let created = false;
 let nodes: string[] = [];
 let before: Record<string, string> = {};
@@ -91,7 +97,14 @@ async function kindNodes(): Promise<string[]> {
   return docker(['ps', '--filter', `label=io.x-k8s.kind.cluster=${name}`, '--format', '{{.Names}}']).split('\n').filter(Boolean);
 }
 
-afterAll(() => cleanUpClusterUp({ started, created, name, env, stateDir, tmp, recover: true }));
+afterAll(() => {
+  try {
+    docker(['rm', '-f', '-v', EXISTING_UPSTREAM]);
+  } catch {
+    // never started
+  }
+  return cleanUpClusterUp({ started, created, name, env, stateDir, tmp, recover: true });
+});
 
 describe('registry outage with a mirror fallback, both variants, on a 1+2 kind cluster', () => {
   const scenario = (id: string) => JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')).scenarios.find((s: any) => s.id === id);
@@ -165,5 +178,42 @@ describe('registry outage with a mirror fallback, both variants, on a 1+2 kind c
     });
     const again = await runCli(['recover'], env, 5 * 60_000, 'recover-again');
     expect(again.stdout).toMatch(/nothing to recover/);
+  });
+
+  test('through agent pods, with the cluster known only by its context and no Docker: the broken fallback passes against an upstream that exists already', async () => {
+    // the registry the nodes pull docker.io from is there before faultline runs, under the alias the scenario's
+    // hosts.toml and mirror name; the test (not faultline) starts it and pushes the two images the victim pulls
+    docker(['run', '-d', '--name', EXISTING_UPSTREAM, '--network', 'kind', '--network-alias', 'faultline-docker-io', '-p', '127.0.0.1::5000', 'registry:2']);
+    const port = Number(/:(\d+)$/m.exec(docker(['port', EXISTING_UPSTREAM, '5000/tcp']).split('\n')[0]!)?.[1]);
+    await waitFor('the existing upstream', 60_000, async () => (await fetch(`http://127.0.0.1:${port}/v2/`)).ok);
+    for (const [from, as] of [['registry:2', 'library/registry:2'], ['busybox:1.35', 'faultline/operator:v1']] as const) {
+      docker(['tag', from, `127.0.0.1:${port}/${as}`]);
+      docker(['push', '-q', `127.0.0.1:${port}/${as}`]);
+      docker(['rmi', `127.0.0.1:${port}/${as}`]);
+    }
+    const context = `kind-${name}`;
+    const agentState = join(tmp, 'agent-state');
+    const agentReport = join(tmp, 'agent-report');
+    const agentEnv = { FAULTLINE_STATE_DIR: agentState, KUBECONFIG: join(stateDir, 'kubeconfigs', `${context}.yaml`), FAULTLINE_DOCKER: join(tmp, 'no-docker'), FAULTLINE_KIND: join(tmp, 'no-kind') };
+    const args = ['run', 'registry-outage-broken-fallback', '--context', context, '--allow-context', context, '--agent-image', AGENT_IMAGE];
+    const r = await runCli([...args, '--fault-param', 'registry-upstream.existing=true', '--report-dir', agentReport], agentEnv, 20 * 60_000, 'ro-agent');
+    expect(r.stderr).toContain(`on existing cluster ${context}`);
+    expectPassed(r, agentReport);
+    const report = JSON.parse(readFileSync(join(agentReport, 'report.json'), 'utf8'));
+    const sc = report.scenarios[0];
+    console.log(`[registry-outage] broken fallback through agents: TTD ${sc.ttdSeconds}s TTR ${sc.ttrSeconds}s`);
+    expect(stages(sc).deploy.message).toMatch(new RegExp(`^node agents \\(${AGENT_IMAGE}, no RBAC of their own\\): ${nodes.map(() => `faultline-agent-[0-9a-f]{6}/agent-\\d on \\S+`).join(', ')}; `));
+    expect(r.stderr).toMatch(/existing upstream registry http:\/\/faultline-docker-io:5000 serves library\/registry:2, faultline\/operator:v1/);
+    expect(sc.findings.find((x: any) => x.detector === 'registry-mirror').summary).toContain('(override_path = true) answers HTTP 404');
+    const journal = JSON.parse(readFileSync(join(agentState, 'journal', `${report.runId}.json`), 'utf8'));
+    expect(journal.entries.map((e: any) => e.faultType)).toEqual(expect.arrayContaining(['node-agent', 'registry-upstream', 'registry-mirror-outage']));
+    expect(journal.entries.every((e: any) => e.state === 'reverted')).toBe(true);
+    expect(journal.entries.find((e: any) => e.faultType === 'registry-upstream').record.container).toBeUndefined();
+    await expectRestored();
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(join(stateDir, 'kubeconfigs', `${context}.yaml`));
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    expect((await core.listPodForAllNamespaces({ labelSelector: 'faultline/node-agent' })).items.map((p) => p.metadata!.name)).toEqual([]);
+    expect((await core.listNamespace()).items.map((n) => n.metadata!.name!).filter((n) => n.startsWith('faultline-agent-'))).toEqual([]);
   });
 });

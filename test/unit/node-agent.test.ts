@@ -62,15 +62,31 @@ describe('choosing node access', () => {
   });
 });
 
+describe('the agent pod with a channel', () => {
+  const pod = agentPodManifest({ name: 'agent-1', namespace: 'faultline-agent-abc', node: 'cp-1', image: 'img:1', runId: 'r1', channelPort: 24_001 });
+  const c = pod.spec!.containers[0]!;
+  test('serves the port with socat, client certificates checked against the set-up CA the Secret holds', () => {
+    expect(c.command!.join(' ')).toMatch(/exec socat OPENSSL-LISTEN:24001,reuseaddr,fork,cert=\/run\/faultline-agent\/server\.pem,cafile=\/run\/faultline-agent\/ca\.pem,verify=1 EXEC:\/tmp\/faultline-serve$/);
+    expect(c.env).toEqual([{ name: 'FAULTLINE_AGENT_SERVE', value: expect.stringMatching(/^#!\/bin\/sh\n/) }]);
+    expect(c.volumeMounts).toContainEqual({ name: 'channel', mountPath: '/run/faultline-agent', readOnly: true });
+    expect(pod.spec!.volumes).toContainEqual({ name: 'channel', secret: { secretName: 'agent-channel', defaultMode: 0o400 } });
+    expect(pod.spec!.hostNetwork).toBe(true);
+  });
+});
+
 describe('which scenarios get agents', () => {
   const registries = builtinRegistries();
-  const scenarios = resolveScenarios(['etcd-liveness-kill', 'statefulset-env-conflict'], false, registries);
+  const scenarios = resolveScenarios(['etcd-liveness-kill', 'statefulset-env-conflict', 'stale-certs-control-plane'], false, registries);
   test('those that need node exec, as their first set-up; the others are unchanged', () => {
     const out = withNodeAgents(scenarios, { agent: true, image: 'img:1' });
     const byId = new Map(out.map((s) => [s.id, s]));
     expect(byId.get('etcd-liveness-kill')!.victim.setup[0]).toEqual({ type: 'node-agent', params: { image: 'img:1' } });
     expect(byId.get('statefulset-env-conflict')).toBe(scenarios.find((s) => s.id === 'statefulset-env-conflict'));
     expect(withNodeAgents(scenarios, { agent: false })).toBe(scenarios);
+  });
+  test('one whose fault takes the API server down (nodeExecWithoutApi) gets the channel that does not need it', () => {
+    const out = withNodeAgents(scenarios, { agent: true, image: 'img:1' });
+    expect(out.find((s) => s.id === 'stale-certs-control-plane')!.victim.setup[0]).toEqual({ type: 'node-agent', params: { image: 'img:1', channel: true } });
   });
   test('the set-up is a registered fault whose params the scenario file schema accepts', () => {
     expect(registries.faults.get('node-agent')).toBe(nodeAgent);
@@ -137,10 +153,10 @@ describe('the node-agent set-up', () => {
       },
     };
     const ctx = { runId: 'r1', cluster: ref, provider, kube: { core }, log: () => {} } as any;
-    const r = await nodeAgent.plan(ctx, { image: 'img:1' });
+    const r = await nodeAgent.plan(ctx, { image: 'img:1', channel: false });
     expect(r.pods).toEqual([{ node: 'cp', name: 'agent-1' }, { node: 'w1', name: 'agent-2' }]);
     expect(r.namespace).toMatch(/^faultline-agent-[0-9a-f]{6}$/);
-    await nodeAgent.apply(ctx, { image: 'img:1' }, r);
+    await nodeAgent.apply(ctx, { image: 'img:1', channel: false }, r);
     expect(made[0]!.body.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'faultline', 'pod-security.kubernetes.io/enforce': 'privileged' });
     expect(made[0]!.body.metadata.annotations).toEqual({ 'faultline/run-id': 'r1' });
     expect(made.slice(1).map((m) => m.body.spec.nodeName)).toEqual(['cp', 'w1']);

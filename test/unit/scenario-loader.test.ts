@@ -194,4 +194,16 @@ describe('--fault-param overrides', () => {
     expect(errorOf(() => withFaultParams(slowDisk(), { delayMs: 20_000 }, registries)).message).toMatch(/^--fault-param delayMs: Too big/);
     expect(errorOf(() => withFaultParams(slowDisk(), { delayMs: 'slow' }, registries)).message).toMatch(/^--fault-param delayMs: Invalid input/);
   });
+
+  test("TYPE.key overrides a set-up fault's param, checked by that fault's schema; the fault's own are untouched", () => {
+    const sc = loadScenario(join(repoRoot(), 'scenarios', 'registry-outage-broken-fallback'), registries);
+    const over = withFaultParams(sc, { 'registry-upstream.existing': true, fallback: 'working' }, registries);
+    expect(over.victim.setup[0]!.params).toEqual({ ...sc.victim.setup[0]!.params, existing: true });
+    expect(over.fault.params).toEqual({ ...sc.fault.params, fallback: 'working' });
+    expect(sc.victim.setup[0]!.params.existing).toBeUndefined();
+    expect(errorOf(() => withFaultParams(sc, { 'registry-upstream.exists': true }, registries)).message).toMatch(/^--fault-param registry-upstream\.exists: fault registry-upstream has no such parameter \(known: registry, network, alias, image, images, existing\); see /);
+    expect(errorOf(() => withFaultParams(sc, { 'registry-upstream.existing': 'yes' }, registries)).message).toMatch(/^--fault-param registry-upstream\.existing: Invalid input/);
+    // a prefix that is no set-up fault's type is a key of the fault itself, and refused as one
+    expect(errorOf(() => withFaultParams(sc, { 'node-agent.image': 'x' }, registries)).message).toMatch(/^--fault-param node-agent\.image: fault registry-mirror-outage has no such parameter \(known: .*; a set-up fault's as TYPE\.key, TYPE one of registry-upstream\); see /);
+  });
 });

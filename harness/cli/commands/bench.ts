@@ -25,7 +25,7 @@ export function registerBench(program: Command): void {
     .option('--runs <n>', 'runs of each scenario', '1')
     .option('--out <dir>', 'where each run writes its reports', 'reports/bench')
     .option('--image <ref>', 'kind node image')
-    .option('--fault-param <key=value>', "override one of the scenario's fault params (repeatable; one scenario only)", collect, [])
+    .option('--fault-param <key=value>', "override one of the scenario's fault params, or a set-up fault's as TYPE.key (repeatable; one scenario only)", collect, [])
     .option('--parallel <n>', 'as `faultline run --parallel`: scenarios of isolation "namespace" n at a time on a cluster', '1')
     .addHelpText(
       'after',

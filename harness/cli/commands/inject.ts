@@ -35,7 +35,7 @@ export function registerInject(program: Command): void {
     .option('--context <name>', 'a kubeconfig context (needs --allow-context for clusters faultline did not create)')
     .option('--allow-context <name>', 'allow injection into this context (repeatable)', collect, [])
     .option('--deploy', "deploy the scenario's victim first and wait until it is ready")
-    .option('--fault-param <key=value>', "override one of the scenario's fault params (repeatable)", collect, [])
+    .option('--fault-param <key=value>', "override one of the scenario's fault params, or a set-up fault's as TYPE.key (repeatable)", collect, [])
     .option('--node-access <mode>', "how a node-level fault reaches nodes: auto, provider or agent (as for `faultline run`; the agents stay with the fault until `faultline recover`)", 'auto')
     .option('--agent-image <ref>', 'image of the node agent pods (needs nsenter, strace and sh); default on clusters faultline makes: the forged one')
     .addHelpText(

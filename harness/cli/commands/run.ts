@@ -73,7 +73,7 @@ export function withTargetOptions(cmd: Command, noun: 'run' | 'drill'): Command 
     .option('--agent-image <ref>', "image of the node agent pods (needs nsenter, strace and sh); default on clusters faultline makes: the forged one")
     .option('--report-dir <dir>', 'write report.json, junit.xml, report.md and report.html there')
     .option('-o, --output <format>', `stdout format: ${FORMATS.join(', ')}`, 'text')
-    .option('--fault-param <key=value>', "override one of the scenario's fault params (repeatable; one scenario only)", collect, []);
+    .option('--fault-param <key=value>', "override one of the scenario's fault params, or a set-up fault's as TYPE.key (repeatable; one scenario only)", collect, []);
 }
 
 /** The alerting stack faultline deploys, or the team's own. */
