@@ -45,6 +45,8 @@ const Channel = z.object({
   addresses: z.record(z.string(), z.string()),
   /** node name -> its roles: the node list while the API server is away */
   roles: z.record(z.string(), z.array(z.string())),
+  /** when the set-up's certificates expire (ISO 8601): an expired channel is not used */
+  notAfter: z.string(),
   ca: z.string(),
   cert: z.string(),
   key: z.string(),
@@ -70,7 +72,7 @@ export function findChannel(cluster: string, node?: string): AgentChannel | unde
   if (!existsSync(dir)) return undefined;
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {
     const r = Channel.safeParse(JSON.parse(readFileSync(join(dir, f), 'utf8')));
-    if (r.success && r.data.cluster === cluster && (node === undefined || r.data.addresses[node])) return r.data;
+    if (r.success && r.data.cluster === cluster && (node === undefined || r.data.addresses[node]) && Date.parse(r.data.notAfter) > Date.now()) return r.data;
   }
   return undefined;
 }

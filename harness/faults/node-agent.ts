@@ -80,15 +80,15 @@ export const nodeAgent: Fault<Params, NodeAgentRecord> = {
 };
 
 /** A CA for one set-up, the agents' server certificate for every node address, and faultline's client
- *  certificate; valid for a day (a run that outlives it is recovered through the API). */
-export async function issueChannel(o: Omit<AgentChannel, 'ca' | 'cert' | 'key'>): Promise<{ channel: AgentChannel; serverPem: string }> {
+ *  certificate; valid for a day (past that, `recover` goes through the API's exec: findChannel skips it). */
+export async function issueChannel(o: Omit<AgentChannel, 'notAfter' | 'ca' | 'cert' | 'key'>): Promise<{ channel: AgentChannel; serverPem: string }> {
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(Date.now() + 86_400_000);
   const ca = await issueCertificate({ commonName: `faultline agent channel ${o.namespace}`, usage: 'ca', notBefore, notAfter, keyType: 'ecdsa-p256' });
   const issuer = { certPem: ca.certPem, keyPem: ca.keyPem };
   const server = await issueCertificate({ commonName: 'faultline-agent', usage: 'server', ipAddresses: Object.values(o.addresses), notBefore, notAfter, issuer, keyType: 'ecdsa-p256' });
   const client = await issueCertificate({ commonName: 'faultline', usage: 'client', notBefore, notAfter, issuer, keyType: 'ecdsa-p256' });
-  return { channel: { ...o, ca: ca.certPem, cert: client.certPem, key: client.keyPem }, serverPem: server.certPem + server.keyPem };
+  return { channel: { ...o, notAfter: notAfter.toISOString(), ca: ca.certPem, cert: client.certPem, key: client.keyPem }, serverPem: server.certPem + server.keyPem };
 }
 
 function channelNote(r: NodeAgentRecord): string {

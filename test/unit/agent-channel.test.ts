@@ -93,6 +93,8 @@ describe("faultline's half in the state dir", () => {
     expect(findChannel('c1')?.roles).toEqual({ n1: ['control-plane'] });
     expect(findChannel('c1', 'n2')).toBeUndefined();
     expect(findChannel('c2', 'n1')).toBeUndefined();
+    saveChannel({ ...ch, namespace: 'faultline-agent-old', cluster: 'c3', notAfter: new Date(Date.now() - 1_000).toISOString() });
+    expect(findChannel('c3', 'n1')).toBeUndefined();
     removeChannel('faultline-agent-abc');
     expect(findChannel('c1', 'n1')).toBeUndefined();
   });
