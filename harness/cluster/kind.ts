@@ -89,7 +89,7 @@ export class KindProvider implements Provider {
     await createOwned(this, ref, async () => {
       await this.run(argv, { timeoutMs: CREATE_TIMEOUT_MS, signal: spec.signal, onStderrLine: (l) => spec.onProgress?.(l) });
       const waited = await (this.opts.waitReady ?? waitClusterReady)(ref, { ...(spec.signal ? { signal: spec.signal } : {}), onProgress: say });
-      say(`cluster ${ref.name} ready in ${Math.round((Date.now() - started) / 100) / 10}s (every node Ready and CoreDNS answering, ${waited}s of it after kind returned)`);
+      say(`cluster ${ref.name} ready in ${Math.round((Date.now() - started) / 100) / 10}s (every node and component pod Ready, CoreDNS answering; ${waited}s of it after kind returned)`);
     }, say);
     return ref;
   }

@@ -1,8 +1,11 @@
 // A new cluster is ready for a workload when every node is Ready (a NotReady node still carries the not-ready
-// taint, so pods applied then meet FailedScheduling) and CoreDNS answers its own readiness endpoint.
+// taint, so pods applied then meet FailedScheduling), every component pod is Ready (components.ts: a node can turn
+// Ready while its CNI pod is still Pending, and CoreDNS answers from one replica while the other starts), and
+// CoreDNS answers its own readiness endpoint.
 import type { V1Node } from '@kubernetes/client-node';
 import { errorMessage } from '../core/errors.js';
 import { sleep } from '../core/poll.js';
+import { isComponentNamespace, podsNotReady } from './components.js';
 import { connect } from './kube.js';
 import type { ClusterRef } from './types.js';
 
@@ -31,10 +34,12 @@ async function notReady(ref: ClusterRef): Promise<string[]> {
     if (String(res).trim() === 'OK') answering = true;
   }
   if (!answering) waiting.push(dns.length ? 'CoreDNS not answering yet' : 'no CoreDNS pod running yet');
+  const namespaces = (await kube.core.listNamespace()).items.map((n) => n.metadata!.name!).filter(isComponentNamespace);
+  waiting.push(...(await podsNotReady(kube, namespaces)));
   return waiting;
 }
 
-/** Waits until every node is Ready and CoreDNS answers; returns the seconds it took. */
+/** Waits until every node and component pod is Ready and CoreDNS answers; returns the seconds it took. */
 export async function waitClusterReady(ref: ClusterRef, opts: ReadyOptions = {}): Promise<number> {
   const started = Date.now();
   const until = started + (opts.timeoutMs ?? 300_000);

@@ -16,6 +16,7 @@ import { natForCompare } from '../detectors/nat-table.js';
 import { isManaged, MANAGED_BY } from '../core/labels.js';
 import { errorMessage } from '../core/errors.js';
 import { nodeSh, type NodeAccess } from '../cluster/node-access.js';
+import { isComponentNamespace, notReadyLine, podReady, podsNotReady } from '../cluster/components.js';
 
 export interface NodeState {
   /** path -> sha256 */
@@ -88,15 +89,9 @@ export async function captureState(kube: KubeClients, na: NodeAccess | undefined
   return { capturedAt: new Date().toISOString(), namespaces, kubeSystem: ks.fingerprints, notReady: [...ks.notReady, ...components], managed: objects.managed, clusterObjects: objects.every, nodes };
 }
 
-const podReady = (p: { status?: { phase?: string; containerStatuses?: { ready: boolean }[] } }) =>
-  p.status?.phase === 'Succeeded' || (p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).every((c) => c.ready));
-
-// Cluster components live in kube-system and in namespaces of their own named kube-* (the CNI's kube-flannel):
-// a component still starting there is a cluster still moving, although only kube-system is fingerprinted.
+// Components outside kube-system are counted only for readiness: kube-system alone is fingerprinted.
 async function componentsNotReady(kube: KubeClients, namespaces: string[]): Promise<string[]> {
-  const others = namespaces.filter((n) => n.startsWith('kube-') && n !== 'kube-system' && !n.endsWith(' (Terminating)'));
-  const lists = await Promise.all(others.map((namespace) => kube.core.listNamespacedPod({ namespace })));
-  return lists.flatMap((l) => l.items.filter((p) => !podReady(p)).map((p) => `${p.metadata!.namespace} pod ${p.metadata!.name} is not ready (${p.status?.phase ?? 'no phase'})`));
+  return podsNotReady(kube, namespaces.filter((n) => isComponentNamespace(n) && n !== 'kube-system' && !n.endsWith(' (Terminating)')));
 }
 
 async function kubeSystem(kube: KubeClients): Promise<{ fingerprints: Record<string, string>; notReady: string[] }> {
@@ -116,7 +111,7 @@ async function kubeSystem(kube: KubeClients): Promise<{ fingerprints: Record<str
     const images = (p.spec?.containers ?? []).map((c) => c.image ?? '').join(',');
     if (!owner || owner.kind === 'Node') fp[`pod ${name}`] = `manifest ${p.metadata?.annotations?.['kubernetes.io/config.hash'] ?? '?'}, ${images}`;
     else owned.set(`pods of ${owner.kind} ${owner.name}`, [...(owned.get(`pods of ${owner.kind} ${owner.name}`) ?? []), images]);
-    if (!podReady(p)) notReady.push(`kube-system pod ${name} is not ready (${p.status?.phase ?? 'no phase'})`);
+    if (!podReady(p)) notReady.push(notReadyLine(p));
   }
   for (const [k, imgs] of owned) fp[k] = `${imgs.length} pod(s), ${[...new Set(imgs)].sort().join(' ')}`;
   for (const d of [...deployments.items.map((x) => ['Deployment', x] as const), ...daemonSets.items.map((x) => ['DaemonSet', x] as const)]) {

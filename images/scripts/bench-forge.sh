@@ -2,7 +2,7 @@
 # Measures the forge and kind clusters built from it, and prints one table:
 #   forge cold time (only with BENCH_COLD=1, below), forge warm time (make forge with nothing changed),
 #   1+1 cluster create and delete time, with `kind create cluster` (alone, and then with kubectl waiting for what
-#   faultline waits for: every node Ready, CoreDNS rolled out) and `faultline cluster up` side by side (same image,
+#   faultline waits for: every node and every pod Ready, CoreDNS rolled out) and `faultline cluster up` side by side (same image,
 #   same config),
 #   peak memory of the node containers (docker stats, sampled every 2 s).
 # BENCH_CONFIG=kind-configs/ha.yaml measures another cluster shape. BENCH_COLD=1 measures a real cold forge:
@@ -51,7 +51,8 @@ create=$((SECONDS - t))
 # the readiness faultline waits for, with kubectl: kind's --wait covers the control-plane node only
 "$BIN_CACHE/current/kubectl" --kubeconfig "$kc" wait --for=condition=Ready node --all --timeout=5m >/dev/null 2>&1 \
   && "$BIN_CACHE/current/kubectl" --kubeconfig "$kc" -n kube-system rollout status deployment/coredns --timeout=5m >/dev/null 2>&1 \
-  || die "kind's cluster did not get every node Ready and CoreDNS rolled out within 5 minutes"
+  && "$BIN_CACHE/current/kubectl" --kubeconfig "$kc" wait --for=condition=Ready pod --all --all-namespaces --timeout=5m >/dev/null 2>&1 \
+  || die "kind's cluster did not get every node and pod Ready and CoreDNS rolled out within 5 minutes"
 usable=$((SECONDS - t))
 rm -f "$kc"
 sleep 20  # let the system pods settle, so the peak includes a running cluster, not just its start
@@ -67,7 +68,7 @@ FAULTLINE_STATE_DIR=$fl_state FAULTLINE_NODE_IMAGE=$image node "$REPO_DIR/dist/h
 fl_create=$((SECONDS - t))
 FAULTLINE_STATE_DIR=$fl_state node "$REPO_DIR/dist/harness/cli/main.js" cluster down "$fl_name" >/dev/null 2>&1 || true
 # where faultline's time goes, from its own progress lines
-fl_ready=$(sed -n 's/.*ready in [0-9.]*s (every node Ready and CoreDNS answering, \([0-9.]*\)s of it after kind returned).*/\1/p' "$fl_state/up.log" | head -1)
+fl_ready=$(sed -n 's/.*ready in [0-9.]*s (every node and component pod Ready, CoreDNS answering; \([0-9.]*\)s of it after kind returned).*/\1/p' "$fl_state/up.log" | head -1)
 fl_baseline=$(sed -n 's/.*baseline for `faultline cluster check` in \([0-9.]*\)s.*/\1/p' "$fl_state/up.log" | head -1)
 rm -rf "$fl_state"
 
@@ -77,7 +78,7 @@ printf '%-38s %10s\n' "measure" "value"
 if [ "$cold" = - ]; then printf '%-38s %10s\n' "forge cold" "not run (BENCH_COLD=1)"; else printf '%-38s %9ss\n' "forge cold (BENCH_COLD=1)" "$cold"; fi
 printf '%-38s %9ss\n' "forge warm (after it)" "$warm"
 printf '%-38s %9ss\n' "kind create cluster ($(basename "$config"))" "$create"
-printf '%-38s %9ss\n' "  then every node Ready, CoreDNS out" "$usable"
+printf '%-38s %9ss\n' "  then every node and pod Ready" "$usable"
 printf '%-38s %9ss  (%s%% of kind create alone, %s%% of kind create + the same readiness)\n' "faultline cluster up (same)" "$fl_create" \
   "$(( create > 0 ? (fl_create * 100 + create / 2) / create : 0 ))" "$(( usable > 0 ? (fl_create * 100 + usable / 2) / usable : 0 ))"
 printf '%-38s %9ss\n' "  of which: Ready and CoreDNS after kind" "${fl_ready:-?}"

@@ -10,7 +10,7 @@
 // them all, "e2e: N passed, N failed, N skipped", which is what CI reads.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const root = process.cwd();
@@ -21,24 +21,46 @@ const files = readdirSync(dir)
   .map((f) => join(dir, f));
 const text = (f) => readFileSync(f, 'utf8');
 
-// Two lanes of about the same length (file times from the last serial run on the 2-core VM: stop 21's CI and the
-// agent file's first CI run, in s). `control-plane`: the files whose faults hold etcd and the control plane on the
-// shared single-node cluster (alerts 429, etcd 352, node-agent 655, certs-control-plane 68), and etcd-ha, whose
-// three control planes make its own cluster (158 s in its first run, 2026-12-03). `rest`: everything
-// else (the 1+1 files, those that make their own cluster, and the single-node API-level scenarios, 478 s, on a
-// single-node cluster of the lane's own pool), about 1,450 s.
-const CONTROL_PLANE = ['alerts', 'certs-control-plane', 'etcd-ha', 'etcd-scenarios', 'node-agent'].map((n) => `${n}.test.ts`);
-const LANES = [
-  { name: 'control-plane', takes: (f) => CONTROL_PLANE.some((n) => f.endsWith(`/${n}`)) },
-  { name: 'rest', takes: () => true },
-];
+// Each file's time in s, from the last clean-clone CI run on the 2-core VM (2026-12-03, commit 47b460e, files run
+// two lanes at once). It only balances the lanes, so a stale number costs minutes, never a test; a file not listed
+// counts as UNTIMED. A file that makes the lane's first shared cluster of its kind config pays for it (about 45 s),
+// which this table folds into whichever file paid it in that run.
+const SECONDS = {
+  'node-agent': 574, alerts: 467, 'single-node-scenarios': 394, 'etcd-scenarios': 350, 'runbook-exec': 298,
+  'registry-outage': 257, 'etcd-ha': 220, 'certs-mtls': 162, 'doctor-and-recover': 121, 'doctor-corpus': 110,
+  'statefulset-scenario': 97, 'certs-control-plane': 78, 'forge-cluster': 69, 'egress-scenario': 50,
+};
+const UNTIMED = 120;
+const LANE_NAMES = ['a', 'b'];
+const seconds = (f) => SECONDS[basename(f, '.test.ts')] ?? UNTIMED;
 
+/** The files named on the command line (a file's name with or without `.test.ts`, or its path), or every file. */
+function chosen() {
+  const names = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  if (!names.length) return files;
+  const byName = new Map(files.map((f) => [basename(f, '.test.ts'), f]));
+  const picked = names.map((n) => byName.get(basename(n).replace(/\.test\.ts$/, '')));
+  const unknown = names.filter((_, i) => !picked[i]);
+  if (unknown.length) {
+    process.stderr.write(`lanes: no e2e file named ${unknown.join(', ')} (the files: ${[...byName.keys()].join(', ')})\n`);
+    process.exit(2);
+  }
+  return [...new Set(picked)];
+}
+
+/** Longest file first, each into the lane with the least time so far: two lanes of about the same length, whatever
+ *  subset runs. Within a lane jest orders the files by shared cluster (sequencer.js). */
 function plan() {
-  const alone = files.filter((f) => /^\/\/ e2e: alone\b/m.test(text(f)));
-  const rest = files.filter((f) => !alone.includes(f));
-  if (process.env.FAULTLINE_E2E_LANES === '1') return { alone, lanes: [{ name: 'e2e', files: rest }] };
-  const lanes = LANES.map((l) => ({ name: l.name, files: [] }));
-  for (const f of rest) lanes[LANES.findIndex((l) => l.takes(f))].files.push(f);
+  const run = chosen();
+  const alone = run.filter((f) => /^\/\/ e2e: alone\b/m.test(text(f)));
+  const rest = run.filter((f) => !alone.includes(f));
+  if (process.env.FAULTLINE_E2E_LANES === '1') return { alone, lanes: [{ name: 'e2e', files: rest, seconds: rest.reduce((t, f) => t + seconds(f), 0) }] };
+  const lanes = LANE_NAMES.map((name) => ({ name, files: [], seconds: 0 }));
+  for (const f of [...rest].sort((x, y) => seconds(y) - seconds(x) || x.localeCompare(y))) {
+    const lane = lanes.reduce((least, l) => (l.seconds < least.seconds ? l : least));
+    lane.files.push(f);
+    lane.seconds += seconds(f);
+  }
   return { alone, lanes: lanes.filter((l) => l.files.length) };
 }
 
@@ -75,7 +97,9 @@ function jest(tag, paths) {
 }
 
 const { alone, lanes } = plan();
-for (const l of [{ name: 'alone', files: alone }, ...lanes]) process.stderr.write(`[lanes] ${l.name}: ${l.files.map((f) => relative(dir, f)).join(', ')}\n`);
+for (const l of [{ name: 'alone', files: alone }, ...lanes]) {
+  if (l.files.length) process.stderr.write(`[lanes] ${l.name}: ${l.files.map((f) => relative(dir, f)).join(', ')}${l.seconds ? ` (about ${l.seconds} s)` : ''}\n`);
+}
 if (process.argv.includes('--list')) process.exit(0);
 const results = [];
 for (const f of alone) results.push(await jest('alone', [f]));

@@ -1,0 +1,24 @@
+// The cluster's own components: the pods of kube-system and of the namespaces named kube-* (the CNI's
+// kube-flannel). A component still starting is a cluster still moving: workloads applied then can meet a node
+// without its pod network, and a baseline captured then differs from the next look.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { KubeClients } from './kube.js';
+
+/** Ready, or a Job's pod that has finished. */
+export function podReady(p: V1Pod): boolean {
+  return p.status?.phase === 'Succeeded' || (p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).every((c) => c.ready));
+}
+
+export function isComponentNamespace(namespace: string): boolean {
+  return namespace === 'kube-system' || namespace.startsWith('kube-');
+}
+
+/** One line per pod not Ready in the given namespaces. */
+export async function podsNotReady(kube: KubeClients, namespaces: string[]): Promise<string[]> {
+  const lists = await Promise.all(namespaces.map((namespace) => kube.core.listNamespacedPod({ namespace })));
+  return lists.flatMap((l) => l.items.filter((p) => !podReady(p)).map(notReadyLine));
+}
+
+export function notReadyLine(p: V1Pod): string {
+  return `${p.metadata?.namespace} pod ${p.metadata?.name} is not ready (${p.status?.phase ?? 'no phase'})`;
+}
