@@ -81,7 +81,7 @@ printf '%-38s %9ss\n' "kind create cluster ($(basename "$config"))" "$create"
 printf '%-38s %9ss\n' "  then every node and pod Ready" "$usable"
 printf '%-38s %9ss  (%s%% of kind create alone, %s%% of kind create + the same readiness)\n' "faultline cluster up (same)" "$fl_create" \
   "$(( create > 0 ? (fl_create * 100 + create / 2) / create : 0 ))" "$(( usable > 0 ? (fl_create * 100 + usable / 2) / usable : 0 ))"
-printf '%-38s %9ss\n' "  of which: Ready and CoreDNS after kind" "${fl_ready:-?}"
+printf '%-38s %9ss\n' "  of which: the readiness after kind" "${fl_ready:-?}"
 printf '%-38s %9ss\n' "  of which: baseline for cluster check" "${fl_baseline:-?}"
 printf '%-38s %9ss\n' "cluster delete" "$delete"
 printf '%-38s %8sMiB\n' "peak memory of node containers" "$(cat "$peak_file" 2>/dev/null || echo 0)"
