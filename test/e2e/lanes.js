@@ -6,8 +6,9 @@
 // A file marked `// e2e: alone` (it proves that no cluster appears while it runs) runs first, by itself.
 // FAULTLINE_E2E_LANES=1 runs every file in one lane, one after another. `--list` prints the lanes and runs nothing.
 //
-// Output: each lane's lines, prefixed with its name, as they come; then each lane's summary and one line over
-// them all, "e2e: N passed, N failed, N skipped", which is what CI reads.
+// Output: each lane's lines, prefixed with its name, as they come; then, for each lane, its files' times and its
+// failed tests (summary-reporter.js) and its counts, so that a CI log's tail names every failure of every lane;
+// then one line over them all, "e2e: N passed, N failed, N skipped", which is what CI reads.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
@@ -80,10 +81,12 @@ function jest(tag, paths) {
   });
   children.add(child);
   let summary;
+  const details = [];
   for (const [stream, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
     createInterface({ input: stream }).on('line', (line) => {
       const m = /^e2e: (\d+) passed, (\d+) failed, (\d+) skipped$/.exec(line);
       if (m) summary = { passed: +m[1], failed: +m[2], skipped: +m[3] };
+      if (/^e2e (file|failed): /.test(line)) details.push(line);
       to.write(`[${tag}] ${line}\n`);
     });
   }
@@ -91,7 +94,7 @@ function jest(tag, paths) {
     child.on('close', (code, signal) => {
       children.delete(child);
       // a jest that ended without its summary line (killed, or crashed before reporting) counts as one failure
-      resolve({ tag, code: code ?? 1, signal, seconds: (Date.now() - t0) / 1000, counts: summary ?? { passed: 0, failed: 1, skipped: 0 } });
+      resolve({ tag, code: code ?? 1, signal, seconds: (Date.now() - t0) / 1000, counts: summary ?? { passed: 0, failed: 1, skipped: 0 }, details });
     });
   });
 }
@@ -108,6 +111,7 @@ results.push(...(await Promise.all(lanes.map((l) => jest(l.name, l.files)))));
 const total = { passed: 0, failed: 0, skipped: 0 };
 for (const r of results) {
   for (const k of Object.keys(total)) total[k] += r.counts[k];
+  for (const d of r.details) process.stderr.write(`[lanes] ${r.tag}: ${d}\n`);
   process.stderr.write(`[lanes] ${r.tag}: ${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.skipped} skipped in ${r.seconds.toFixed(0)} s (jest exited ${r.signal ?? r.code})\n`);
 }
 process.stderr.write(`\ne2e: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped\n`);
