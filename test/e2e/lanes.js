@@ -22,18 +22,23 @@ const files = readdirSync(dir)
   .map((f) => join(dir, f));
 const text = (f) => readFileSync(f, 'utf8');
 
-// Each file's time in s, from the last clean-clone CI run on the 2-core VM (2026-12-03, commit 47b460e, files run
-// two lanes at once). It only balances the lanes, so a stale number costs minutes, never a test; a file not listed
-// counts as UNTIMED. A file that makes the lane's first shared cluster of its kind config pays for it (about 45 s),
-// which this table folds into whichever file paid it in that run.
+// Each file's time in s, its shared cluster's creation not counted, from the last clean-clone CI run on the 2-core
+// VM (see SECONDS_RUN; files run two lanes at once). It only balances the lanes, so a stale number costs minutes,
+// never a test; a file not listed counts as UNTIMED.
+const SECONDS_RUN = '2026-12-05, commit ab03792';
 const SECONDS = {
-  'node-agent': 574, alerts: 467, 'single-node-scenarios': 394, 'etcd-scenarios': 350, 'runbook-exec': 298,
-  'registry-outage': 257, 'etcd-ha': 220, 'certs-mtls': 162, 'doctor-and-recover': 121, 'doctor-corpus': 110,
-  'statefulset-scenario': 97, 'certs-control-plane': 78, 'forge-cluster': 69, 'egress-scenario': 50,
+  'node-agent': 614, 'single-node-scenarios': 396, alerts: 387, 'etcd-scenarios': 343, 'runbook-exec': 308,
+  'registry-outage': 261, 'etcd-ha': 189, 'doctor-corpus': 145, 'certs-mtls': 116, 'doctor-and-recover': 112,
+  'statefulset-scenario': 107, 'forge-cluster': 68, 'certs-control-plane': 63, 'egress-scenario': 50,
 };
 const UNTIMED = 120;
+// What the first file of a kind config in a lane pays to create that lane's shared cluster (cluster-pool.ts): a
+// kind cluster and the wait for all of kube-system, measured by bench-forge at 46-58 s.
+const CLUSTER_SECONDS = 50;
 const LANE_NAMES = ['a', 'b'];
 const seconds = (f) => SECONDS[basename(f, '.test.ts')] ?? UNTIMED;
+/** The kind config of the shared cluster a file uses, '' for none (read as sequencer.js reads it). */
+const sharedConfig = (f) => /sharedCluster\('([\w-]+)'\)/.exec(text(f))?.[1] ?? '';
 
 /** The files named on the command line (a file's name with or without `.test.ts`, or its path), or every file. */
 function chosen() {
@@ -49,18 +54,22 @@ function chosen() {
   return [...new Set(picked)];
 }
 
-/** Longest file first, each into the lane with the least time so far: two lanes of about the same length, whatever
- *  subset runs. Within a lane jest orders the files by shared cluster (sequencer.js). */
+/** Longest file first, each into the lane where it would end soonest: the lane's time so far, plus the file's, plus
+ *  CLUSTER_SECONDS when the lane has no shared cluster of the file's kind config yet. Two lanes of about the same
+ *  length whatever subset runs, with no more shared clusters than that costs. Within a lane jest orders the files
+ *  by shared cluster (sequencer.js). */
 function plan() {
   const run = chosen();
   const alone = run.filter((f) => /^\/\/ e2e: alone\b/m.test(text(f)));
   const rest = run.filter((f) => !alone.includes(f));
   if (process.env.FAULTLINE_E2E_LANES === '1') return { alone, lanes: [{ name: 'e2e', files: rest, seconds: rest.reduce((t, f) => t + seconds(f), 0) }] };
-  const lanes = LANE_NAMES.map((name) => ({ name, files: [], seconds: 0 }));
+  const lanes = LANE_NAMES.map((name) => ({ name, files: [], seconds: 0, configs: new Set() }));
+  const cost = (lane, f) => seconds(f) + (sharedConfig(f) && !lane.configs.has(sharedConfig(f)) ? CLUSTER_SECONDS : 0);
   for (const f of [...rest].sort((x, y) => seconds(y) - seconds(x) || x.localeCompare(y))) {
-    const lane = lanes.reduce((least, l) => (l.seconds < least.seconds ? l : least));
+    const lane = lanes.reduce((best, l) => (l.seconds + cost(l, f) < best.seconds + cost(best, f) ? l : best));
+    lane.seconds += cost(lane, f);
     lane.files.push(f);
-    lane.seconds += seconds(f);
+    if (sharedConfig(f)) lane.configs.add(sharedConfig(f));
   }
   return { alone, lanes: lanes.filter((l) => l.files.length) };
 }
@@ -103,16 +112,22 @@ const { alone, lanes } = plan();
 for (const l of [{ name: 'alone', files: alone }, ...lanes]) {
   if (l.files.length) process.stderr.write(`[lanes] ${l.name}: ${l.files.map((f) => relative(dir, f)).join(', ')}${l.seconds ? ` (about ${l.seconds} s)` : ''}\n`);
 }
-if (process.argv.includes('--list')) process.exit(0);
+if (process.argv.includes('--list')) {
+  process.stderr.write(`[lanes] file times from the CI run of ${SECONDS_RUN}; ${CLUSTER_SECONDS} s per shared cluster a lane creates\n`);
+  process.exit(0);
+}
 const results = [];
 for (const f of alone) results.push(await jest('alone', [f]));
 results.push(...(await Promise.all(lanes.map((l) => jest(l.name, l.files)))));
 
 const total = { passed: 0, failed: 0, skipped: 0 };
+// the files' times first, the failures last: a CI log is often read only from its tail
+const details = (kind) => results.flatMap((r) => r.details.filter((d) => d.startsWith(`e2e ${kind}: `)).map((d) => `[lanes] ${r.tag}: ${d}\n`));
+process.stderr.write(details('file').join(''));
 for (const r of results) {
   for (const k of Object.keys(total)) total[k] += r.counts[k];
-  for (const d of r.details) process.stderr.write(`[lanes] ${r.tag}: ${d}\n`);
   process.stderr.write(`[lanes] ${r.tag}: ${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.skipped} skipped in ${r.seconds.toFixed(0)} s (jest exited ${r.signal ?? r.code})\n`);
 }
+process.stderr.write(details('failed').join(''));
 process.stderr.write(`\ne2e: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped\n`);
 process.exitCode = results.every((r) => r.code === 0) ? 0 : 1;
