@@ -1,8 +1,9 @@
-// Closes a jest run with what a CI log's tail must show, the failures' details being far above it on a long run:
-// each file's time and result (only the failed ones in a run of many files) ("<project> file: ..."), each failed test with the first lines of why
-// ("<project> failed: ..."), then one line CI systems parse: "<project>: N passed, N failed, N skipped".
-// A suite that could not run at all (syntax error, failing import) counts as a failure. lanes.js gathers the
-// "file:" and "failed:" lines of every lane and prints them again after the last lane ends.
+// Closes a jest run with what the tail of a CI log must show, a failure's details being far above it on a long
+// run: each file's time and result ("<project> file: ..."; in a run of many files only the failed ones), each
+// failed test with the first lines of why ("<project> failed: ..."), then one line CI systems parse:
+// "<project>: N passed, N failed, N skipped". A suite that could not run at all (syntax error, failing import)
+// counts as a failure. lanes.js gathers the "file:" and "failed:" lines of every lane and prints them again after
+// the last lane ends.
 import { relative } from 'node:path';
 
 const ANSI = /\u001b\[[0-9;]*m/g;
@@ -12,7 +13,7 @@ const WHY_WIDTH = 200;
 const LIST_ALL_UP_TO = 25;
 
 /** The first lines of a failure message that say something (jest's own stack frames left out). */
-export function why(message) {
+function why(message) {
   return String(message ?? '')
     .replace(ANSI, '')
     .split('\n')

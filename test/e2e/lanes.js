@@ -6,8 +6,8 @@
 // A file marked `// e2e: alone` (it proves that no cluster appears while it runs) runs first, by itself.
 // FAULTLINE_E2E_LANES=1 runs every file in one lane, one after another. `--list` prints the lanes and runs nothing.
 //
-// Output: each lane's lines, prefixed with its name, as they come; then, for each lane, its files' times and its
-// failed tests (summary-reporter.js) and its counts, so that a CI log's tail names every failure of every lane;
+// Output: each lane's lines, prefixed with its name, as they come; then every lane's files with their times, each
+// lane's counts, and every lane's failed tests (summary-reporter.js), so that a CI log's tail names every failure;
 // then one line over them all, "e2e: N passed, N failed, N skipped", which is what CI reads.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
