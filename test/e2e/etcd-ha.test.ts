@@ -82,7 +82,7 @@ describe('faultline run etcd-slow-disk-ha on a new three-control-plane kind clus
   });
 
   test("nothing left: no strace on this machine, the run's cluster deleted; the cluster's peak memory printed", async () => {
-    expect(faultlineStraces()).toEqual([]);
+    expect(faultlineStraces(env.FAULTLINE_STATE_DIR)).toEqual([]);
     expect(await kindClusters()).not.toContain(cluster);
     const nodes = [...peak].filter(([n]) => cluster && n.startsWith(cluster));
     expect(nodes.length).toBeGreaterThanOrEqual(3);

@@ -225,14 +225,29 @@ export async function cleanUpClusterUp(o: { started: CliProcess[]; created: bool
   rmSync(o.tmp, { recursive: true, force: true });
 }
 
-/** The straces faultline's etcd slow-disk fault started on this machine that are still running ("pid: cmdline"). */
-export function faultlineStraces(): string[] {
+/** The tokens of the straces that the runs with this state dir journaled (etcd-fsync-delay, mechanism strace). */
+export function journaledStraceTokens(stateDir: string): string[] {
+  const dir = join(stateDir, 'journal');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .flatMap((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')).entries ?? [])
+    .filter((e: any) => e.faultType === 'etcd-fsync-delay' && typeof e.record?.token === 'string')
+    .map((e: any) => e.record.token as string);
+}
+
+/** The straces the runs with this state dir started that are still running on this machine ("pid: cmdline").
+ *  Only their own: e2e lanes run at the same time, and another lane's slow-disk fault may be in place right now.
+ *  Throws when those runs journaled no strace at all, so the check cannot pass for want of anything to look for. */
+export function faultlineStraces(stateDir: string): string[] {
+  const tokens = journaledStraceTokens(stateDir);
+  if (!tokens.length) throw new Error(`no strace journaled under ${stateDir}: nothing to look for`);
   return readdirSync('/proc')
     .filter((p) => /^\d+$/.test(p))
     .flatMap((p) => {
       try {
         const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ');
-        return cmd.includes('faultline-etcd-fsync-') ? [`${p}: ${cmd}`] : [];
+        return tokens.some((t) => cmd.includes(t)) ? [`${p}: ${cmd}`] : [];
       } catch {
         return []; // gone
       }
