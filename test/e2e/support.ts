@@ -225,15 +225,16 @@ export async function cleanUpClusterUp(o: { started: CliProcess[]; created: bool
   rmSync(o.tmp, { recursive: true, force: true });
 }
 
-/** The tokens of the straces that the runs with this state dir journaled (etcd-fsync-delay, mechanism strace). */
+/** The tokens of the straces that the runs with this state dir journaled (etcd-fsync-delay's record, or each
+ *  member's record of etcd-members-fsync-delay: every strace record holds one). */
 export function journaledStraceTokens(stateDir: string): string[] {
   const dir = join(stateDir, 'journal');
   if (!existsSync(dir)) return [];
-  return readdirSync(dir)
+  const text = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
-    .flatMap((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')).entries ?? [])
-    .filter((e: any) => e.faultType === 'etcd-fsync-delay' && typeof e.record?.token === 'string')
-    .map((e: any) => e.record.token as string);
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .join('\n');
+  return [...text.matchAll(/"token":\s*"(faultline-etcd-fsync-[0-9a-f]+)"/g)].map((m) => m[1]!);
 }
 
 /** The straces the runs with this state dir started that are still running on this machine ("pid: cmdline").
