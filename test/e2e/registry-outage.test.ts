@@ -185,7 +185,7 @@ describe('registry outage with a mirror fallback, both variants, on a 1+2 kind c
     // hosts.toml and mirror name; the test (not faultline) starts it and pushes the two images the victim pulls
     docker(['run', '-d', '--name', EXISTING_UPSTREAM, '--network', 'kind', '--network-alias', 'faultline-docker-io', '-p', '127.0.0.1::5000', 'registry:2']);
     const port = Number(/:(\d+)$/m.exec(docker(['port', EXISTING_UPSTREAM, '5000/tcp']).split('\n')[0]!)?.[1]);
-    await waitFor('the existing upstream', 60_000, async () => (await fetch(`http://127.0.0.1:${port}/v2/`)).ok);
+    await waitFor('the existing upstream', 60_000, async () => (await fetch(`http://127.0.0.1:${port}/v2/`, { signal: AbortSignal.timeout(5000) })).ok);
     for (const [from, as] of [['registry:2', 'library/registry:2'], ['busybox:1.35', 'faultline/operator:v1']] as const) {
       docker(['tag', from, `127.0.0.1:${port}/${as}`]);
       docker(['push', '-q', `127.0.0.1:${port}/${as}`]);

@@ -12,11 +12,18 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
+    // a probe that never settles (a connection accepted and never answered) must not outlive the deadline
+    let timer: NodeJS.Timeout | undefined;
+    const unanswered = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the last probe did not answer')), Math.max(deadline - Date.now(), 0));
+    });
     try {
-      const v = await probe();
+      const v = await Promise.race([probe(), unanswered]);
       if (v) return v;
     } catch (err) {
       last = err;
+    } finally {
+      clearTimeout(timer);
     }
     await new Promise((r) => setTimeout(r, 2000));
   }
