@@ -22,3 +22,17 @@ export async function podsNotReady(kube: KubeClients, namespaces: string[]): Pro
 export function notReadyLine(p: V1Pod): string {
   return `${p.metadata?.namespace} pod ${p.metadata?.name} is not ready (${p.status?.phase ?? 'no phase'})`;
 }
+
+/** The pods not Ready, in a few words each ("mirror-5f58 on node-a: Pending, ContainerCreating"), at most `max`;
+ *  reasons only, never a container's message (which can quote its environment). */
+export function podsNotReadyBrief(pods: V1Pod[], max = 4): string {
+  const lines = pods.filter((p) => !podReady(p)).map((p) => {
+    const reasons = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]
+      .map((c) => c.state?.waiting?.reason ?? c.state?.terminated?.reason)
+      .filter((r): r is string => !!r);
+    const where = p.spec?.nodeName ? ` on ${p.spec.nodeName}` : ' (unscheduled)';
+    return `${p.metadata?.name}${where}: ${[p.status?.phase ?? 'no phase', ...new Set(reasons)].join(', ')}`;
+  });
+  if (lines.length === 0) return `all ${pods.length} pod(s) ready`;
+  return lines.slice(0, max).join('; ') + (lines.length > max ? `; ${lines.length - max} more not ready` : '');
+}

@@ -2,8 +2,10 @@
 // scenario asks for (the real signature, not just the static cause).
 import { scanAll, type DetectorRegistry } from '../detectors/registry.js';
 import type { Finding } from '../detectors/types.js';
+import { podsNotReadyBrief } from '../cluster/components.js';
 import type { RunContext } from '../cluster/context.js';
 import { pollUntil } from '../core/poll.js';
+import { errorMessage } from '../core/errors.js';
 import type { LoadedScenario } from './scenario.js';
 import type { StageCtx } from './stage.js';
 
@@ -21,13 +23,24 @@ export function waitForFindings(ctx: RunContext, sc: LoadedScenario, detectors: 
       const text = hits.map((f) => [f.summary, ...f.evidence].join('\n')).join('\n');
       const lacking = sc.detect.evidence.filter((e) => !text.includes(e));
       if (missing.length === 0 && lacking.length === 0) return hits;
-      s.progress(
-        missing.length
-          ? `waiting for ${missing.join(', ')} (poll ${n})`
-          : `${[...want].join(', ')} fired; waiting for evidence ${lacking.map((e) => JSON.stringify(e)).join(', ')} (poll ${n})`,
-      );
+      if (missing.length === 0) {
+        s.progress(`${[...want].join(', ')} fired; waiting for evidence ${lacking.map((e) => JSON.stringify(e)).join(', ')} (poll ${n})`);
+        return undefined;
+      }
+      // what the namespace looks like while nothing fires, so that a detect that runs out of time says whether the
+      // fault's effect was there (pods in ImagePullBackOff) or not yet (pods still ContainerCreating)
+      s.progress(`waiting for ${missing.join(', ')} (poll ${n}); ${ns}: ${await namespacePods(ctx, ns)}`);
       return undefined;
     },
-    { intervalMs: pollMs, signal: s.signal },
+    // a scan that throws (every expected detector failed) is a miss too, but its error is shown, not swallowed
+    { intervalMs: pollMs, signal: s.signal, onMiss: (n, err) => err && s.progress(`waiting for ${[...want].join(', ')} (poll ${n}): the scan failed: ${err}`) },
   );
+}
+
+async function namespacePods(ctx: RunContext, namespace: string): Promise<string> {
+  try {
+    return podsNotReadyBrief((await ctx.kube.core.listNamespacedPod({ namespace })).items);
+  } catch (err) {
+    return `pods not listed (${errorMessage(err)})`; // a description only: the next poll scans again
+  }
 }

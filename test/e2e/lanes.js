@@ -25,11 +25,11 @@ const text = (f) => readFileSync(f, 'utf8');
 // Each file's time in s, its shared cluster's creation not counted, from the last clean-clone CI run on the 2-core
 // VM (see SECONDS_RUN; files run two lanes at once). It only balances the lanes, so a stale number costs minutes,
 // never a test; a file not listed counts as UNTIMED.
-const SECONDS_RUN = '2026-12-05, commit ab03792';
+const SECONDS_RUN = '2026-12-06, commit aa1056a';
 const SECONDS = {
-  'node-agent': 614, 'single-node-scenarios': 396, alerts: 387, 'etcd-scenarios': 343, 'runbook-exec': 308,
-  'registry-outage': 261, 'etcd-ha': 189, 'doctor-corpus': 145, 'certs-mtls': 116, 'doctor-and-recover': 112,
-  'statefulset-scenario': 107, 'forge-cluster': 68, 'certs-control-plane': 63, 'egress-scenario': 50,
+  'node-agent': 594, 'single-node-scenarios': 457, alerts: 416, 'etcd-scenarios': 392, 'runbook-exec': 291,
+  'registry-outage': 262, 'etcd-ha': 183, 'doctor-and-recover': 180, 'certs-mtls': 168, 'statefulset-scenario': 119,
+  'doctor-corpus': 105, 'certs-control-plane': 68, 'forge-cluster': 65, 'egress-scenario': 53,
 };
 const UNTIMED = 120;
 // What the first file of a kind config in a lane pays to create that lane's shared cluster (cluster-pool.ts): a
