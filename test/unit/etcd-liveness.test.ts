@@ -15,7 +15,7 @@ import { parseNodeOutput, withEndpoint } from '../../harness/detectors/etcd-live
 import { shQuote } from '../../harness/cluster/node-access.js';
 import { brokenProbe, LivenessProbeParams, livenessProbeOf, restoredPodState, samePod, withLivenessProbe } from '../../harness/faults/etcd-liveness-probe.js';
 import { sha256Hex as sha256 } from '../../harness/cluster/node-files.js';
-import { isKubeadmLikeProbe, KUBEADM_ETCD_LIVENESS } from '../../harness/runbooks/etcd-liveness-probe.js';
+import { isKubeadmLikeProbe, KUBEADM_ETCD_LIVENESS, runsFromManifest } from '../../harness/runbooks/etcd-liveness-probe.js';
 import { builtinDetectors } from '../../harness/detectors/registry.js';
 import { ETCD_MANIFEST, PROBE_OUTPUT, TERMINATED_LINE } from './fixtures/etcd.js';
 
@@ -222,5 +222,26 @@ describe('etcd-liveness-probe revert: is etcd back on the restored manifest', ()
     expect(restoredPodState([{ pod: ORIGINAL, attempt: 0 }], written, written + 500_000, ORIGINAL)).toBeUndefined();
     expect(latestStart([])).toBeUndefined();
     expect(latestStart([before, { pod: BROKEN_POD, attempt: 1, startedAt: at(-30) }])?.pod).toBe(BROKEN_POD);
+  });
+});
+
+describe('etcd-liveness-probe verify: is etcd running from the manifest as written', () => {
+  const written = Date.parse('2026-11-21T06:00:00Z') / 1000;
+  const log = (pod: string, attempt: number, s: number) => `/var/log/pods/${pod}/etcd/${attempt}.log ${new Date((written + s) * 1000).toISOString()}`;
+  // null: the node's stat failed (a default argument would turn undefined into `written`)
+  const st = (logs: string[], healthy = true, manifestWritten: number | null = written) => ({ logs, healthy, health: '', ...(manifestWritten === null ? {} : { manifestWritten }) });
+
+  test('the newest container started after the write and etcd is healthy: yes', () => {
+    expect(runsFromManifest(st([log('kube-system_etcd-cp_a', 3, -40), log('kube-system_etcd-cp_b', 0, 25)]))).toBe(true);
+  });
+
+  test('only containers from before the write, or not healthy, or no dated log: not yet', () => {
+    expect(runsFromManifest(st([log('kube-system_etcd-cp_a', 3, -40)]))).toBe(false);
+    expect(runsFromManifest(st([log('kube-system_etcd-cp_b', 0, 25)], false))).toBe(false);
+    expect(runsFromManifest(st(['/var/log/pods/kube-system_etcd-cp_b/etcd/0.log']))).toBe(false);
+  });
+
+  test("the manifest's time unknown (stat failed): a healthy etcd is enough", () => {
+    expect(runsFromManifest(st([log('kube-system_etcd-cp_a', 3, -40)], true, null))).toBe(true);
   });
 });
