@@ -5,7 +5,7 @@
 import type { V1Node } from '@kubernetes/client-node';
 import { errorMessage } from '../core/errors.js';
 import { sleep } from '../core/poll.js';
-import { isComponentNamespace, podsNotReady } from './components.js';
+import { isComponentNamespace, notReadyLine, podReady } from './components.js';
 import { connect } from './kube.js';
 import type { ClusterRef } from './types.js';
 
@@ -26,7 +26,10 @@ async function notReady(ref: ClusterRef): Promise<string[]> {
   const nodes = (await kube.core.listNode()).items;
   const waiting = nodes.filter((n) => !nodeReady(n)).map((n) => `node ${n.metadata?.name} not Ready`);
   if (nodes.length === 0) waiting.push('no node registered yet');
-  const dns = (await kube.core.listNamespacedPod({ namespace: 'kube-system', labelSelector: 'k8s-app=kube-dns' })).items.filter((p) => p.status?.phase === 'Running');
+  // one list per component namespace per poll: CoreDNS's pods are read from kube-system's
+  const namespaces = (await kube.core.listNamespace()).items.map((n) => n.metadata!.name!).filter(isComponentNamespace);
+  const pods = (await Promise.all(namespaces.map((namespace) => kube.core.listNamespacedPod({ namespace })))).flatMap((l) => l.items);
+  const dns = pods.filter((p) => p.metadata?.namespace === 'kube-system' && p.metadata.labels?.['k8s-app'] === 'kube-dns' && p.status?.phase === 'Running');
   let answering = false;
   for (const p of dns) {
     // the `ready` plugin of kubeadm's Corefile answers "OK" on :8181 once CoreDNS serves the cluster zone
@@ -34,8 +37,7 @@ async function notReady(ref: ClusterRef): Promise<string[]> {
     if (String(res).trim() === 'OK') answering = true;
   }
   if (!answering) waiting.push(dns.length ? 'CoreDNS not answering yet' : 'no CoreDNS pod running yet');
-  const namespaces = (await kube.core.listNamespace()).items.map((n) => n.metadata!.name!).filter(isComponentNamespace);
-  waiting.push(...(await podsNotReady(kube, namespaces)));
+  waiting.push(...pods.filter((p) => !podReady(p)).map(notReadyLine));
   return waiting;
 }
 

@@ -24,8 +24,8 @@ export interface NodeAgentRecord {
   runId: string;
   image: string;
   pods: Array<{ node: string; name: string }>;
-  /** the channel that does not need the API server: the node port, and each node's address (no key material) */
-  channel?: { port: number; addresses: Record<string, string> };
+  /** the channel that does not need the API server: the node port, each node's address and roles (no key material) */
+  channel?: { port: number; addresses: Record<string, string>; roles: Record<string, string[]> };
 }
 
 /** Channel ports are picked from here per set-up: above the usual NodePort range, below the ephemeral one. */
@@ -46,7 +46,7 @@ export const nodeAgent: Fault<Params, NodeAgentRecord> = {
     if (nodes.length === 0) throw new Error('the cluster has no nodes');
     const namespace = `faultline-agent-${randomBytes(3).toString('hex')}`;
     const pods = nodes.map((n, i) => ({ node: n.name, name: `agent-${i + 1}` }));
-    return { namespace, runId: ctx.runId, image: p.image, pods, ...(p.channel ? { channel: await channelPlan(ctx, pods) } : {}) };
+    return { namespace, runId: ctx.runId, image: p.image, pods, ...(p.channel ? { channel: await channelPlan(ctx, nodes) } : {}) };
   },
 
   async apply(ctx, _p, r) {
@@ -95,22 +95,22 @@ function channelNote(r: NodeAgentRecord): string {
   return r.channel ? `; channel without the API: mutual TLS on port ${r.channel.port} of ${Object.values(r.channel.addresses).join(', ')}` : '';
 }
 
-async function channelPlan(ctx: Parameters<Fault['plan']>[0], pods: NodeAgentRecord['pods']): Promise<NonNullable<NodeAgentRecord['channel']>> {
+async function channelPlan(ctx: Parameters<Fault['plan']>[0], nodes: Array<{ name: string; roles: string[] }>): Promise<NonNullable<NodeAgentRecord['channel']>> {
   const addresses: Record<string, string> = {};
-  for (const { node } of pods) {
-    const n = await ctx.kube.core.readNode({ name: node });
+  for (const { name } of nodes) {
+    const n = await ctx.kube.core.readNode({ name });
     const ip = n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
-    if (!ip) throw new Error(`node ${node} has no InternalIP, so faultline has no address to reach its agent at without the API`);
-    addresses[node] = ip;
+    if (!ip) throw new Error(`node ${name} has no InternalIP, so faultline has no address to reach its agent at without the API`);
+    addresses[name] = ip;
   }
-  return { port: CHANNEL_PORTS.from + randomBytes(2).readUInt16BE() % CHANNEL_PORTS.count, addresses };
+  const roles = Object.fromEntries(nodes.map((n) => [n.name, n.roles]));
+  return { port: CHANNEL_PORTS.from + randomBytes(2).readUInt16BE() % CHANNEL_PORTS.count, addresses, roles };
 }
 
 /** The set-up's certificates: faultline's half in the state dir before the agents' half is in the cluster. */
 async function openChannel(ctx: Parameters<Fault['apply']>[0], r: NodeAgentRecord, plan: NonNullable<NodeAgentRecord['channel']>): Promise<AgentChannel> {
-  const nodes = await ctx.provider.nodes(ctx.cluster);
-  const roles = Object.fromEntries(nodes.filter((n) => plan.addresses[n.name]).map((n) => [n.name, n.roles]));
-  const { channel, serverPem } = await issueChannel({ cluster: ctx.cluster.name, namespace: r.namespace, ...plan, roles });
+  // the roles were read with the node list in plan: no second list
+  const { channel, serverPem } = await issueChannel({ cluster: ctx.cluster.name, namespace: r.namespace, ...plan });
   saveChannel(channel);
   const body = {
     metadata: { name: CHANNEL_SECRET, namespace: r.namespace, labels: { [MANAGED_BY.key]: MANAGED_BY.value } },

@@ -21,7 +21,27 @@ export const KUBEADM_ETCD_LIVENESS = {
   timeoutSeconds: 15,
 };
 
-export const VerifyParams = z.object({ namespace: z.string().min(1).optional(), stableSeconds: secondsSchema().default(60) }).strict();
+// stableSeconds: the window's length; without it, probeWindowSeconds of the probe in the fixed manifest
+export const VerifyParams = z.object({ namespace: z.string().min(1).optional(), stableSeconds: secondsSchema().optional() }).strict();
+
+/** How long the probe in the manifest must run without failing: its first answer is in by initialDelaySeconds +
+ *  timeoutSeconds (a failure then is a "Liveness probe failed" event), and a second run has had a period. */
+export function probeWindowSeconds(probe: Record<string, unknown> | undefined): number {
+  const n = (k: string, d: number) => (typeof probe?.[k] === 'number' ? (probe[k] as number) : d);
+  // the kubelet's defaults: no initial delay, period 10 s, timeout 1 s
+  return n('initialDelaySeconds', 0) + n('periodSeconds', 10) + n('timeoutSeconds', 1);
+}
+
+/** The kubelet's "Liveness probe failed" events for etcd on `node` at or after `sinceMs` (the events' times are
+ *  the node's clock, like the container's start). */
+export async function probeFailuresSince(ctx: RunContext, node: string, sinceMs: number): Promise<{ count: number; last?: string }> {
+  const list = await ctx.kube.core.listNamespacedEvent({ namespace: 'kube-system', fieldSelector: `involvedObject.name=etcd-${node},reason=Unhealthy` });
+  const recent = list.items.filter((e) => {
+    const at = e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp;
+    return /^Liveness probe failed/.test(e.message ?? '') && at !== undefined && new Date(at as Date | string).getTime() >= sinceMs;
+  });
+  return { count: recent.reduce((t, e) => t + (e.count ?? 1), 0), ...(recent.length ? { last: (recent[recent.length - 1]!.message ?? '').slice(0, 160) } : {}) };
+}
 
 /** Is this probe one that checks etcd the way kubeadm does (httpGet on 2381 / the probe port)? */
 export function isKubeadmLikeProbe(probe: Record<string, unknown> | undefined): boolean {
@@ -127,16 +147,20 @@ export const etcdLivenessProbeRunbook: Runbook = {
     for (const node of await controlPlaneNodes(na)) {
       const { st: before, since } = await replaced(na, node, ctx.signal);
       healthySince = Math.max(healthySince, since ?? Date.now());
-      await sleep(p.stableSeconds * 1000, ctx.signal);
+      const startedAt = Date.parse(latestStart(parseContainerLogs(before.logs))?.startedAt ?? '') || Date.now();
+      const probe = livenessProbeOf((await readManifest(na, node)).toString('utf8'));
+      const window = p.stableSeconds ?? probeWindowSeconds(probe);
+      await sleep(window * 1000, ctx.signal);
       const after = await etcdState(na, node);
       const stable = before.logs.join('\n') === after.logs.join('\n');
-      const probe = livenessProbeOf((await readManifest(na, node)).toString('utf8'));
+      const failed = await probeFailuresSince(ctx, node, startedAt);
       // not seeing the replacement does not fail verify (a write that left the bytes as they were restarts nothing):
       // the window does
-      ok &&= stable && before.healthy && after.healthy;
+      ok &&= stable && failed.count === 0 && before.healthy && after.healthy;
       details.push(
         `${node}: etcd started after the last write of ${ETCD_MANIFEST}: ${since ? 'yes' : `not within ${REPLACEMENT_WAIT_MS / 1000} s (or not answering /health)`}`,
-        `${node}: no new etcd container in ${p.stableSeconds} s: ${stable ? 'yes' : `no (${parseContainerLogs(after.logs).map((c) => `attempt ${c.attempt}`).join(', ')})`}`,
+        `${node}: no new etcd container in ${window} s: ${stable ? 'yes' : `no (${parseContainerLogs(after.logs).map((c) => `attempt ${c.attempt}`).join(', ')})`}`,
+        `${node}: no liveness probe failure since etcd started: ${failed.count === 0 ? 'yes' : `no (x${failed.count}: ${failed.last})`}`,
         `${node}: etcd /health ${after.health || '(no answer)'}`,
         `${node}: liveness probe ${describeProbe(probe)}`,
       );
@@ -174,5 +198,6 @@ The kubelet restarts etcd once with the new manifest. Do not restart the kubelet
 incident's rebuild brought the same probe back).
 
 **Verify.** etcd runs from the fixed manifest (its newest container started after the file's last write), then
-no new etcd container for a stable window (60 s), \`/health\` true, and the API server answers.
+for a window of the probe's initial delay + period + timeout (35 s for kubeadm's) no new etcd container and no
+"Liveness probe failed" event, \`/health\` true, and the API server answers.
 `;

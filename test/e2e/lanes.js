@@ -54,23 +54,47 @@ function chosen() {
   return [...new Set(picked)];
 }
 
-/** Longest file first, each into the lane where it would end soonest: the lane's time so far, plus the file's, plus
- *  CLUSTER_SECONDS when the lane has no shared cluster of the file's kind config yet. Two lanes of about the same
- *  length whatever subset runs, with no more shared clusters than that costs. Within a lane jest orders the files
- *  by shared cluster (sequencer.js). */
+/** A lane's time: its files' times, plus CLUSTER_SECONDS per shared cluster (kind config) its files use. */
+function laneSeconds(fs) {
+  const configs = new Set(fs.map(sharedConfig).filter(Boolean));
+  return fs.reduce((t, f) => t + seconds(f), 0) + configs.size * CLUSTER_SECONDS;
+}
+
+/** The two lanes whose longer one is shortest, over every way to split the files (2^n splits: a few thousand for
+ *  today's files), so that files sharing a cluster land together when that pays; ties go to the more even split,
+ *  then to the first found, so the plan is the same from run to run. Within a lane jest orders the files by shared
+ *  cluster (sequencer.js). */
+function bestSplit(rest) {
+  const files = [...rest].sort((x, y) => seconds(y) - seconds(x) || x.localeCompare(y));
+  let best;
+  // the longest file stays in lane a: the mirror image of each split is the same split
+  for (let mask = 0; mask < 2 ** (files.length - 1); mask++) {
+    const b = files.filter((_, i) => i > 0 && mask & (1 << (i - 1)));
+    const a = files.filter((f) => !b.includes(f));
+    const [ta, tb] = [laneSeconds(a), laneSeconds(b)];
+    const key = [Math.max(ta, tb), Math.abs(ta - tb)];
+    if (!best || key[0] < best.key[0] || (key[0] === best.key[0] && key[1] < best.key[1])) best = { key, lanes: [a, b] };
+  }
+  return best.lanes;
+}
+
+/** Longest file first, each into the lane where it would end soonest (for more files than bestSplit can try). */
+function greedySplit(rest) {
+  const lanes = LANE_NAMES.map(() => []);
+  for (const f of [...rest].sort((x, y) => seconds(y) - seconds(x) || x.localeCompare(y))) {
+    const cost = (l) => laneSeconds([...l, f]);
+    lanes.reduce((best, l) => (cost(l) < cost(best) ? l : best)).push(f);
+  }
+  return lanes;
+}
+
 function plan() {
   const run = chosen();
   const alone = run.filter((f) => /^\/\/ e2e: alone\b/m.test(text(f)));
   const rest = run.filter((f) => !alone.includes(f));
-  if (process.env.FAULTLINE_E2E_LANES === '1') return { alone, lanes: [{ name: 'e2e', files: rest, seconds: rest.reduce((t, f) => t + seconds(f), 0) }] };
-  const lanes = LANE_NAMES.map((name) => ({ name, files: [], seconds: 0, configs: new Set() }));
-  const cost = (lane, f) => seconds(f) + (sharedConfig(f) && !lane.configs.has(sharedConfig(f)) ? CLUSTER_SECONDS : 0);
-  for (const f of [...rest].sort((x, y) => seconds(y) - seconds(x) || x.localeCompare(y))) {
-    const lane = lanes.reduce((best, l) => (l.seconds + cost(l, f) < best.seconds + cost(best, f) ? l : best));
-    lane.seconds += cost(lane, f);
-    lane.files.push(f);
-    if (sharedConfig(f)) lane.configs.add(sharedConfig(f));
-  }
+  if (process.env.FAULTLINE_E2E_LANES === '1') return { alone, lanes: [{ name: 'e2e', files: rest, seconds: laneSeconds(rest) }] };
+  const split = rest.length === 0 ? [] : rest.length <= 18 ? bestSplit(rest) : greedySplit(rest);
+  const lanes = split.map((files, i) => ({ name: LANE_NAMES[i], files, seconds: laneSeconds(files) }));
   return { alone, lanes: lanes.filter((l) => l.files.length) };
 }
 

@@ -15,7 +15,8 @@ import { parseNodeOutput, withEndpoint } from '../../harness/detectors/etcd-live
 import { shQuote } from '../../harness/cluster/node-access.js';
 import { brokenProbe, LivenessProbeParams, livenessProbeOf, restoredPodState, samePod, withLivenessProbe } from '../../harness/faults/etcd-liveness-probe.js';
 import { sha256Hex as sha256 } from '../../harness/cluster/node-files.js';
-import { isKubeadmLikeProbe, KUBEADM_ETCD_LIVENESS, runsFromManifest } from '../../harness/runbooks/etcd-liveness-probe.js';
+import { isKubeadmLikeProbe, KUBEADM_ETCD_LIVENESS, probeFailuresSince, probeWindowSeconds, runsFromManifest } from '../../harness/runbooks/etcd-liveness-probe.js';
+import type { RunContext } from '../../harness/cluster/context.js';
 import { builtinDetectors } from '../../harness/detectors/registry.js';
 import { ETCD_MANIFEST, PROBE_OUTPUT, TERMINATED_LINE } from './fixtures/etcd.js';
 
@@ -243,5 +244,50 @@ describe('etcd-liveness-probe verify: is etcd running from the manifest as writt
 
   test("the manifest's time unknown (stat failed): a healthy etcd is enough", () => {
     expect(runsFromManifest(st([log('kube-system_etcd-cp_a', 3, -40)], true, null))).toBe(true);
+  });
+});
+
+describe("etcd-liveness-probe verify: the window and the probe's failures", () => {
+  test("the window is the probe's initial delay + period + timeout, with the kubelet's defaults for what is unset", () => {
+    expect(probeWindowSeconds(KUBEADM_ETCD_LIVENESS)).toBe(35);
+    expect(probeWindowSeconds({ exec: { command: ['true'] } })).toBe(11);
+    expect(probeWindowSeconds(undefined)).toBe(11);
+    expect(probeWindowSeconds({ initialDelaySeconds: 5, periodSeconds: 5, timeoutSeconds: 15 })).toBe(25);
+  });
+
+  // a fake events API (no cluster): it returns what the kubelet posted for the node's etcd pod
+  const ctxWith = (items: object[], seen: string[] = []) =>
+    ({
+      kube: {
+        core: {
+          listNamespacedEvent: async (q: { namespace: string; fieldSelector: string }) => {
+            seen.push(`${q.namespace} ${q.fieldSelector}`);
+            return { items };
+          },
+        },
+      },
+    }) as unknown as RunContext;
+  const since = Date.parse('2026-12-06T21:00:00Z');
+
+  test('only "Liveness probe failed" events at or after the start count, with their counts', async () => {
+    const seen: string[] = [];
+    const r = await probeFailuresSince(
+      ctxWith(
+        [
+          { message: 'Liveness probe failed: context deadline exceeded', lastTimestamp: new Date(since - 5_000), count: 4 },
+          { message: 'Liveness probe failed: Get "http://127.0.0.1:2381/livez": connection refused', lastTimestamp: new Date(since + 12_000), count: 2 },
+          { message: 'Readiness probe failed: HTTP probe failed with statuscode: 503', lastTimestamp: new Date(since + 13_000), count: 1 },
+        ],
+        seen,
+      ),
+      'cp',
+      since,
+    );
+    expect(r).toEqual({ count: 2, last: 'Liveness probe failed: Get "http://127.0.0.1:2381/livez": connection refused' });
+    expect(seen).toEqual(['kube-system involvedObject.name=etcd-cp,reason=Unhealthy']);
+  });
+
+  test('none since the start: zero', async () => {
+    expect(await probeFailuresSince(ctxWith([{ message: 'Liveness probe failed: timeout', lastTimestamp: new Date(since - 1) }]), 'cp', since)).toEqual({ count: 0 });
   });
 });
