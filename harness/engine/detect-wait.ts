@@ -22,9 +22,11 @@ export function waitForFindings(ctx: RunContext, sc: LoadedScenario, detectors: 
       const missing = [...want].filter((id) => !hits.some((f) => f.detector === id));
       const text = hits.map((f) => [f.summary, ...f.evidence].join('\n')).join('\n');
       const lacking = sc.detect.evidence.filter((e) => !text.includes(e));
-      if (missing.length === 0 && lacking.length === 0) return hits;
+      const few = hits.length < sc.detect.findings;
+      if (missing.length === 0 && lacking.length === 0 && !few) return hits;
       if (missing.length === 0) {
-        s.progress(`${[...want].join(', ')} fired; waiting for evidence ${lacking.map((e) => JSON.stringify(e)).join(', ')} (poll ${n})`);
+        const still = [...(lacking.length ? [`evidence ${lacking.map((e) => JSON.stringify(e)).join(', ')}`] : []), ...(few ? [`${sc.detect.findings} findings (${hits.length} so far)`] : [])];
+        s.progress(`${[...want].join(', ')} fired; waiting for ${still.join(' and ')} (poll ${n})`);
         return undefined;
       }
       // what the namespace looks like while nothing fires, so that a detect that runs out of time says whether the

@@ -80,6 +80,9 @@ export const ScenarioSchema = z
         /** namespace the expected findings' resources are in (default: victim.namespace), e.g. kube-system for
          *  faults on the control plane itself */
         namespace: z.string().min(1).optional(),
+        /** how many findings of the expected detectors detection needs (default 1): a fault on several members or
+         *  nodes names each, and a first scan may catch only some of them */
+        findings: z.number().int().min(1).default(1),
         deadlineSeconds: Seconds.default(120),
       })
       .strict(),

@@ -25,11 +25,11 @@ const text = (f) => readFileSync(f, 'utf8');
 // Each file's time in s, its shared cluster's creation not counted, from the last clean-clone CI run on the 2-core
 // VM (see SECONDS_RUN; files run two lanes at once). It only balances the lanes, so a stale number costs minutes,
 // never a test; a file not listed counts as UNTIMED.
-const SECONDS_RUN = '2026-12-06, commit aa1056a';
+const SECONDS_RUN = '2026-12-06 21:53 UTC, commit bac66ea';
 const SECONDS = {
-  'node-agent': 594, 'single-node-scenarios': 457, alerts: 416, 'etcd-scenarios': 392, 'runbook-exec': 291,
-  'registry-outage': 262, 'etcd-ha': 183, 'doctor-and-recover': 180, 'certs-mtls': 168, 'statefulset-scenario': 119,
-  'doctor-corpus': 105, 'certs-control-plane': 68, 'forge-cluster': 65, 'egress-scenario': 53,
+  'node-agent': 641, alerts: 434, 'single-node-scenarios': 403, 'runbook-exec': 334, 'registry-outage': 306,
+  'etcd-scenarios': 282, 'etcd-ha': 235, 'statefulset-scenario': 162, 'certs-mtls': 161, 'doctor-corpus': 124,
+  'doctor-and-recover': 122, 'certs-control-plane': 80, 'forge-cluster': 80, 'egress-scenario': 54,
 };
 const UNTIMED = 120;
 // What the first file of a kind config in a lane pays to create that lane's shared cluster (cluster-pool.ts): a

@@ -143,7 +143,7 @@ describe('node-level faults through agent pods, on a cluster addressed only by i
     expect(sc.stages.find((s: any) => s.name === 'deploy').message).toMatch(new RegExp(`^node agents \\(${AGENT_IMAGE}, no RBAC of their own\\): faultline-agent-[0-9a-f]{6}/agent-1 on ${NODE}; channel without the API: mutual TLS on port \\d+ of [\\d.]+; `));
     expect(sc.findings.find((f: any) => f.detector === 'control-plane-certs').evidence.join('\n')).toMatch(/alert certificate expired/);
     const journal = readFileSync(join(stateDir, 'journal', `${report.runId}.json`), 'utf8');
-    expect(JSON.parse(journal).entries.find((e: any) => e.faultType === 'node-agent').record.channel).toEqual({ port: expect.any(Number), addresses: { [NODE]: expect.stringMatching(/^[\d.]+$/) } });
+    expect(JSON.parse(journal).entries.find((e: any) => e.faultType === 'node-agent').record.channel).toEqual({ port: expect.any(Number), addresses: { [NODE]: expect.stringMatching(/^[\d.]+$/) }, roles: { [NODE]: ['control-plane'] } });
     for (const text of [journal, r.stdout, r.stderr, readFileSync(join(reportDir, 'report.json'), 'utf8')]) expect(text).not.toMatch(/PRIVATE KEY/);
     expect(channelFiles()).toEqual([]);
     expect(certs()).toBe(certsBefore);

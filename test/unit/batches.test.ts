@@ -15,7 +15,7 @@ import { FAKE_KUBE, FakeDeployer, FakeProvider, fakeRegistries, fakeScenario, fa
 import { useTempStateDir } from './helpers/tmp.js';
 
 const scoped = (id: string, namespace: string, over: Partial<LoadedScenario> = {}) =>
-  fakeScenario({ id, isolation: 'namespace', victim: { ...fakeScenario().victim, namespace }, fault: { type: 'ns-fault', params: { namespace } }, detect: { expect: ['ns-detector'], evidence: [], deadlineSeconds: 5 }, runbook: { id: 'ns-runbook', params: {} }, ...over });
+  fakeScenario({ id, isolation: 'namespace', victim: { ...fakeScenario().victim, namespace }, fault: { type: 'ns-fault', params: { namespace } }, detect: { expect: ['ns-detector'], evidence: [], findings: 1, deadlineSeconds: 5 }, runbook: { id: 'ns-runbook', params: {} }, ...over });
 const ids = (bs: LoadedScenario[][]) => bs.map((b) => b.map((s) => s.id));
 
 describe('batches', () => {

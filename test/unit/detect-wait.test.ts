@@ -26,7 +26,7 @@ describe('podsNotReadyBrief', () => {
 
 describe('waitForFindings', () => {
   const finding: Finding = { detector: 'd', severity: 'critical', summary: 'the cause, with proof', rootCause: 'the cause', evidence: [], runbook: 'r', resources: ['ns/Pod/a'] };
-  const sc = { detect: { expect: ['d'], evidence: ['with proof'] }, victim: { namespace: 'ns' } } as any;
+  const sc = { detect: { expect: ['d'], evidence: ['with proof'], findings: 1 }, victim: { namespace: 'ns' } } as any;
 
   test("shows the namespace's pods while the detector finds nothing, a failed scan's error, the evidence still missing, then the findings", async () => {
     const outcomes: Array<() => Finding[]> = [() => [], () => { throw new Error('probe from node w1 failed'); }, () => [{ ...finding, summary: 'the cause' }], () => [finding]];
@@ -36,5 +36,17 @@ describe('waitForFindings', () => {
     const got = await waitForFindings(ctx, sc, new Map([['d', detector]]) as any, { signal: new AbortController().signal, progress: (m) => lines.push(m) }, 1);
     expect(got).toEqual([finding]);
     expect(lines).toEqual(['waiting for d (poll 1); ns: a on w1: Pending, ContainerCreating', 'waiting for d (poll 2): the scan failed: detector d: probe from node w1 failed', 'd fired; waiting for evidence "with proof" (poll 3)']);
+  });
+
+  test('a scenario that asks for two findings (two slow members) waits past a scan that names one', async () => {
+    const a = { ...finding, summary: 'member a is slow, with proof', resources: ['ns/Pod/a'] };
+    const b = { ...finding, summary: 'member b is slow, with proof', resources: ['ns/Pod/b'] };
+    const outcomes: Array<() => Finding[]> = [() => [a], () => [a, b]];
+    const detector: Detector<number> = { id: 'd', description: 'fake', collect: async () => 0, analyze: () => outcomes.shift()!() };
+    const lines: string[] = [];
+    const ctx = { kube: { core: { listNamespacedPod: async () => ({ items: [] }) } } } as any;
+    const got = await waitForFindings(ctx, { ...sc, detect: { ...sc.detect, findings: 2 } }, new Map([['d', detector]]) as any, { signal: new AbortController().signal, progress: (m) => lines.push(m) }, 1);
+    expect(got).toEqual([a, b]);
+    expect(lines).toEqual(['d fired; waiting for 2 findings (1 so far) (poll 1)']);
   });
 });

@@ -246,7 +246,7 @@ export function fakeScenario(overrides: Partial<LoadedScenario> = {}): LoadedSce
     isolation: 'cluster',
     victim: { namespace: 'victim', manifests: [], ready: [], readyTimeoutSeconds: 1, preloadImages: false, setup: [], fixtures: [] },
     fault: { type: 'fake-fault', params: { target: 'x' } },
-    detect: { expect: ['fake-detector'], evidence: [], deadlineSeconds: 1 },
+    detect: { expect: ['fake-detector'], evidence: [], findings: 1, deadlineSeconds: 1 },
     runbook: { id: 'fake-runbook', params: {} },
     recovery: 'runbook',
     integrity: [{ check: 'fake-marker', params: {} }],
