@@ -80,6 +80,19 @@ export function parseTerminated(lines: string[]): Array<{ at?: string; text: str
     });
 }
 
+/** The API's events for one etcd pod, as the kubelet posted them: probe failures ("Liveness probe failed: ...")
+ *  and kills ("... failed liveness probe, will be restarted"), each with its last time and count. */
+export function parseProbeEvents(items: Array<{ message?: string; count?: number; lastTimestamp?: Date | string; eventTime?: Date | string; metadata?: { creationTimestamp?: Date | string } }>): { failures: ProbeEvent[]; kills: ProbeEvent[] } {
+  const out = { failures: [] as ProbeEvent[], kills: [] as ProbeEvent[] };
+  for (const e of items) {
+    const at = e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp;
+    const ev = { ...(at ? { at: new Date(at).toISOString() } : {}), text: e.message ?? '', source: 'event' as const, count: e.count ?? 1 };
+    if (/^Liveness probe failed/.test(ev.text)) out.failures.push(ev);
+    else if (/failed liveness probe/.test(ev.text)) out.kills.push(ev);
+  }
+  return out;
+}
+
 /** kubelet journal lines (journalctl -o short-iso-precise) about etcd's liveness probe. */
 export function parseKubeletJournal(lines: string[]): { failures: ProbeEvent[]; kills: ProbeEvent[] } {
   const failures: ProbeEvent[] = [];

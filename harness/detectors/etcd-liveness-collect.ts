@@ -2,7 +2,7 @@
 // runs the probe's own command by hand inside the etcd container, and adds events when the API answers.
 import type { KubeContext } from '../cluster/context.js';
 import { controlPlaneNodes, nodeAccess, nodeSh, shQuote } from '../cluster/node-access.js';
-import { ETCD_LOG_STARTS, parseContainerLogs, parseKubeletJournal, parseManifestProbe, parseTerminated, probeEndpointMismatch, probeGist, type EtcdLivenessSnapshot, type EtcdNodeLiveness, type ProbeEvent } from './etcd-liveness-analysis.js';
+import { ETCD_LOG_STARTS, parseContainerLogs, parseKubeletJournal, parseManifestProbe, parseProbeEvents, parseTerminated, probeEndpointMismatch, probeGist, type EtcdLivenessSnapshot, type EtcdNodeLiveness, type ProbeEvent } from './etcd-liveness-analysis.js';
 
 const SCRIPT = [
   ETCD_LOG_STARTS,
@@ -84,13 +84,9 @@ async function eventsFor(ctx: KubeContext, node: string): Promise<{ failures: Pr
         timer = setTimeout(() => rej(new Error('timeout')), 3_000);
       }),
     ]);
-    for (const e of list.items) {
-      const at = (e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp) as Date | string | undefined;
-      const iso = at ? new Date(at).toISOString() : undefined;
-      const ev = { ...(iso ? { at: iso } : {}), text: e.message ?? '', source: 'event' as const, count: e.count ?? 1 };
-      if (/^Liveness probe failed/.test(ev.text)) out.failures.push({ ...ev, text: `Liveness probe failed: ${probeGist(ev.text.replace(/^Liveness probe failed:\s*/, ''))}` });
-      else if (/failed liveness probe/.test(ev.text)) out.kills.push(ev);
-    }
+    const events = parseProbeEvents(list.items);
+    out.kills.push(...events.kills);
+    for (const ev of events.failures) out.failures.push({ ...ev, text: `Liveness probe failed: ${probeGist(ev.text.replace(/^Liveness probe failed:\s*/, ''))}` });
   } catch {
     // the API is down (etcd is): node-level evidence stands on its own
   } finally {

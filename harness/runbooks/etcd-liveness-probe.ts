@@ -7,7 +7,7 @@ import { controlPlaneNodes, nodeSh, type NodeAccess, requireNodeAccess } from '.
 import { apiAnswers } from './verify-helpers.js';
 import type { RunContext } from '../cluster/context.js';
 import { sleep } from '../core/poll.js';
-import { ETCD_LOG_STARTS, describeProbe, latestStart, parseContainerLogs, probeEndpointMismatch } from '../detectors/etcd-liveness-analysis.js';
+import { ETCD_LOG_STARTS, describeProbe, latestStart, parseContainerLogs, parseProbeEvents, probeEndpointMismatch } from '../detectors/etcd-liveness-analysis.js';
 import type { Finding } from '../detectors/types.js';
 import { ETCD_MANIFEST, livenessProbeOf, readManifest, withLivenessProbe, writeManifest } from '../faults/etcd-liveness-probe.js';
 import { parseResource, type Diagnosis, type Runbook, type VerifyResult } from './types.js';
@@ -36,11 +36,8 @@ export function probeWindowSeconds(probe: Record<string, unknown> | undefined): 
  *  the node's clock, like the container's start). */
 export async function probeFailuresSince(ctx: RunContext, node: string, sinceMs: number): Promise<{ count: number; last?: string }> {
   const list = await ctx.kube.core.listNamespacedEvent({ namespace: 'kube-system', fieldSelector: `involvedObject.name=etcd-${node},reason=Unhealthy` });
-  const recent = list.items.filter((e) => {
-    const at = e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp;
-    return /^Liveness probe failed/.test(e.message ?? '') && at !== undefined && new Date(at as Date | string).getTime() >= sinceMs;
-  });
-  return { count: recent.reduce((t, e) => t + (e.count ?? 1), 0), ...(recent.length ? { last: (recent[recent.length - 1]!.message ?? '').slice(0, 160) } : {}) };
+  const recent = parseProbeEvents(list.items).failures.filter((f) => f.at !== undefined && Date.parse(f.at) >= sinceMs);
+  return { count: recent.reduce((t, f) => t + f.count, 0), ...(recent.length ? { last: recent[recent.length - 1]!.text.slice(0, 160) } : {}) };
 }
 
 /** Is this probe one that checks etcd the way kubeadm does (httpGet on 2381 / the probe port)? */
